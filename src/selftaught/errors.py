@@ -1,0 +1,49 @@
+"""Typed errors. The CLI turns any ``SelftaughtError`` into one clear line and exit 2.
+
+    SelftaughtError
+    ├── ConfigError          a recipe, constitution or problem file is invalid (file, line, reason)
+    ├── DataError            a dataset row is unusable (e.g. no answer)
+    ├── StoreError           the store cannot do what was asked (unknown run, bad URL, ...)
+    ├── JudgeError           a judge cannot run at all (not: a wrong answer)
+    │   └── SandboxUnavailable   bubblewrap is missing and unsandboxed mode was not chosen
+    └── CheckpointError      a checkpoint is missing or fails its manifest check
+"""
+
+from __future__ import annotations
+
+
+class SelftaughtError(Exception):
+    """Base of every error selftaught raises on purpose."""
+
+
+class ConfigError(SelftaughtError):
+    """An input file is invalid. Carries the file, the line (1-based, if known) and why."""
+
+    def __init__(self, reason: str, *, file: str | None = None, line: int | None = None):
+        self.reason = reason
+        self.file = file
+        self.line = line
+        where = file or "<input>"
+        if line is not None:
+            where = f"{where}:{line}"
+        super().__init__(f"{where}: {reason}")
+
+
+class DataError(SelftaughtError):
+    """A data row cannot be used."""
+
+
+class StoreError(SelftaughtError):
+    """The store cannot do what was asked."""
+
+
+class JudgeError(SelftaughtError):
+    """A judge cannot run at all."""
+
+
+class SandboxUnavailable(JudgeError):
+    """The code sandbox (bubblewrap) is not available and unsandboxed mode was not chosen."""
+
+
+class CheckpointError(SelftaughtError):
+    """A checkpoint is missing, incomplete, or does not match its manifest."""

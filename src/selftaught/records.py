@@ -1,0 +1,189 @@
+"""The records that flow between stages of a round.
+
+Every stage takes records and returns new ones; none is ever half filled in. A
+``Sample`` is what the policy wrote, a ``Verdict`` is what a judge said about it,
+and "not yet judged" is simply the absence of a Verdict, never a score of zero.
+
+    Problem --generate--> Sample --judge--> Verdict --curate--> TrainingSet
+        --train--> Checkpoint --evaluate--> Evaluation
+
+These are plain frozen dataclasses: no Prefect, no SQLAlchemy, no torch. The store
+maps them to rows; the loops produce and consume them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+class Split(enum.StrEnum):
+    """Which side of the train / held-out wall a problem lives on."""
+
+    TRAIN = "train"
+    HELDOUT = "heldout"
+
+
+class Outcome(enum.StrEnum):
+    """What a judge concluded. ``ERROR`` and ``TIMEOUT`` are not wrong answers."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+class SampleSource(enum.StrEnum):
+    """Why a sample was generated (part of its natural key)."""
+
+    GENERATE = "generate"  # K samples per training problem
+    RATIONALIZE = "rationalize"  # STaR: re-prompted with the answer as a hint
+    EVAL = "eval"  # held-out evaluation
+    ROLLOUT = "rollout"  # generated inside an RL trainer (GRPO/RLOO)
+
+
+class Stage(enum.StrEnum):
+    """The stages of a round, in order."""
+
+    GENERATE = "generate"
+    JUDGE = "judge"
+    CURATE = "curate"
+    TRAIN = "train"
+    EVALUATE = "evaluate"
+
+
+STAGE_ORDER: tuple[Stage, ...] = tuple(Stage)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One prompt with whatever reference the judges need.
+
+    ``id`` is stable and unique within a problem set (it is the natural key).
+    ``answer`` is the gold final answer for math-like tasks; ``solution`` is an
+    optional worked chain of thought (used for cold-start SFT only).
+    """
+
+    id: str
+    prompt: str
+    answer: str | None = None
+    split: Split = Split.TRAIN
+    solution: str | None = None
+    tests: str | None = None  # code problems: test source run against the completion
+    choices: tuple[str, ...] = ()  # multiple choice options, in order (A, B, ...)
+    keywords: tuple[str, ...] = ()
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """Everything needed to replay a sample, together with its seed and checkpoint."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    max_new_tokens: int = 64
+    do_sample: bool = True
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One completion written by the policy.
+
+    ``prompt`` is the text actually given to the model (for a rationalized sample it
+    contains the hint); the training text is always built from the problem's own
+    prompt, never from this field.
+    """
+
+    problem_id: str
+    index: int
+    prompt: str
+    completion: str
+    source: SampleSource
+    seed: int
+    params: SamplingParams
+    checkpoint_id: str | None = None
+    n_tokens: int = 0
+    step: int | None = None  # training step, for RL rollouts
+
+    @property
+    def rationalized(self) -> bool:
+        return self.source is SampleSource.RATIONALIZE
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return (self.source.value, self.problem_id, self.index)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A judge's conclusion about one completion.
+
+    ``score`` is in [0, 1]. ``detail`` is a short human-readable reason (bounded
+    length; never the str() of an untrusted parsed object).
+    """
+
+    judge: str
+    outcome: Outcome
+    score: float
+    detail: str = ""
+    judge_version: str = "1"
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASS
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A sample together with its verdict (the judge stage's output)."""
+
+    sample: Sample
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    """One SFT row in TRL's prompt/completion format, with where it came from."""
+
+    prompt: str
+    completion: str
+    problem_id: str
+    sample_key: tuple[str, str, int] | None = None
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """What the curate stage hands to the trainer."""
+
+    method: str
+    examples: tuple[TrainingExample, ...]
+    stats: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A saved policy. ``path`` loads with ``AutoModelForCausalLM.from_pretrained``."""
+
+    id: str
+    path: str
+    sha256: str
+    parent_id: str | None = None
+    round_index: int | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Held-out metrics of one checkpoint on one problem split."""
+
+    checkpoint_id: str
+    split: Split
+    n_problems: int
+    k: int
+    greedy_accuracy: float
+    pass_at_1: float  # mean sampled accuracy at temperature > 0
+    pass_at_k: float
+    maj_at_k: float
+    extra: Mapping[str, Any] = field(default_factory=dict)
