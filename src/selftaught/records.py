@@ -48,6 +48,7 @@ class Stage(enum.StrEnum):
 
     GENERATE = "generate"
     JUDGE = "judge"
+    RATIONALIZE = "rationalize"  # STaR only; recorded as done with nothing to do otherwise
     CURATE = "curate"
     TRAIN = "train"
     EVALUATE = "evaluate"
