@@ -1,0 +1,185 @@
+"""Records <-> rows: the one place that knows how a dataclass maps to table columns.
+
+Rows going in are plain dicts (Core ``executemany`` parameters, the fast path); rows
+coming out are SQLAlchemy ``Row`` objects with the columns selected in ``store.py``.
+Surrogate keys (``round_id``, ``problem_pk``, ``sample_id``) are supplied by the caller,
+which resolves natural keys first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any, Mapping
+
+from selftaught.records import (
+    Checkpoint,
+    Evaluation,
+    Problem,
+    Sample,
+    SampleSource,
+    SamplingParams,
+    Split,
+    Verdict,
+)
+from selftaught.store.models import DETAIL_MAX
+
+_PARAM_FIELDS = frozenset(f.name for f in dataclasses.fields(SamplingParams))
+
+
+# problems -------------------------------------------------------------------------------
+
+
+def problem_to_row(p: Problem) -> dict[str, Any]:
+    return {
+        "problem_id": p.id,
+        "prompt": p.prompt,
+        "answer": p.answer,
+        "split": Split(p.split),
+        "solution": p.solution,
+        "tests": p.tests,
+        "choices": list(p.choices),
+        "keywords": list(p.keywords),
+        "meta": dict(p.meta),
+    }
+
+
+def problem_from_row(r: Any) -> Problem:
+    return Problem(
+        id=r.problem_id,
+        prompt=r.prompt,
+        answer=r.answer,
+        split=Split(r.split),
+        solution=r.solution,
+        tests=r.tests,
+        choices=tuple(r.choices or ()),
+        keywords=tuple(r.keywords or ()),
+        meta=dict(r.meta or {}),
+    )
+
+
+# samples --------------------------------------------------------------------------------
+
+
+def params_to_json(params: SamplingParams) -> dict[str, Any]:
+    return dataclasses.asdict(params)
+
+
+def params_from_json(data: Mapping[str, Any] | None) -> SamplingParams:
+    # keys a later version added are dropped rather than crash an older reader
+    return SamplingParams(**{k: v for k, v in (data or {}).items() if k in _PARAM_FIELDS})
+
+
+def sample_to_row(s: Sample, *, round_id: int, problem_pk: int, now: dt.datetime) -> dict[str, Any]:
+    source = SampleSource(s.source)
+    return {
+        "round_id": round_id,
+        "problem_pk": problem_pk,
+        "source": source,
+        "index": s.index,
+        "prompt": s.prompt,
+        "completion": s.completion,
+        "checkpoint_id": s.checkpoint_id,
+        "seed": s.seed,
+        "params": params_to_json(s.params),
+        "n_tokens": s.n_tokens,
+        "step": s.step,
+        "rationalized": source is SampleSource.RATIONALIZE,
+        "created_at": now,
+    }
+
+
+def sample_from_row(r: Any) -> Sample:
+    """``r`` has the samples columns plus ``problem_id`` (the natural key string)."""
+    return Sample(
+        problem_id=r.problem_id,
+        index=r.index,
+        prompt=r.prompt,
+        completion=r.completion,
+        source=SampleSource(r.source),
+        seed=r.seed,
+        params=params_from_json(r.params),
+        checkpoint_id=r.checkpoint_id,
+        n_tokens=r.n_tokens,
+        step=r.step,
+    )
+
+
+# verdicts -------------------------------------------------------------------------------
+
+
+def truncate_detail(detail: str) -> str:
+    return detail if len(detail) <= DETAIL_MAX else detail[: DETAIL_MAX - 1] + "…"
+
+
+def verdict_to_row(v: Verdict, *, sample_id: int, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "sample_id": sample_id,
+        "judge": v.judge,
+        "judge_version": v.judge_version,
+        "outcome": v.outcome,
+        "score": float(v.score),
+        "detail": truncate_detail(v.detail or ""),
+        "created_at": now,
+    }
+
+
+def verdict_from_row(r: Any) -> Verdict:
+    return Verdict(
+        judge=r.judge,
+        outcome=r.outcome,
+        score=r.score,
+        detail=r.detail,
+        judge_version=r.judge_version,
+    )
+
+
+# checkpoints and evaluations ------------------------------------------------------------
+
+
+def checkpoint_to_row(c: Checkpoint, *, run_id: str, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "run_id": run_id,
+        "round_index": c.round_index,
+        "parent_id": c.parent_id,
+        "path": c.path,
+        "sha256": c.sha256,
+        "config": dict(c.config),
+        "created_at": now,
+    }
+
+
+def checkpoint_from_row(r: Any) -> Checkpoint:
+    return Checkpoint(
+        id=r.id,
+        path=r.path,
+        sha256=r.sha256,
+        parent_id=r.parent_id,
+        round_index=r.round_index,
+        config=dict(r.config or {}),
+    )
+
+
+_EVAL_METRICS = ("n_problems", "k", "greedy_accuracy", "pass_at_1", "pass_at_k", "maj_at_k")
+
+
+def evaluation_to_row(e: Evaluation, *, round_id: int | None, now: dt.datetime) -> dict[str, Any]:
+    row: dict[str, Any] = {name: getattr(e, name) for name in _EVAL_METRICS}
+    row.update(
+        checkpoint_id=e.checkpoint_id,
+        round_id=round_id,
+        split=Split(e.split),
+        extra=dict(e.extra),
+        created_at=now,
+    )
+    return row
+
+
+def evaluation_from_row(r: Any) -> Evaluation:
+    return Evaluation(
+        checkpoint_id=r.checkpoint_id,
+        split=Split(r.split),
+        extra=dict(r.extra or {}),
+        **{name: getattr(r, name) for name in _EVAL_METRICS},
+    )

@@ -1,0 +1,291 @@
+"""The store's tables, as typed SQLAlchemy 2 models.
+
+One row per thing that happened, keyed so that a re-run cannot duplicate it. Every table
+has a natural key (a unique constraint) that the writers in ``store.py`` upsert on with
+``ON CONFLICT DO NOTHING``; surrogate integer ``id`` columns exist only so that foreign
+keys stay small.
+
+    runs ─< rounds ─< stages
+              │
+              ├─< samples >── problems
+              │      └─< verdicts
+              ├─< training_examples
+              └─< evaluations >── checkpoints ─┐ (parent_id, self)
+                                      └────────┘
+
+Naming: a surrogate primary key is ``id``; a foreign key is ``<table>_id``, except
+``problem_pk`` (because ``problems.problem_id`` is the problem's own natural-key string,
+the one every record and query uses).
+
+Closed sets (``Split``, ``Outcome``, ``SampleSource``, ``Stage``, ``StageStatus``) are
+``Enum`` columns stored as their *values* in a VARCHAR (``native_enum=False``, fixed
+length), portable across SQLite and PostgreSQL and stable when a member is added.
+
+Room is left for later tables (critiques and revisions keyed by sample + principle +
+constitution hash, preference pairs keyed by round + chosen + rejected sample, step labels
+keyed by sample + step); they hang off ``samples.id`` and ``rounds.id`` like verdicts do.
+
+This module imports SQLAlchemy but nothing else heavy; it knows nothing about records
+(conversion lives in ``convert.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Double,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from selftaught.records import Outcome, SampleSource, Split, Stage
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: VARCHAR length of every enum column: adding a member never changes the schema.
+ENUM_LENGTH = 32
+#: ``verdicts.detail`` is cut to this many characters (a reason, not a transcript).
+DETAIL_MAX = 2000
+
+
+class StageStatus(enum.StrEnum):
+    """Where one stage of one round stands. A stage with no row never started."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC timestamp on every backend.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so the value is stored as
+    naive UTC and given ``tzinfo=UTC`` back on the way out. Naive input is refused.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: store timezone-aware UTC times")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(
+        cls,
+        native_enum=False,
+        length=ENUM_LENGTH,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        dt.datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+        float: Double(),
+        str: String(),
+    }
+
+
+class Run(Base):
+    """One orchestrated run: a recipe applied round after round."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(primary_key=True)  # the run id users type
+    name: Mapped[str]
+    recipe: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(default="created")
+
+
+class Round(Base):
+    """Round ``index`` of a run. ``metrics`` also holds the curated set's method/stats."""
+
+    __tablename__ = "rounds"
+    __table_args__ = (UniqueConstraint("run_id", "index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
+    index: Mapped[int]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    constitution_hash: Mapped[str | None]
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class StageRun(Base):
+    """One stage of one round: its status, timing, metrics and error."""
+
+    __tablename__ = "stages"
+    __table_args__ = (UniqueConstraint("round_id", "stage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    stage: Mapped[Stage] = mapped_column(_enum(Stage))
+    status: Mapped[StageStatus] = mapped_column(_enum(StageStatus))
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    seconds: Mapped[float | None]
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ProblemRow(Base):
+    """A problem, keyed by its own ``problem_id``."""
+
+    __tablename__ = "problems"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    problem_id: Mapped[str] = mapped_column(unique=True)
+    prompt: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    split: Mapped[Split] = mapped_column(_enum(Split), index=True)
+    solution: Mapped[str | None] = mapped_column(Text)
+    tests: Mapped[str | None] = mapped_column(Text)
+    choices: Mapped[list[Any]] = mapped_column(default=list)
+    keywords: Mapped[list[Any]] = mapped_column(default=list)
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class SampleRow(Base):
+    """One completion, with everything needed to replay it (checkpoint, seed, params)."""
+
+    __tablename__ = "samples"
+    __table_args__ = (
+        UniqueConstraint("round_id", "source", "problem_pk", "index"),
+        Index("ix_samples_round_id", "round_id"),
+        Index("ix_samples_problem_pk", "problem_pk"),
+        Index("ix_samples_checkpoint_id", "checkpoint_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    problem_pk: Mapped[int] = mapped_column(ForeignKey("problems.id"))
+    source: Mapped[SampleSource] = mapped_column(_enum(SampleSource))
+    index: Mapped[int]
+    prompt: Mapped[str] = mapped_column(Text)
+    completion: Mapped[str] = mapped_column(Text)
+    # not a foreign key: a sample may come from a base model that was never registered
+    checkpoint_id: Mapped[str | None]
+    seed: Mapped[int]
+    params: Mapped[dict[str, Any]]
+    n_tokens: Mapped[int] = mapped_column(default=0)
+    step: Mapped[int | None]
+    # derived from source, stored so that it can be filtered on and indexed
+    rationalized: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class VerdictRow(Base):
+    """What one judge (at one version) concluded about one sample."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (
+        UniqueConstraint("sample_id", "judge", "judge_version"),
+        Index("ix_verdicts_outcome", "outcome"),
+        Index("ix_verdicts_judge", "judge"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"))
+    judge: Mapped[str]
+    judge_version: Mapped[str]
+    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome))
+    score: Mapped[float]
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TrainingExampleRow(Base):
+    """One row of a round's curated training set, in order (``position``)."""
+
+    __tablename__ = "training_examples"
+    __table_args__ = (
+        UniqueConstraint("round_id", "problem_pk", "sample_id"),
+        UniqueConstraint("round_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    position: Mapped[int]
+    problem_pk: Mapped[int] = mapped_column(ForeignKey("problems.id"))
+    sample_id: Mapped[int | None] = mapped_column(ForeignKey("samples.id"), index=True)
+    prompt: Mapped[str] = mapped_column(Text)
+    completion: Mapped[str] = mapped_column(Text)
+    method: Mapped[str]
+
+
+class CheckpointRow(Base):
+    """A saved policy: where it is, its hash, its parent and the config that trained it."""
+
+    __tablename__ = "checkpoints"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    round_index: Mapped[int | None]
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("checkpoints.id"))
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str]
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class EvaluationRow(Base):
+    """Metrics of one checkpoint on one split at one k."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (UniqueConstraint("checkpoint_id", "split", "k"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checkpoint_id: Mapped[str] = mapped_column(ForeignKey("checkpoints.id"))
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), index=True)
+    split: Mapped[Split] = mapped_column(_enum(Split))
+    n_problems: Mapped[int]
+    k: Mapped[int]
+    greedy_accuracy: Mapped[float]
+    pass_at_1: Mapped[float]
+    pass_at_k: Mapped[float]
+    maj_at_k: Mapped[float]
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,900 @@
+"""``Store``: the only API through which flows and the CLI touch the database.
+
+What comes in: records (``Problem``, ``Sample``, ``Judged``, ``TrainingSet``,
+``Checkpoint``, ``Evaluation``) plus the run id and round index they belong to. What goes
+out: the same records, read back, and flat dicts for history tables and queries.
+
+Every write is idempotent. Each method is one transaction; bulk writes are one Core
+``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING`` on the table's natural key, so a
+Prefect retry that repeats a write stores nothing twice, and the count returned is the
+number of rows *newly* inserted. Rows that would conflict are not compared (a sample
+regenerated with the same key keeps its first text) except where a silent mismatch would
+be a bug worth stopping for: a problem re-added with different content, a checkpoint id
+re-added with a different path or hash, a round given a different constitution.
+
+Lookups by natural key happen here, in bulk, inside the writing transaction: samples refer
+to problems by ``problem_id``; verdicts refer to samples by ``(round, source, problem_id,
+index)``; an unknown run, problem, sample or checkpoint raises ``StoreError``. Every
+database error leaves as ``StoreError`` too (with the driver's message), so the CLI can
+print one line. All user input reaches SQL as bound parameters.
+
+It does not know about Prefect, models or judges; it imports SQLAlchemy, and Alembic only
+when the schema needs upgrading.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Sequence
+
+from sqlalchemy import Connection, Insert, Table, and_, case, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import aliased
+
+from selftaught.errors import StoreError
+from selftaught.records import (
+    STAGE_ORDER,
+    Checkpoint,
+    Evaluation,
+    Judged,
+    Outcome,
+    Problem,
+    Sample,
+    SampleSource,
+    Split,
+    Stage,
+    TrainingExample,
+    TrainingSet,
+)
+from selftaught.store import convert, migrations
+from selftaught.store.db import make_engine, read_only
+from selftaught.store.models import (
+    CheckpointRow,
+    EvaluationRow,
+    ProblemRow,
+    Round,
+    Run,
+    SampleRow,
+    StageRun,
+    StageStatus,
+    TrainingExampleRow,
+    VerdictRow,
+    utcnow,
+)
+
+#: bound parameters per ``IN (...)`` lookup (far below SQLite's and PostgreSQL's limits)
+_CHUNK = 900
+#: above this many distinct problems, verdict lookup reads the whole round's sample keys
+_WHOLE_ROUND = 2000
+_ERROR_MAX = 20_000
+_TRAINING_SET_KEY = "training_set"
+
+
+class Store:
+    """A selftaught store at ``url`` (``sqlite:///path.db`` or ``postgresql+psycopg://...``).
+
+    >>> store = Store("sqlite://")          # in memory, schema created
+    >>> store.create_run("r1", name="demo", recipe={"method": "rft"})
+    True
+    >>> store.create_run("r1", name="demo", recipe={"method": "rft"})
+    False
+    >>> store.close()
+    """
+
+    def __init__(self, url: str, *, upgrade: bool = True):
+        self.url = url
+        self._engine = make_engine(url)
+        self._reader = read_only(self._engine)
+        self._dialect = self._engine.dialect.name
+        self._pg = self._dialect == "postgresql"
+        try:
+            with self._reader.connect() as conn:
+                revision = migrations.current_revision(conn)
+            if revision != migrations.HEAD:
+                if not upgrade:
+                    raise StoreError(
+                        f"store {self._safe_url} is at schema {revision or 'none'}, "
+                        f"this selftaught needs {migrations.HEAD}: run `selftaught db upgrade`"
+                    )
+                migrations.upgrade(self._engine)
+        except SQLAlchemyError as exc:
+            self._engine.dispose()
+            raise StoreError(f"cannot open store {self._safe_url}: {_reason(exc)}") from exc
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @property
+    def _safe_url(self) -> str:
+        return self._engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self._safe_url!r})"
+
+    # transactions ---------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store write failed: {_reason(exc)}") from exc
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """One read transaction (deferred on SQLite: never waits for writers)."""
+        try:
+            with self._reader.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"store read failed: {_reason(exc)}") from exc
+
+    def _insert(self, table: Table) -> Insert:
+        return (postgresql.insert if self._pg else sqlite.insert)(table)
+
+    def _insert_ignore(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+        """``INSERT ... ON CONFLICT DO NOTHING`` of ``rows``; returns how many were new."""
+        if not rows:
+            return 0
+        stmt = self._insert(table).on_conflict_do_nothing()
+        if self._pg:  # psycopg reports no rowcount for executemany: count what comes back
+            return len(conn.execute(stmt.returning(table.c[_pk_name(table)]), rows).all())
+        return conn.execute(stmt, rows).rowcount
+
+    # runs -----------------------------------------------------------------------------
+
+    def create_run(self, run_id: str, *, name: str, recipe: dict) -> bool:
+        """Record a run; True if it was new, False if ``run_id`` already existed."""
+        row = {"id": run_id, "name": name, "recipe": dict(recipe), "created_at": utcnow(),
+               "status": "created"}
+        with self._write() as conn:
+            return self._insert_ignore(conn, Run.__table__, [row]) == 1
+
+    def get_run(self, run_id: str) -> dict | None:
+        with self._read() as conn:
+            row = conn.execute(select(*_RUN_COLS).where(Run.id == run_id)).one_or_none()
+        return None if row is None else dict(row._mapping)
+
+    def set_run_status(self, run_id: str, status: str) -> None:
+        with self._write() as conn:
+            done = conn.execute(update(Run).where(Run.id == run_id).values(status=status))
+            if done.rowcount != 1:
+                raise StoreError(f"unknown run {run_id!r}")
+
+    def list_runs(self) -> list[dict]:
+        with self._read() as conn:
+            rows = conn.execute(select(*_RUN_COLS).order_by(Run.created_at, Run.id)).all()
+        return [dict(r._mapping) for r in rows]
+
+    # problems -------------------------------------------------------------------------
+
+    def add_problems(self, problems: Sequence[Problem]) -> int:
+        """Insert problems by ``problem.id``; identical re-adds are no-ops, different ones fail."""
+        rows: dict[str, dict[str, Any]] = {}
+        for p in problems:
+            row = convert.problem_to_row(p)
+            if rows.setdefault(p.id, row) != row:
+                raise StoreError(f"problem {p.id!r} given twice with different content")
+        if not rows:
+            return 0
+        table = ProblemRow.__table__
+        with self._write() as conn:
+            for chunk in _chunks(list(rows)):
+                found = conn.execute(select(table).where(table.c.problem_id.in_(chunk))).all()
+                for old in found:
+                    new = rows[old.problem_id]
+                    if {k: _plain(getattr(old, k)) for k in new} != {k: _plain(v) for k, v in new.items()}:
+                        raise StoreError(
+                            f"problem {old.problem_id!r} is already stored with different "
+                            "content; give changed problems new ids"
+                        )
+            return self._insert_ignore(conn, table, list(rows.values()))
+
+    def get_problems(
+        self, ids: Sequence[str] | None = None, split: Split | None = None
+    ) -> list[Problem]:
+        """Problems by id (in the order given; unknown ids are left out) and/or split."""
+        base = select(ProblemRow.__table__)
+        if split is not None:
+            base = base.where(ProblemRow.split == Split(split))
+        with self._read() as conn:
+            if ids is None:
+                rows = conn.execute(base.order_by(ProblemRow.problem_id)).all()
+                return [convert.problem_from_row(r) for r in rows]
+            found: dict[str, Problem] = {}
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                for r in conn.execute(base.where(ProblemRow.problem_id.in_(chunk))):
+                    found[r.problem_id] = convert.problem_from_row(r)
+        return [found[i] for i in dict.fromkeys(ids) if i in found]
+
+    # rounds and stages ----------------------------------------------------------------
+
+    def ensure_round(self, run_id: str, index: int, *, constitution_hash: str | None = None) -> None:
+        """Create round ``index`` of the run if missing; record its constitution hash."""
+        with self._write() as conn:
+            rid = self._round_id(conn, run_id, index, create=True)
+            if constitution_hash is None:
+                return
+            old = conn.execute(select(Round.constitution_hash).where(Round.id == rid)).scalar_one()
+            if old is None:
+                conn.execute(
+                    update(Round).where(Round.id == rid).values(constitution_hash=constitution_hash)
+                )
+            elif old != constitution_hash:
+                raise StoreError(
+                    f"round {index} of run {run_id!r} already ran under constitution {old}, "
+                    f"not {constitution_hash}"
+                )
+
+    def stage_status(self, run_id: str, index: int) -> dict[Stage, str]:
+        """Stage -> "running" / "done" / "failed"; a stage never started is absent."""
+        stmt = (
+            select(StageRun.stage, StageRun.status)
+            .join(Round, Round.id == StageRun.round_id)
+            .where(Round.run_id == run_id, Round.index == index)
+        )
+        with self._read() as conn:
+            return {Stage(s): StageStatus(st) for s, st in conn.execute(stmt)}
+
+    def start_stage(self, run_id: str, index: int, stage: Stage) -> None:
+        """Mark a stage running (again): started now, no finish, no error."""
+        now = utcnow()
+        self._upsert_stage(
+            run_id, index, stage,
+            insert={"status": StageStatus.RUNNING, "started_at": now, "finished_at": None,
+                    "seconds": None, "metrics": {}, "error": None},
+            update=("status", "started_at", "finished_at", "seconds", "metrics", "error"),
+        )  # fmt: skip
+
+    def finish_stage(
+        self, run_id: str, index: int, stage: Stage, *, seconds: float, metrics: dict
+    ) -> None:
+        """Mark a stage done, with how long it took and what it measured."""
+        now = utcnow()
+        self._upsert_stage(
+            run_id, index, stage,
+            insert={"status": StageStatus.DONE, "started_at": now - dt.timedelta(seconds=seconds),
+                    "finished_at": now, "seconds": float(seconds), "metrics": dict(metrics),
+                    "error": None},
+            update=("status", "finished_at", "seconds", "metrics", "error"),
+        )  # fmt: skip
+
+    def fail_stage(self, run_id: str, index: int, stage: Stage, *, error: str) -> None:
+        """Mark a stage failed, keeping the error text (bounded)."""
+        now = utcnow()
+        self._upsert_stage(
+            run_id, index, stage,
+            insert={"status": StageStatus.FAILED, "started_at": None, "finished_at": now,
+                    "seconds": None, "metrics": {}, "error": error[:_ERROR_MAX]},
+            update=("status", "finished_at", "error"),
+        )  # fmt: skip
+
+    def _upsert_stage(
+        self, run_id: str, index: int, stage: Stage, *, insert: dict[str, Any],
+        update: Sequence[str],
+    ) -> None:  # fmt: skip
+        with self._write() as conn:
+            rid = self._round_id(conn, run_id, index, create=True)
+            stmt = self._insert(StageRun.__table__).values(round_id=rid, stage=Stage(stage), **insert)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["round_id", "stage"],
+                set_={name: stmt.excluded[name] for name in update},
+            )
+            conn.execute(stmt)
+
+    def last_round_index(self, run_id: str) -> int | None:
+        with self._read() as conn:
+            return conn.execute(
+                select(func.max(Round.index)).where(Round.run_id == run_id)
+            ).scalar_one()
+
+    # samples and verdicts -------------------------------------------------------------
+
+    def add_samples(self, run_id: str, index: int, samples: Sequence[Sample]) -> int:
+        """Store samples of round ``index`` (created if missing); returns how many were new."""
+        samples = list(samples)
+        if not samples:
+            return 0
+        now = utcnow()
+        with self._write() as conn:
+            rid = self._round_id(conn, run_id, index, create=True)
+            pks = self._problem_pks(conn, {s.problem_id for s in samples})
+            rows = [
+                convert.sample_to_row(s, round_id=rid, problem_pk=pks[s.problem_id], now=now)
+                for s in samples
+            ]
+            return self._insert_ignore(conn, SampleRow.__table__, rows)
+
+    def get_samples(
+        self, run_id: str, index: int, source: SampleSource | None = None
+    ) -> list[Sample]:
+        """Samples of one round, ordered by (source, problem_id, index)."""
+        stmt = (
+            select(*_SAMPLE_COLS)
+            .join(ProblemRow, ProblemRow.id == SampleRow.problem_pk)
+            .join(Round, Round.id == SampleRow.round_id)
+            .where(Round.run_id == run_id, Round.index == index)
+            .order_by(SampleRow.source, ProblemRow.problem_id, SampleRow.index)
+        )
+        if source is not None:
+            stmt = stmt.where(SampleRow.source == _enum(SampleSource, source))
+        with self._read() as conn:
+            return [convert.sample_from_row(r) for r in conn.execute(stmt)]
+
+    def add_verdicts(self, run_id: str, index: int, judged: Sequence[Judged]) -> int:
+        """Store verdicts of samples already stored in round ``index``; returns how many were new.
+
+        A verdict is keyed by (sample, judge, judge_version); a verdict about a sample the
+        store does not hold raises ``StoreError`` and nothing is written.
+        """
+        judged = list(judged)
+        if not judged:
+            return 0
+        now = utcnow()
+        with self._write() as conn:
+            rid = self._round_id(conn, run_id, index)
+            ids = self._sample_ids(conn, rid, [j.sample.key for j in judged])
+            rows = [
+                convert.verdict_to_row(j.verdict, sample_id=sid, now=now)
+                for j, sid in zip(judged, ids, strict=True)
+            ]
+            return self._insert_ignore(conn, VerdictRow.__table__, rows)
+
+    def get_judged(
+        self,
+        run_id: str,
+        index: int,
+        source: SampleSource | None = None,
+        judge: str | None = None,
+    ) -> list[Judged]:
+        """Every (sample, verdict) pair of a round, ordered by sample key then judge."""
+        stmt = (
+            select(*_SAMPLE_COLS, *_VERDICT_COLS)
+            .join(ProblemRow, ProblemRow.id == SampleRow.problem_pk)
+            .join(Round, Round.id == SampleRow.round_id)
+            .join(VerdictRow, VerdictRow.sample_id == SampleRow.id)
+            .where(Round.run_id == run_id, Round.index == index)
+            .order_by(
+                SampleRow.source, ProblemRow.problem_id, SampleRow.index,
+                VerdictRow.judge, VerdictRow.judge_version,
+            )
+        )  # fmt: skip
+        if source is not None:
+            stmt = stmt.where(SampleRow.source == _enum(SampleSource, source))
+        if judge is not None:
+            stmt = stmt.where(VerdictRow.judge == judge)
+        with self._read() as conn:
+            out: list[Judged] = []
+            last: tuple[int, Sample] | None = None
+            for r in conn.execute(stmt):
+                if last is None or last[0] != r.sample_pk:  # one Sample object per sample
+                    last = (r.sample_pk, convert.sample_from_row(r))
+                out.append(Judged(sample=last[1], verdict=convert.verdict_from_row(r)))
+            return out
+
+    # training sets --------------------------------------------------------------------
+
+    def add_training_set(self, run_id: str, index: int, ts: TrainingSet) -> int:
+        """Record round ``index``'s curated set, once; returns how many examples were new.
+
+        A round has one training set: if one is already recorded this is a no-op that
+        returns 0 (a retried curate stage). Examples keep their order; an example's
+        ``sample_key`` must name a stored sample of this round.
+        """
+        with self._write() as conn:
+            rid = self._round_id(conn, run_id, index, create=True)
+            metrics = conn.execute(select(Round.metrics).where(Round.id == rid)).scalar_one() or {}
+            if _TRAINING_SET_KEY in metrics:
+                return 0
+            examples = list(ts.examples)
+            pks = self._problem_pks(conn, {e.problem_id for e in examples})
+            keyed = [e for e in examples if e.sample_key is not None]
+            sample_ids = self._sample_ids(conn, rid, [e.sample_key for e in keyed])
+            by_example = {id(e): sid for e, sid in zip(keyed, sample_ids, strict=True)}
+            rows = [
+                {
+                    "round_id": rid,
+                    "position": i,
+                    "problem_pk": pks[e.problem_id],
+                    "sample_id": by_example.get(id(e)),
+                    "prompt": e.prompt,
+                    "completion": e.completion,
+                    "method": ts.method,
+                }
+                for i, e in enumerate(examples)
+            ]
+            n = self._insert_ignore(conn, TrainingExampleRow.__table__, rows)
+            record = {"method": ts.method, "stats": dict(ts.stats), "n_examples": len(rows)}
+            conn.execute(
+                update(Round).where(Round.id == rid)
+                .values(metrics={**metrics, _TRAINING_SET_KEY: record})
+            )  # fmt: skip
+            return n
+
+    def get_training_set(self, run_id: str, index: int) -> TrainingSet | None:
+        """The round's training set as recorded, or None if curate never recorded one."""
+        sample_problem = aliased(ProblemRow)
+        with self._read() as conn:
+            found = conn.execute(
+                select(Round.id, Round.metrics).where(Round.run_id == run_id, Round.index == index)
+            ).one_or_none()
+            if found is None or _TRAINING_SET_KEY not in (found.metrics or {}):
+                return None
+            record = found.metrics[_TRAINING_SET_KEY]
+            rows = conn.execute(
+                select(
+                    TrainingExampleRow.prompt,
+                    TrainingExampleRow.completion,
+                    ProblemRow.problem_id,
+                    SampleRow.source,
+                    SampleRow.index,
+                    sample_problem.problem_id.label("sample_problem_id"),
+                )
+                .join(ProblemRow, ProblemRow.id == TrainingExampleRow.problem_pk)
+                .outerjoin(SampleRow, SampleRow.id == TrainingExampleRow.sample_id)
+                .outerjoin(sample_problem, sample_problem.id == SampleRow.problem_pk)
+                .where(TrainingExampleRow.round_id == found.id)
+                .order_by(TrainingExampleRow.position)
+            ).all()
+        examples = tuple(
+            TrainingExample(
+                prompt=r.prompt,
+                completion=r.completion,
+                problem_id=r.problem_id,
+                sample_key=None
+                if r.source is None
+                else (SampleSource(r.source).value, r.sample_problem_id, r.index),
+            )
+            for r in rows
+        )
+        return TrainingSet(method=record["method"], examples=examples, stats=record["stats"])
+
+    # checkpoints and evaluations ------------------------------------------------------
+
+    def add_checkpoint(self, run_id: str, ckpt: Checkpoint) -> None:
+        """Record a checkpoint (idempotent on ``ckpt.id``). Its parent must be recorded first."""
+        if ckpt.parent_id == ckpt.id:
+            raise StoreError(f"checkpoint {ckpt.id!r} cannot be its own parent")
+        table = CheckpointRow.__table__
+        with self._write() as conn:
+            self._require_run(conn, run_id)
+            if ckpt.parent_id is not None and not self._checkpoint_exists(conn, ckpt.parent_id):
+                raise StoreError(
+                    f"checkpoint {ckpt.id!r}: parent {ckpt.parent_id!r} is not in the store "
+                    "(add the parent, e.g. the base model, first)"
+                )
+            row = convert.checkpoint_to_row(ckpt, run_id=run_id, now=utcnow())
+            if self._insert_ignore(conn, table, [row]):
+                return
+            old = conn.execute(select(table).where(table.c.id == ckpt.id)).one()
+            if (old.path, old.sha256, old.parent_id) != (ckpt.path, ckpt.sha256, ckpt.parent_id):
+                raise StoreError(
+                    f"checkpoint {ckpt.id!r} is already stored with a different path, hash "
+                    "or parent"
+                )
+
+    def get_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
+        with self._read() as conn:
+            return self._get_checkpoint(conn, checkpoint_id)
+
+    def checkpoint_chain(self, checkpoint_id: str) -> list[Checkpoint]:
+        """This checkpoint, its parent, ... back to the root (empty if unknown)."""
+        chain: list[Checkpoint] = []
+        seen: set[str] = set()
+        with self._read() as conn:
+            next_id: str | None = checkpoint_id
+            while next_id is not None and next_id not in seen:
+                seen.add(next_id)
+                ckpt = self._get_checkpoint(conn, next_id)
+                if ckpt is None:
+                    break
+                chain.append(ckpt)
+                next_id = ckpt.parent_id
+        return chain
+
+    def add_evaluation(self, run_id: str, index: int | None, ev: Evaluation) -> None:
+        """Record an evaluation (idempotent on checkpoint, split, k); its checkpoint must exist."""
+        with self._write() as conn:
+            if index is None:
+                self._require_run(conn, run_id)
+                rid = None
+            else:
+                rid = self._round_id(conn, run_id, index, create=True)
+            if not self._checkpoint_exists(conn, ev.checkpoint_id):
+                raise StoreError(
+                    f"evaluation of unknown checkpoint {ev.checkpoint_id!r}: add_checkpoint first"
+                )
+            row = convert.evaluation_to_row(ev, round_id=rid, now=utcnow())
+            self._insert_ignore(conn, EvaluationRow.__table__, [row])
+
+    def get_evaluations(self, run_id: str) -> list[tuple[int | None, Evaluation]]:
+        """(round index or None, evaluation) for the run's rounds and checkpoints."""
+        stmt = (
+            select(EvaluationRow.__table__, Round.index.label("round_index"))
+            .join(CheckpointRow, CheckpointRow.id == EvaluationRow.checkpoint_id)
+            .outerjoin(Round, Round.id == EvaluationRow.round_id)
+            .where(
+                or_(
+                    Round.run_id == run_id,
+                    and_(EvaluationRow.round_id.is_(None), CheckpointRow.run_id == run_id),
+                )
+            )
+            .order_by(func.coalesce(Round.index, -1), EvaluationRow.id)
+        )
+        with self._read() as conn:
+            return [(r.round_index, convert.evaluation_from_row(r)) for r in conn.execute(stmt)]
+
+    # history --------------------------------------------------------------------------
+
+    def round_table(self, run_id: str) -> list[dict]:
+        """One flat dict per round of the run, in round order (see ``ROUND_TABLE_KEYS``)."""
+        with self._read() as conn:
+            rounds = conn.execute(
+                select(Round.id, Round.index, Round.constitution_hash)
+                .where(Round.run_id == run_id)
+                .order_by(Round.index)
+            ).all()
+            if not rounds:
+                return []
+            in_run = Round.run_id == run_id
+
+            stages = conn.execute(
+                select(StageRun.round_id, StageRun.stage, StageRun.status, StageRun.seconds)
+                .join(Round, Round.id == StageRun.round_id)
+                .where(in_run)
+            ).all()
+            counts = conn.execute(
+                select(SampleRow.round_id, SampleRow.source, func.count())
+                .join(Round, Round.id == SampleRow.round_id)
+                .where(in_run)
+                .group_by(SampleRow.round_id, SampleRow.source)
+            ).all()
+            # a generate sample passes when every verdict on it passes
+            per_sample = (
+                select(
+                    SampleRow.round_id.label("round_id"),
+                    func.min(case((VerdictRow.outcome == Outcome.PASS, 1), else_=0)).label("ok"),
+                )
+                .join(Round, Round.id == SampleRow.round_id)
+                .join(VerdictRow, VerdictRow.sample_id == SampleRow.id)
+                .where(in_run, SampleRow.source == SampleSource.GENERATE)
+                .group_by(SampleRow.round_id, SampleRow.id)
+                .subquery()
+            )
+            passes = conn.execute(
+                select(per_sample.c.round_id, func.count(), func.sum(per_sample.c.ok))
+                .group_by(per_sample.c.round_id)
+            ).all()
+            train = conn.execute(
+                select(
+                    TrainingExampleRow.round_id,
+                    func.count(),
+                    func.count(case((SampleRow.rationalized, 1))),
+                )
+                .join(Round, Round.id == TrainingExampleRow.round_id)
+                .outerjoin(SampleRow, SampleRow.id == TrainingExampleRow.sample_id)
+                .where(in_run)
+                .group_by(TrainingExampleRow.round_id)
+            ).all()
+            checkpoints = conn.execute(
+                select(CheckpointRow.round_index, CheckpointRow.id)
+                .where(CheckpointRow.run_id == run_id, CheckpointRow.round_index.is_not(None))
+                .order_by(CheckpointRow.created_at, CheckpointRow.id)
+            ).all()
+            evals = conn.execute(
+                select(EvaluationRow.__table__)
+                .join(Round, Round.id == EvaluationRow.round_id)
+                .where(in_run, EvaluationRow.split == Split.HELDOUT)
+                .order_by(EvaluationRow.k, EvaluationRow.id)
+            ).all()
+
+        by_round: dict[int, dict[str, Any]] = {}
+        for r in rounds:
+            by_round[r.id] = {
+                "index": r.index,
+                "stages_done": [],
+                "stage_status": {},
+                "n_samples": 0,
+                "n_generate": 0,
+                "n_rationalized": 0,
+                "n_judged": 0,
+                "pass_rate": None,
+                "n_train": 0,
+                "n_train_rationalized": 0,
+                "checkpoint_id": None,
+                "heldout_k": None,
+                "heldout_greedy": None,
+                "heldout_pass_at_1": None,
+                "heldout_pass_at_k": None,
+                "heldout_maj_at_k": None,
+                "seconds": {},
+                "constitution_hash": r.constitution_hash,
+            }
+        index_to_round = {row["index"]: row for row in by_round.values()}
+        for round_id, stage, status, seconds in sorted(
+            stages, key=lambda s: STAGE_ORDER.index(Stage(s.stage))
+        ):
+            row = by_round[round_id]
+            row["stage_status"][Stage(stage).value] = StageStatus(status).value
+            if status == StageStatus.DONE:
+                row["stages_done"].append(Stage(stage).value)
+            if seconds is not None:
+                row["seconds"][Stage(stage).value] = seconds
+        for round_id, source, n in counts:
+            row = by_round[round_id]
+            row["n_samples"] += n
+            if source == SampleSource.GENERATE:
+                row["n_generate"] = n
+            elif source == SampleSource.RATIONALIZE:
+                row["n_rationalized"] = n
+        for round_id, judged, passed in passes:
+            by_round[round_id]["n_judged"] = judged
+            by_round[round_id]["pass_rate"] = (passed or 0) / judged if judged else None
+        for round_id, n, n_rat in train:
+            by_round[round_id]["n_train"] = n
+            by_round[round_id]["n_train_rationalized"] = n_rat
+        for round_index, ckpt_id in checkpoints:  # the latest checkpoint of a round wins
+            if round_index in index_to_round:
+                index_to_round[round_index]["checkpoint_id"] = ckpt_id
+        for ev in evals:  # the largest k wins
+            row = by_round[ev.round_id]
+            row.update(
+                heldout_k=ev.k,
+                heldout_greedy=ev.greedy_accuracy,
+                heldout_pass_at_1=ev.pass_at_1,
+                heldout_pass_at_k=ev.pass_at_k,
+                heldout_maj_at_k=ev.maj_at_k,
+            )
+        return [by_round[r.id] for r in rounds]
+
+    def query_samples(
+        self,
+        *,
+        run_id: str | None = None,
+        round_index: int | None = None,
+        problem: str | None = None,
+        outcome: Outcome | str | None = None,
+        judge: str | None = None,
+        source: SampleSource | str | None = None,
+        rationalized: bool | None = None,
+        checkpoint_id: str | None = None,
+        min_score: float | None = None,
+        max_score: float | None = None,
+        text: str | None = None,
+        order_by: str = "id",
+        limit: int | None = 50,
+    ) -> list[dict]:
+        """Search the sample history: one flat dict per (sample, verdict).
+
+        A sample with no verdict appears once with ``outcome``/``score``/``judge`` None,
+        unless a verdict filter (outcome, judge, min_score, max_score) is given. ``text``
+        is a case-insensitive substring of the completion. ``order_by`` is one of
+        ``QUERY_ORDERS`` (prefix ``-`` for descending); ``limit=None`` returns everything.
+        """
+        stmt = (
+            select(*_QUERY_COLS)
+            .join(Round, Round.id == SampleRow.round_id)
+            .join(ProblemRow, ProblemRow.id == SampleRow.problem_pk)
+            .outerjoin(VerdictRow, VerdictRow.sample_id == SampleRow.id)
+        )
+        filters = [
+            (run_id, lambda v: Round.run_id == v),
+            (round_index, lambda v: Round.index == int(v)),
+            (problem, lambda v: ProblemRow.problem_id == v),
+            (outcome, lambda v: VerdictRow.outcome == _enum(Outcome, v)),
+            (judge, lambda v: VerdictRow.judge == v),
+            (source, lambda v: SampleRow.source == _enum(SampleSource, v)),
+            (rationalized, lambda v: SampleRow.rationalized.is_(bool(v))),
+            (checkpoint_id, lambda v: SampleRow.checkpoint_id == v),
+            (min_score, lambda v: VerdictRow.score >= float(v)),
+            (max_score, lambda v: VerdictRow.score <= float(v)),
+            (text, lambda v: SampleRow.completion.icontains(v, autoescape=True)),
+        ]
+        for value, clause in filters:
+            if value is not None:
+                stmt = stmt.where(clause(value))
+        descending = order_by.startswith("-")
+        keys = QUERY_ORDERS.get(order_by.removeprefix("-"))
+        if keys is None:
+            raise StoreError(
+                f"cannot order samples by {order_by!r}; choose one of {sorted(QUERY_ORDERS)} "
+                "(prefix - for descending)"
+            )
+        keys = (*keys, SampleRow.id, VerdictRow.id)
+        stmt = stmt.order_by(*(k.desc() if descending else k.asc() for k in keys))
+        if limit is not None:
+            if int(limit) < 1:
+                raise StoreError(f"limit must be at least 1, not {limit}")
+            stmt = stmt.limit(int(limit))
+        with self._read() as conn:
+            return [
+                {k: (v.value if isinstance(v, (Outcome, SampleSource)) else v)
+                 for k, v in r._mapping.items()}
+                for r in conn.execute(stmt)
+            ]  # fmt: skip
+
+    # natural-key lookups (inside a transaction) ---------------------------------------
+
+    def _require_run(self, conn: Connection, run_id: str) -> None:
+        if conn.execute(select(Run.id).where(Run.id == run_id)).first() is None:
+            raise StoreError(f"unknown run {run_id!r}: create_run first")
+
+    def _round_id(self, conn: Connection, run_id: str, index: int, *, create: bool = False) -> int:
+        find = select(Round.id).where(Round.run_id == run_id, Round.index == index)
+        rid = conn.execute(find).scalar_one_or_none()
+        if rid is not None:
+            return rid
+        if not create:
+            raise StoreError(f"run {run_id!r} has no round {index}")
+        self._require_run(conn, run_id)
+        row = {"run_id": run_id, "index": index, "created_at": utcnow(), "metrics": {}}
+        self._insert_ignore(conn, Round.__table__, [row])
+        return conn.execute(find).scalar_one()
+
+    def _problem_pks(self, conn: Connection, problem_ids: Iterable[str]) -> dict[str, int]:
+        wanted = sorted(set(problem_ids))
+        found: dict[str, int] = {}
+        for chunk in _chunks(wanted):
+            stmt = select(ProblemRow.problem_id, ProblemRow.id).where(
+                ProblemRow.problem_id.in_(chunk)
+            )
+            found.update((pid, pk) for pid, pk in conn.execute(stmt))
+        missing = [p for p in wanted if p not in found]
+        if missing:
+            raise StoreError(
+                f"{len(missing)} problem id(s) not in the store, e.g. {missing[:3]}: "
+                "add_problems first"
+            )
+        return found
+
+    def _sample_ids(
+        self, conn: Connection, round_id: int, keys: Sequence[tuple[str, str, int]]
+    ) -> list[int]:
+        """Surrogate ids of stored samples of one round, by (source, problem_id, index)."""
+        if not keys:
+            return []
+        pks = self._problem_pks(conn, {problem_id for _, problem_id, _ in keys})
+        base = select(SampleRow.source, SampleRow.problem_pk, SampleRow.index, SampleRow.id).where(
+            SampleRow.round_id == round_id
+        )
+        stored: dict[tuple[SampleSource, int, int], int] = {}
+        if len(pks) > _WHOLE_ROUND:
+            chunks: Iterable[list[int]] = [[]]
+        else:
+            chunks = _chunks(sorted(pks.values()))
+        for chunk in chunks:
+            stmt = base.where(SampleRow.problem_pk.in_(chunk)) if chunk else base
+            for src, ppk, idx, sid in conn.execute(stmt):
+                stored[(SampleSource(src), ppk, idx)] = sid
+        out: list[int] = []
+        missing: list[tuple[str, str, int]] = []
+        for source, problem_id, index in keys:
+            sid = stored.get((SampleSource(source), pks[problem_id], index))
+            if sid is None:
+                missing.append((str(source), problem_id, index))
+            else:
+                out.append(sid)
+        if missing:
+            raise StoreError(
+                f"{len(missing)} sample(s) not stored in this round, e.g. {missing[:3]} "
+                "(source, problem_id, index): add_samples first"
+            )
+        return out
+
+    def _checkpoint_exists(self, conn: Connection, checkpoint_id: str) -> bool:
+        stmt = select(CheckpointRow.id).where(CheckpointRow.id == checkpoint_id)
+        return conn.execute(stmt).first() is not None
+
+    def _get_checkpoint(self, conn: Connection, checkpoint_id: str) -> Checkpoint | None:
+        table = CheckpointRow.__table__
+        row = conn.execute(select(table).where(table.c.id == checkpoint_id)).one_or_none()
+        return None if row is None else convert.checkpoint_from_row(row)
+
+
+# selected columns -------------------------------------------------------------------------
+
+_RUN_COLS = (Run.id, Run.name, Run.recipe, Run.created_at, Run.status)
+_SAMPLE_COLS = (
+    SampleRow.id.label("sample_pk"),
+    ProblemRow.problem_id,
+    SampleRow.index,
+    SampleRow.prompt,
+    SampleRow.completion,
+    SampleRow.source,
+    SampleRow.seed,
+    SampleRow.params,
+    SampleRow.checkpoint_id,
+    SampleRow.n_tokens,
+    SampleRow.step,
+)
+_VERDICT_COLS = (
+    VerdictRow.judge,
+    VerdictRow.judge_version,
+    VerdictRow.outcome,
+    VerdictRow.score,
+    VerdictRow.detail,
+)
+_QUERY_COLS = (
+    SampleRow.id.label("sample_id"),
+    Round.run_id.label("run"),
+    Round.index.label("round"),
+    ProblemRow.problem_id,
+    SampleRow.source,
+    SampleRow.index,
+    SampleRow.prompt,
+    SampleRow.completion,
+    VerdictRow.outcome,
+    VerdictRow.score,
+    VerdictRow.judge,
+    VerdictRow.judge_version,
+    VerdictRow.detail,
+    SampleRow.rationalized,
+    SampleRow.checkpoint_id,
+    SampleRow.seed,
+)
+#: ``query_samples(order_by=...)`` choices -> sort columns
+QUERY_ORDERS = {
+    "id": (SampleRow.id,),
+    "round": (Round.index,),
+    "problem": (ProblemRow.problem_id, SampleRow.source, SampleRow.index),
+    "score": (VerdictRow.score,),
+    "created_at": (SampleRow.created_at,),
+}
+ROUND_TABLE_KEYS = (
+    "index", "stages_done", "stage_status", "n_samples", "n_generate", "n_rationalized",
+    "n_judged", "pass_rate", "n_train", "n_train_rationalized", "checkpoint_id", "heldout_k",
+    "heldout_greedy", "heldout_pass_at_1", "heldout_pass_at_k", "heldout_maj_at_k",
+    "seconds", "constitution_hash",
+)  # fmt: skip
+
+
+# helpers ----------------------------------------------------------------------------------
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
+def _pk_name(table: Table) -> str:
+    (col,) = table.primary_key.columns
+    return col.name
+
+
+def _plain(value: Any) -> Any:
+    """Compare stored and new values alike (enums as values, tuples as lists)."""
+    if isinstance(value, (Split, Outcome, SampleSource, Stage)):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _enum(cls: type, value: Any) -> Any:
+    try:
+        return cls(value)
+    except ValueError:
+        choices = ", ".join(m.value for m in cls)
+        raise StoreError(f"{value!r} is not a {cls.__name__}; choose one of: {choices}") from None
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    text = f"{type(orig).__name__}: {orig}" if orig is not None else str(exc)
+    return text.strip().splitlines()[0][:500] if text.strip() else type(exc).__name__
+
