@@ -6,7 +6,8 @@
     ├── StoreError           the store cannot do what was asked (unknown run, bad URL, ...)
     ├── JudgeError           a judge cannot run at all (not: a wrong answer)
     │   └── SandboxUnavailable   bubblewrap is missing and unsandboxed mode was not chosen
-    └── CheckpointError      a checkpoint is missing or fails its manifest check
+    ├── CheckpointError      a checkpoint is missing or fails its manifest check
+    └── ModelUnavailable     a model cannot be loaded here (e.g. an optional package is missing)
 """
 
 from __future__ import annotations
@@ -47,3 +48,7 @@ class SandboxUnavailable(JudgeError):
 
 class CheckpointError(SelftaughtError):
     """A checkpoint is missing, incomplete, or does not match its manifest."""
+
+
+class ModelUnavailable(SelftaughtError):
+    """A model cannot be loaded here, e.g. the package that ships its weights is missing."""

@@ -188,3 +188,80 @@ class Evaluation:
     pass_at_k: float
     maj_at_k: float
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --- Constitutional AI (SL-CAI critiques and revisions, RL-CAI preference pairs) ---------
+#
+# An initial answer is an ordinary ``Sample``; the records below point back at it through
+# ``sample_key``. Every one carries the principle it was made under and the hash of the
+# constitution that principle came from, so history shows which text produced what.
+
+
+class CaiStep(enum.StrEnum):
+    """A step of a Constitutional AI round that called a model (and so can fail)."""
+
+    ANSWER = "answer"
+    CRITIQUE = "critique"
+    REVISE = "revise"
+    COMPARE = "compare"
+
+
+@dataclass(frozen=True)
+class Critique:
+    """A model's critique of ``answer`` under one principle (pass ``pass_index``, from 0)."""
+
+    problem_id: str
+    sample_key: tuple[str, str, int]
+    pass_index: int
+    principle_id: str
+    constitution_hash: str
+    answer: str  # the text critiqued: the initial answer, or the previous pass's revision
+    text: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class Revision:
+    """The answer rewritten after ``Critique`` of the same key and pass."""
+
+    problem_id: str
+    sample_key: tuple[str, str, int]
+    pass_index: int
+    principle_id: str
+    constitution_hash: str
+    text: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    """A feedback model's judgement between two answers to one prompt, under one principle.
+
+    ``p_chosen`` is the feedback model's probability (from option log-probabilities, both
+    orders averaged when debiased) that ``chosen`` is the better answer; it is >= 0.5.
+    Every compared pair is recorded; only those above a confidence threshold are trained on.
+    """
+
+    problem_id: str
+    prompt: str
+    principle_id: str
+    constitution_hash: str
+    chosen: str
+    rejected: str
+    chosen_key: tuple[str, str, int]
+    rejected_key: tuple[str, str, int]
+    p_chosen: float
+    feedback_model: str
+    option_logprobs: tuple[tuple[float, ...], ...] = ()  # raw scores, one row per order asked
+
+
+@dataclass(frozen=True)
+class CaiFailure:
+    """A model call that failed for good (after retries); recorded, never raised."""
+
+    problem_id: str
+    step: CaiStep
+    error: str
+    principle_id: str | None = None
+    sample_key: tuple[str, str, int] | None = None
+    pass_index: int | None = None
