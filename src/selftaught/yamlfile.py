@@ -40,7 +40,7 @@ def _check_duplicates(node: yaml.Node, file: str) -> None:
             _check_duplicates(item, file)
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """1-based line of the deepest node along ``loc`` that exists."""
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
@@ -98,7 +98,7 @@ def validate(model: type[M], data: Any, root: yaml.Node | None, file: str) -> M:
         ):
             msg = f"{msg} (got {err['input']!r})"
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        raise ConfigError(f"{path}: {msg}{more}", file=file, line=_line_of(root, loc)) from None
+        raise ConfigError(f"{path}: {msg}{more}", file=file, line=line_of(root, loc)) from None
 
 
 def load_model(model: type[M], path: str | Path) -> M:

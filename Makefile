@@ -1,0 +1,31 @@
+# Two commands on a fresh machine:
+#   make demo   set everything up, then run the embedded demo (CPU, no downloads, SQLite)
+#   make test   set everything up, then run the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+
+.PHONY: setup system-deps demo test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	# CPU build of torch first: a bare `torch` would pull several GB of CUDA packages
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+# bubblewrap is the code sandbox (Debian package); PostgreSQL is used by the store tests
+system-deps:
+	@command -v bwrap >/dev/null || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
+
+demo: setup
+	$(VENV)/bin/selftaught demo
+
+test: setup system-deps
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf $(VENV) selftaught-home selftaught.db*

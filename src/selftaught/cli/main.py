@@ -1,0 +1,364 @@
+"""The ``selftaught`` command.
+
+Start-up is cheap: torch, transformers, Prefect and SQLAlchemy are imported inside the
+commands that need them, so ``selftaught --help`` answers at once. Every error that
+selftaught raises on purpose (``SelftaughtError``) is printed as one line on stderr with
+exit code 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from selftaught.errors import SelftaughtError
+
+app = typer.Typer(
+    name="selftaught",
+    help="Self-improvement rounds for language models: generate, judge, curate, train, evaluate; "
+    "everything recorded in a SQL store.\n\nStart with: selftaught demo",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+
+DbOpt = Annotated[
+    Optional[str],
+    typer.Option("--db", help="SQLAlchemy URL of the store [env SELFTAUGHT_DB_URL; default sqlite:///selftaught.db]."),
+]
+HomeOpt = Annotated[
+    Optional[Path],
+    typer.Option("--home", help="Folder for checkpoints and plots [env SELFTAUGHT_HOME; default ./selftaught-home]."),
+]
+ThreadsOpt = Annotated[
+    Optional[int], typer.Option("--threads", help="torch threads (0 = all cores) [env SELFTAUGHT_TORCH_THREADS].")
+]
+
+
+def _settings(db: str | None = None, home: Path | None = None, threads: int | None = None):
+    from selftaught.settings import get_settings
+
+    s = get_settings()
+    return (db or s.db_url, home or s.home, s.torch_threads if threads is None else threads)
+
+
+def _quiet_prefect() -> None:
+    """Keep Prefect's INFO logs out of the progress bars (set PREFECT_LOGGING_LEVEL to see them)."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # the temporary server Prefect starts without PREFECT_API_URL needs >20 s on a busy 2-core box
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def _store(db: str):
+    from selftaught.store import Store
+
+    return Store(db)
+
+
+# ----------------------------------------------------------------------- run / demo
+
+
+def _run(recipe, run_id: str, db: str, home: Path, threads: int, fresh: bool) -> list[dict]:
+    _quiet_prefect()
+    from selftaught.cli.progress import RichReporter
+    from selftaught.flows.progress import set_reporter
+    from selftaught.flows.rounds import run_flow
+
+    verb = "starting" if fresh else "resuming"
+    err.print(f"[bold]{verb} run[/] {run_id}  (store {db}, home {home})")
+    with RichReporter(err) as rep:
+        previous = set_reporter(rep)
+        try:
+            return run_flow(run_id, recipe.model_dump(mode="json"), db, str(home), threads)
+        finally:
+            set_reporter(previous)
+
+
+def _print_rounds(db: str, run_id: str, timings: list[dict] | None = None) -> list[dict]:
+    from selftaught.cli.tables import round_table
+
+    rows = _store(db).round_table(run_id)
+    console.print(round_table(rows, timings, title=f"run {run_id}"))
+    return rows
+
+
+@app.command()
+def demo(
+    method: Annotated[str, typer.Option(help="rft or star (STaR adds rationalization).")] = "star",
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds after the cold start.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seeds problems, model, sampling and training.")] = 0,
+    plot: Annotated[Optional[Path], typer.Option(help="Where to write the PNG plot [default HOME/runs/RUN/heldout.png].")] = None,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Build a tiny model, cold-start it, and improve it for a few rounds on the embedded task.
+
+    Multi-digit addition with a <think> chain of thought; no GPU, no downloads. Prints a
+    per-round table and writes a plot of held-out accuracy per round.
+
+    Example:  selftaught demo --method star --rounds 3
+    """
+    from selftaught.flows.rounds import new_run_id
+    from selftaught.recipe import Recipe
+
+    db, home, threads = _settings(db, home, threads)
+    recipe = Recipe(name=f"demo-{method}", method=method, rounds=rounds, seed=seed)
+    run_id = new_run_id(recipe)
+    clock = time.perf_counter()
+    timings = _run(recipe, run_id, db, home, threads, fresh=True)
+    wall = time.perf_counter() - clock
+    rows = _print_rounds(db, run_id, timings)
+    from selftaught.cli.plots import plot_heldout
+    from selftaught.flows.rounds import RunContext
+
+    out = plot or RunContext(run_id, recipe, db, home).run_dir() / "heldout.png"
+    plot_heldout(rows, out, title=f"{run_id} ({method})")
+    first, last = rows[0], rows[-1]
+    gain = (last["heldout_pass_at_1"] - first["heldout_pass_at_1"]) * 100
+    console.print(
+        f"held-out sampled accuracy (pass@1): {first['heldout_pass_at_1']:.1%} after cold start -> "
+        f"{last['heldout_pass_at_1']:.1%} after round {last['index']} ([bold]{gain:+.1f} points[/]); "
+        f"wall time {wall:.0f} s; plot {out}"
+    )
+
+
+@app.command()
+def run(
+    recipe_file: Annotated[Path, typer.Argument(metavar="RECIPE.yaml", help="The recipe to run.")],
+    resume: Annotated[Optional[str], typer.Option(help="Continue this run id from its last completed stage.")] = None,
+    run_id: Annotated[Optional[str], typer.Option("--run-id", help="Id for a new run [default: name-date-time].")] = None,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Run (or resume) the rounds a recipe describes.
+
+    The recipe is validated before anything runs; a bad key, type or path fails with file,
+    line and reason. Resuming a run re-runs only the stages not marked done in the store.
+
+    Example:  selftaught run recipes/arithmetic-star.yaml
+              selftaught run recipes/arithmetic-star.yaml --resume arithmetic-star-20261125-101500-0042
+    """
+    from selftaught.errors import ConfigError
+    from selftaught.flows.rounds import new_run_id
+    from selftaught.recipe import load_recipe
+
+    recipe = load_recipe(recipe_file)
+    db, home, threads = _settings(db, home, threads)
+    fresh = resume is None
+    if resume:
+        stored = _store(db).get_run(resume)
+        if stored is None:
+            raise ConfigError(f"--resume: no run {resume!r} in {db}")
+        if stored["recipe"] != recipe.model_dump(mode="json"):
+            raise ConfigError(
+                f"the recipe differs from the one run {resume!r} started with; start a new run instead",
+                file=str(recipe_file),
+            )
+        run_id = resume
+    elif run_id and _store(db).get_run(run_id) is not None:
+        raise ConfigError(f"--run-id: run {run_id!r} already exists; use --resume {run_id}")
+    run_id = run_id or new_run_id(recipe)
+    timings = _run(recipe, run_id, db, home, threads, fresh=fresh)
+    _print_rounds(db, run_id, timings)
+
+
+# ----------------------------------------------------------------------- history
+
+
+@app.command()
+def rounds(
+    run_id: Annotated[Optional[str], typer.Argument(help="A run id; without it, list the runs.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Show a run's rounds (stages, samples, pass rate, held-out accuracy), or list runs.
+
+    Example:  selftaught rounds            # the runs
+              selftaught rounds demo-star-20261125-101500-0042
+    """
+    from selftaught.cli.tables import runs_table
+    from selftaught.errors import StoreError
+
+    db = _settings(db)[0]
+    store = _store(db)
+    if run_id is None:
+        runs = store.list_runs()
+        if as_json:
+            print(json.dumps(runs, default=str, indent=1))
+        else:
+            console.print(runs_table(runs))
+        return
+    if store.get_run(run_id) is None:
+        raise StoreError(f"no run {run_id!r} in {db}")
+    if as_json:
+        print(json.dumps(store.round_table(run_id), default=str, indent=1))
+    else:
+        _print_rounds(db, run_id)
+
+
+@app.command()
+def samples(
+    run: Annotated[Optional[str], typer.Option(help="Run id.")] = None,
+    round_index: Annotated[Optional[int], typer.Option("--round", help="Round index.")] = None,
+    problem: Annotated[Optional[str], typer.Option(help="Problem id.")] = None,
+    outcome: Annotated[Optional[str], typer.Option(help="pass, fail, error or timeout.")] = None,
+    judge: Annotated[Optional[str], typer.Option(help="Judge name.")] = None,
+    source: Annotated[Optional[str], typer.Option(help="generate, rationalize, eval or rollout.")] = None,
+    rationalized: Annotated[Optional[bool], typer.Option("--rationalized/--not-rationalized", help="Only STaR rationalizations, or none.")] = None,
+    checkpoint: Annotated[Optional[str], typer.Option(help="Id of the checkpoint that produced them.")] = None,
+    text: Annotated[Optional[str], typer.Option(help="Substring of the completion.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array, for scripts.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Query the sample history. Filters combine with AND.
+
+    Example:  selftaught samples --run demo-star-... --round 2 --outcome fail --limit 5
+              selftaught samples --rationalized --json
+    """
+    from selftaught.cli.tables import samples_table
+    from selftaught.errors import ConfigError
+    from selftaught.records import Outcome, SampleSource
+
+    try:
+        outcome_v = Outcome(outcome) if outcome else None
+        source_v = SampleSource(source) if source else None
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    rows = _store(_settings(db)[0]).query_samples(
+        run_id=run, round_index=round_index, problem=problem, outcome=outcome_v, judge=judge,
+        source=source_v, rationalized=rationalized, checkpoint_id=checkpoint, text=text, limit=limit,
+    )
+    if as_json:
+        print(json.dumps(rows, default=str, indent=1))
+    else:
+        console.print(samples_table(rows))
+
+
+@app.command("eval")
+def eval_(
+    checkpoint: Annotated[Path, typer.Option(help="A saved model folder (from_pretrained loads it).")],
+    problems: Annotated[Path, typer.Option(help="JSONL: one {id, prompt, answer} per line.")],
+    k: Annotated[int, typer.Option(min=1, help="Samples per problem for pass@1, pass@k, maj@k.")] = 8,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens per completion.")] = 40,
+    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
+    judge: Annotated[str, typer.Option(help="Verifier name.")] = "arithmetic",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Greedy accuracy, pass@1, pass@k and maj@k of any checkpoint on any problem file.
+
+    Example:  selftaught eval --checkpoint selftaught-home/runs/RUN/round-003 --problems heldout.jsonl
+    """
+    from selftaught.flows.rounds import judge_for
+    from selftaught.loops.arithmetic import load_problems_jsonl
+    from selftaught.loops.evaluate import evaluate
+    from selftaught.loops.policy import load_policy
+
+    threads = _settings(threads=threads)[2]
+    probs = load_problems_jsonl(problems)
+    policy = load_policy(checkpoint, threads=threads)
+    ev, _, _ = evaluate(
+        policy, probs, k=k, seed=seed, checkpoint_id=str(checkpoint), temperature=temperature,
+        judge_fn=judge_for(judge), max_new_tokens=max_new_tokens,
+    )
+    result = {
+        "checkpoint": str(checkpoint), "problems": str(problems), "n_problems": ev.n_problems, "k": ev.k,
+        "greedy_accuracy": ev.greedy_accuracy, "pass_at_1": ev.pass_at_1,
+        f"pass_at_{k}": ev.pass_at_k, f"maj_at_{k}": ev.maj_at_k,
+    }
+    if as_json:
+        print(json.dumps(result, indent=1))
+    else:
+        for key, value in result.items():
+            console.print(f"{key:>16}: {value:.3f}" if isinstance(value, float) else f"{key:>16}: {value}")
+
+
+# ----------------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head", db: DbOpt = None) -> None:
+    """Create or migrate the store's tables up to REVISION.
+
+    Example:  SELFTAUGHT_DB_URL=postgresql+psycopg://me@db/selftaught selftaught db upgrade
+    """
+    from selftaught.store import migrations
+
+    url = _settings(db)[0]
+    migrations.upgrade(url, revision)
+    console.print(f"{_safe(url)}: at revision {migrations.current(url)}")
+
+
+@db_app.command("current")
+def db_current(db: DbOpt = None) -> None:
+    """Print the store's schema revision (and the newest this selftaught knows).
+
+    Example:  selftaught db current --db sqlite:///selftaught.db
+    """
+    from selftaught.store import migrations
+
+    url = _settings(db)[0]
+    cur = migrations.current(url)
+    head = migrations.head()
+    state = "up to date" if cur == head else ("empty: run `selftaught db upgrade`" if cur is None else f"behind head {head}")
+    console.print(f"{_safe(url)}: {cur or '(none)'} ({state})")
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# ----------------------------------------------------------------------- plug-ins
+
+
+def _register_optional() -> None:
+    """Commands that live beside their feature (judges, constitutions, ...)."""
+    import importlib
+
+    for name in ("verify_cmd", "constitution_cmd"):
+        try:
+            module = importlib.import_module(f"selftaught.cli.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"selftaught.cli.{name}":
+                raise
+            continue
+        module.register(app)
+
+
+_register_optional()
+
+
+def main() -> None:
+    """Entry point: known errors become one line and exit code 2."""
+    try:
+        app()
+    except SelftaughtError as e:
+        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted; resume with `selftaught run RECIPE --resume RUN_ID`")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""The plot people look at: held-out accuracy per round."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def plot_heldout(rows: list[dict], out: Path, *, title: str = "") -> Path:
+    """Greedy, pass@1, pass@k and maj@k on the held-out split, one point per round."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if r.get("heldout_pass_at_1") is not None]
+    x = [r["index"] for r in rows]
+    k = rows[0]["heldout_k"] if rows else "k"
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    for key, label, style in (
+        ("heldout_pass_at_1", "sampled accuracy (pass@1)", "o-"),
+        ("heldout_greedy", "greedy accuracy", "s--"),
+        ("heldout_maj_at_k", f"maj@{k}", "^:"),
+        ("heldout_pass_at_k", f"pass@{k}", "d:"),
+    ):
+        ax.plot(x, [100 * r[key] for r in rows], style, label=label)
+    ax.set_xticks(x, ["cold\nstart" if i == 0 else str(i) for i in x])
+    ax.set_xlabel("round")
+    ax.set_ylabel("held-out accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

@@ -1,0 +1,71 @@
+"""Tables people read: rounds, runs, samples."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.table import Table
+
+from selftaught.records import Stage
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+def round_table(rows: list[dict], timings: list[dict] | None = None, *, title: str = "") -> Table:
+    """One row per round: samples, train pass rate, rationalized, curated rows, held-out accuracy.
+
+    Held-out columns: greedy accuracy, sampled accuracy (pass@1), pass@k and maj@k. ``orch``
+    is the share of the round's wall time spent outside the stages (Prefect and the
+    store's bookkeeping), shown when the round ran in this process.
+    """
+    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, caption="round 0 is the cold-start policy; orch = share of wall time outside the stages")
+    k = next((r["heldout_k"] for r in rows if r.get("heldout_k")), "k")
+    for col in ("round", "samples", "pass", "ration.", "rows", "greedy", "pass@1", f"pass@{k}", f"maj@{k}", "sec", "orch"):
+        t.add_column(col, justify="right", no_wrap=True, min_width=len(col))
+    overhead = {x["index"]: x for x in timings or []}
+    for r in rows:
+        secs = sum((r.get("seconds") or {}).values())
+        o = overhead.get(r["index"])
+        done = len(r["stages_done"])
+        label = str(r["index"])
+        if done < len(Stage):
+            label += f" ({done}/{len(Stage)} stages)"
+        t.add_row(
+            label,
+            str(r["n_samples"]),
+            _pct(r["pass_rate"]),
+            str(r["n_rationalized"]),
+            str(r["n_train"]),
+            _pct(r["heldout_greedy"]),
+            _pct(r["heldout_pass_at_1"]),
+            _pct(r["heldout_pass_at_k"]),
+            _pct(r["heldout_maj_at_k"]),
+            f"{secs:.0f}",
+            "-" if o is None else f"{o['orchestration_share']:.1%}",
+        )
+    return t
+
+
+def runs_table(runs: list[dict]) -> Table:
+    t = Table(title="runs")
+    for col in ("id", "name", "status", "created"):
+        t.add_column(col)
+    for r in runs:
+        t.add_row(r["id"], r["name"], r["status"], str(r["created_at"])[:19])
+    return t
+
+
+def samples_table(rows: list[dict], width: int = 60) -> Table:
+    t = Table(title=f"{len(rows)} samples")
+    for col in ("run", "round", "problem", "source", "#", "outcome", "score", "completion"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        text = (r.get("completion") or "").replace("\n", " ")
+        t.add_row(
+            str(r.get("run")), str(r.get("round")), str(r.get("problem_id")), str(r.get("source")),
+            str(r.get("index")), str(r.get("outcome") or "-"),
+            "-" if r.get("score") is None else f"{r['score']:.2f}",
+            text if len(text) <= width else text[: width - 1] + "…",
+        )
+    return t
