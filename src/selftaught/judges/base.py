@@ -1,0 +1,111 @@
+"""What every verifier is: ``verify(problem, completion) -> Verdict``, plus a batch form.
+
+A verifier reads a problem's reference (answer, tests, choices, keywords) and one
+untrusted completion, and says pass / fail / error / timeout with a score in [0, 1]
+and a short detail. ``ERROR`` means the judge could not judge (its own failure, or a
+problem without the reference it needs); ``TIMEOUT`` means the judge gave up at its
+deadline. Neither is a wrong answer, and neither is ever reported as a silent 0.
+
+Verifiers here are small objects so that options (deadlines, weights, partial credit)
+are fixed once, when the recipe is read; the work itself is done by plain functions in
+each module (``extract_answer``, ``grade_choice``, ...) that are easy to test alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import ClassVar, Protocol, runtime_checkable
+
+from selftaught.records import Outcome, Problem, Verdict
+
+#: Verdict details are for humans and logs: never longer than this.
+MAX_DETAIL = 300
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """The interface the loops and the TRL adapter rely on."""
+
+    name: str
+    version: str
+
+    def verify(self, problem: Problem, completion: str) -> Verdict: ...
+
+    def verify_batch(self, pairs: Sequence[tuple[Problem, str]]) -> list[Verdict]: ...
+
+
+class BaseVerifier:
+    """Shared plumbing: verdict construction and a sequential ``verify_batch``."""
+
+    name: ClassVar[str] = "base"
+    version: ClassVar[str] = "1"
+
+    def verify(self, problem: Problem, completion: str) -> Verdict:  # pragma: no cover
+        raise NotImplementedError
+
+    def verify_batch(self, pairs: Sequence[tuple[Problem, str]]) -> list[Verdict]:
+        return [self.verify(problem, completion) for problem, completion in pairs]
+
+    def verdict(self, outcome: Outcome, score: float, detail: str = "") -> Verdict:
+        return Verdict(
+            judge=self.name,
+            outcome=outcome,
+            score=float(score),
+            detail=clip(detail),
+            judge_version=self.version,
+        )
+
+    def passed(self, detail: str = "") -> Verdict:
+        return self.verdict(Outcome.PASS, 1.0, detail)
+
+    def failed(self, detail: str, score: float = 0.0) -> Verdict:
+        return self.verdict(Outcome.FAIL, score, detail)
+
+    def error(self, detail: str) -> Verdict:
+        return self.verdict(Outcome.ERROR, 0.0, detail)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def clip(text: str, limit: int = MAX_DETAIL) -> str:
+    """Bound a detail string, keeping its start and end.
+
+    >>> clip("abcdefghijklmnopqrstuvwxyz", 12)
+    'abcd…[19]…xyz'
+    """
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 5, 2)  # the marker may add a few characters
+    head, tail = keep - keep // 2, keep // 2
+    cut = len(text) - head - tail
+    return f"{text[:head]}…[{cut}]…{text[-tail:] if tail else ''}"
+
+
+_CLOSE_RE = re.compile(re.escape(THINK_CLOSE), re.IGNORECASE)
+
+
+def after_think(completion: str) -> str | None:
+    """The part of a completion after its reasoning, or None if the reasoning never ended.
+
+    A completion without any ``<think>`` is returned whole; one that opens ``<think>``
+    but never closes it was cut off mid-thought and has no answer.
+
+    >>> after_think("<think>3+5=8 2+4=6</think> 68")
+    ' 68'
+    >>> after_think("just 42")
+    'just 42'
+    >>> after_think("<think>still going") is None
+    True
+    """
+    matches = list(_CLOSE_RE.finditer(completion))
+    if matches:
+        return completion[matches[-1].end() :]
+    if THINK_OPEN in completion.lower():
+        return None
+    return completion
