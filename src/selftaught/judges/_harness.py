@@ -189,9 +189,9 @@ def main():
     )
     for node in tests_tree.body:
         units.append(("test" if isinstance(node, ast.Assert) else "setup", node))
-    shown = [_source(node) for _, node in units]
     if has_check and entry_point:
         units.append(("check", None))
+    shown = [_source(node) for _, node in units]
     result["total"] = sum(1 for kind, _ in units if kind != "setup")
     if result["total"] == 0:
         result["error"] = "the tests contain no assert and no check(candidate)"
@@ -231,7 +231,7 @@ def main():
     test_ns.update(
         {"__name__": "__main__", "__builtins__": builtins, "_st_cmp": _st_cmp, "_st_truth": _st_truth}
     )
-    for (kind, code), where in zip(compiled_units, shown):
+    for (kind, code), where in zip(compiled_units, shown, strict=True):
         try:
             if kind == "check":
                 candidate = namespace.get(entry_point)
