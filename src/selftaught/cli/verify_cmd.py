@@ -1,0 +1,142 @@
+"""``selftaught verify KIND``: run one judge over JSON lines, for debugging and scripts.
+
+Reads one JSON object per line on stdin — the problem's reference plus the completion —
+and prints one JSON verdict per line on stdout, in order. A line that is not a usable
+JSON object gets an ``"outcome": "error"`` verdict on stdout (so output lines stay
+aligned with input lines), a message with its line number on stderr, and the command
+goes on; the exit code is then 1.
+
+Input keys: ``completion`` (required); ``gold`` or ``answer`` (math, choice);
+``tests`` and ``entry_point`` (code); ``choices`` and ``keywords`` (lists); ``id``,
+``prompt`` and ``meta`` (optional).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from typing import Annotated, Any, Optional
+
+import typer
+
+HELP = (
+    "Judge completions read as JSON lines on stdin; print one JSON verdict per line.\n\n"
+    'KIND is a verifier name (math, code, choice, keyword, format) or a weighted spec such as "math=1,format=0.2".\n\n'
+    "Example:\n\n"
+    "echo '{\"gold\": \"1/2\", \"completion\": \"so \\\\boxed{0.5}\"}' | selftaught verify math\n\n"
+    "Input keys: completion (required); gold or answer; tests and entry_point (code); choices, keywords "
+    "(lists); id, prompt, meta. A bad line gets an \"error\" verdict on stdout, a message with its line "
+    "number on stderr, and the exit code becomes 1."
+)
+
+
+def _problem(obj: dict[str, Any], line: int) -> tuple[Any, str]:
+    from selftaught.records import Problem
+
+    completion = obj.get("completion")
+    if not isinstance(completion, str):
+        raise ValueError('needs a string "completion"')
+    gold = obj.get("gold", obj.get("answer"))
+    problem = Problem(
+        id=str(obj.get("id", f"line-{line}")),
+        prompt=str(obj.get("prompt", "")),
+        answer=None if gold is None else str(gold),
+        tests=obj.get("tests"),
+        choices=tuple(str(c) for c in obj.get("choices") or ()),
+        keywords=tuple(str(k) for k in obj.get("keywords") or ()),
+        meta={**(obj.get("meta") or {}), **({"entry_point": obj["entry_point"]} if "entry_point" in obj else {})},
+    )
+    return problem, completion
+
+
+def _options(kind: str, raw: list[str], timeout: float | None, workers: int | None, unsafe: bool) -> dict:
+    """Turn CLI flags into get_verifier options (``part.key=value`` for weighted specs)."""
+    from selftaught.errors import ConfigError
+    from selftaught.judges import parse_spec
+
+    spec = parse_spec(kind)
+    names = list(spec) if isinstance(spec, dict) else [spec]
+    per_name: dict[str, dict[str, Any]] = {name: {} for name in names}
+    for name in names:
+        if timeout is not None and name in ("math", "code"):
+            per_name[name]["deadline_s" if name == "math" else "timeout_s"] = timeout
+        if workers is not None and name in ("math", "code"):
+            per_name[name]["workers"] = workers
+        if unsafe and name == "code":
+            per_name[name]["unsafe_no_sandbox"] = True
+    for item in raw:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--option expects KEY=VALUE, got {item!r}")
+        target, _, key = key.rpartition(".")
+        target = target or names[0]
+        if target not in per_name or (len(names) > 1 and "." not in item.split("=")[0]):
+            raise ConfigError(f"--option {item!r}: name the verifier as PART.KEY (one of {names})")
+        try:
+            parsed: Any = json.loads(value)
+        except ValueError:
+            parsed = value
+        per_name[target][key] = parsed
+    if isinstance(spec, dict):
+        return {name: opts for name, opts in per_name.items() if opts}
+    return per_name[names[0]]
+
+
+def verify(
+    kind: Annotated[str, typer.Argument(help='Verifier name or weighted spec, e.g. "math" or "math=1,format=0.2".')],
+    timeout: Annotated[Optional[float], typer.Option(help="Deadline per item in seconds (math, code).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes / parallel sandboxes (math, code).")] = None,
+    unsafe_no_sandbox: Annotated[
+        bool, typer.Option("--unsafe-no-sandbox", help="code: run WITHOUT bubblewrap (trusted code only).")
+    ] = False,
+    option: Annotated[
+        Optional[list[str]], typer.Option("--option", "-o", help="Verifier option KEY=VALUE (PART.KEY=VALUE for a spec).")
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Lines judged together (1 when stdin is a terminal).")] = 64,
+) -> None:
+    from selftaught.judges import get_verifier
+
+    verifier = get_verifier(kind, **_options(kind, option or [], timeout, workers, unsafe_no_sandbox))
+    size = 1 if sys.stdin.isatty() else max(1, batch)
+    numbered = enumerate(sys.stdin, start=1)
+    bad = 0
+    while chunk := list(itertools.islice(numbered, size)):
+        good: list[tuple[int, Any, str]] = []
+        rows: dict[int, dict[str, Any]] = {}
+        for number, text in chunk:
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+                if not isinstance(obj, dict):
+                    raise ValueError("not a JSON object")
+                problem, completion = _problem(obj, number)
+            except ValueError as exc:
+                bad += 1
+                reason = f"invalid input: {exc}"
+                typer.echo(f"line {number}: {reason}", err=True)
+                rows[number] = {"line": number, "outcome": "error", "score": 0.0, "detail": reason}
+                continue
+            good.append((number, problem, completion))
+        verdicts = verifier.verify_batch([(p, c) for _, p, c in good])
+        for (number, problem, _), v in zip(good, verdicts):
+            rows[number] = {
+                "line": number,
+                "id": problem.id,
+                "judge": v.judge,
+                "outcome": v.outcome.value,
+                "score": v.score,
+                "detail": v.detail,
+                "judge_version": v.judge_version,
+            }
+        for number in sorted(rows):
+            typer.echo(json.dumps(rows[number]))
+        sys.stdout.flush()
+    if bad:
+        raise typer.Exit(code=1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``verify KIND`` to the main app."""
+    app.command("verify", help=HELP)(verify)
