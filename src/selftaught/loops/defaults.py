@@ -1,0 +1,53 @@
+"""The embedded demo's settings, in one place.
+
+``DemoConfig`` is what ``selftaught demo`` and ``benchmarks/demo_curve.py`` run:
+build the tiny policy, cold-start it on gold solutions, then ``rounds`` rounds of
+generate -> judge -> (rationalize) -> curate -> train -> evaluate on 2-digit
+addition. The numbers were tuned on 2 shared CPU cores to finish cold start + 3
+rounds in well under 10 minutes while raising held-out sampled accuracy by more
+than 15 points (measured curves: the loops report / README).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from selftaught.loops.train import SFTSettings
+from selftaught.records import SamplingParams
+
+
+class Method(enum.StrEnum):
+    """How a round curates its training set."""
+
+    RFT = "rft"  # rejection-sampling fine-tuning: correct samples only
+    STAR = "star"  # RFT plus rationalizations for problems with no correct sample
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Cold start + rounds on the embedded addition task."""
+
+    seed: int = 0  # seeds problems, model init, sampling and training
+    digits: int = 2  # operand digits of the addition problems
+    size: str = "tiny"  # model size from tinymodel.SIZES
+    method: Method = Method.STAR  # curation method of the rounds
+    rounds: int = 3  # self-improvement rounds after the cold start
+    n_train: int = 768  # training-problem pool (train split only)
+    prompts_per_round: int = 256  # problems sampled per round (rotating through the pool)
+    n_cold_start: int = 256  # gold solutions used for the cold-start SFT
+    n_heldout: int = 200  # held-out problems evaluated after every checkpoint
+    k: int = 8  # samples per training problem per round
+    eval_k: int = 8  # samples per held-out problem (pass@k, maj@k)
+    eval_temperature: float = 1.0  # temperature of the held-out sampled metrics
+    max_per_problem: int = 4  # curated rows kept per problem (after de-duplication)
+    sampling: SamplingParams = field(
+        default_factory=lambda: SamplingParams(temperature=1.0, max_new_tokens=40)
+    )  # round sampling (the rationalization pass uses the same params)
+    cold_start_sft: SFTSettings = field(
+        default_factory=lambda: SFTSettings(lr=1e-3, steps=150, batch_size=32, warmup=0.1)
+    )  # the cold-start SFT on gold solutions: short, so the policy stays weak
+    round_sft: SFTSettings = field(
+        default_factory=lambda: SFTSettings(lr=5e-4, steps=60, batch_size=32, warmup=0.1)
+    )  # the SFT of each round on its curated set
+    batch_size: int = 64  # prompts per generate call

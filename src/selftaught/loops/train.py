@@ -1,0 +1,194 @@
+"""train: supervised fine-tuning on a curated ``TrainingSet`` with TRL's ``SFTTrainer``.
+
+In: the path of the policy to start from, a ``TrainingSet`` of prompt/completion rows,
+an ``SFTSettings``. Out: a ``Checkpoint`` written atomically (temp dir, manifest,
+rename; see ``checkpoint.py``) whose ``config`` records the settings and the
+training-set stats.
+
+The dataset is TRL's prompt/completion format, so the loss covers completion tokens
+only and TRL appends EOS to each completion (the policy learns to stop). The trainer
+itself saves nothing; only ``save_checkpoint`` writes the result. CPU settings follow
+STACK-NOTES: ``bf16=False`` (bf16 on this AVX2 CPU is ~19x slower), ``use_cpu=True``,
+no gradient checkpointing, no reporting.
+
+``cold_start`` is R1's first step: a short SFT on the problems' gold solutions, kept
+deliberately short so the policy is weak (~20% sampled accuracy) and the rounds have
+something to improve.
+
+An empty training set trains nothing: the checkpoint is the parent's weights saved
+again under the new id, with ``config["skipped"] = True``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from selftaught.errors import DataError
+from selftaught.loops.checkpoint import save_checkpoint
+from selftaught.loops.policy import quiet_transformers, set_threads
+from selftaught.records import Checkpoint, Problem, TrainingExample, TrainingSet
+
+
+@dataclass(frozen=True)
+class SFTSettings:
+    """One SFT run. Defaults are the embedded task's round settings (see ``defaults.py``)."""
+
+    lr: float = 5e-4  # peak learning rate (AdamW)
+    steps: int = 60  # optimizer steps (the data is repeated if it runs out)
+    batch_size: int = 32  # rows per optimizer step
+    max_length: int = 128  # tokens per row, prompt + completion; longer rows are truncated
+    warmup: float = 0.1  # linear warm-up: a fraction of steps if < 1, else a step count
+    scheduler: str = "cosine"  # transformers lr_scheduler_type after warm-up
+    weight_decay: float = 0.0  # AdamW weight decay
+    max_grad_norm: float = 1.0  # gradient clipping
+    seed: int = 0  # data order and dropout seed
+
+
+def build_sft_config(cfg: SFTSettings, output_dir: str) -> Any:
+    """The one place TRL's ``SFTConfig`` is built."""
+    from trl import SFTConfig
+
+    with warnings.catch_warnings():
+        # transformers 5 renamed gradient_checkpointing; TRL still sets it (we turn it off)
+        warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
+        return SFTConfig(
+            output_dir=output_dir,
+            learning_rate=cfg.lr,
+            max_steps=cfg.steps,
+            per_device_train_batch_size=cfg.batch_size,
+            gradient_accumulation_steps=1,
+            max_length=cfg.max_length,
+            warmup_steps=cfg.warmup,
+            lr_scheduler_type=cfg.scheduler,
+            weight_decay=cfg.weight_decay,
+            max_grad_norm=cfg.max_grad_norm,
+            seed=cfg.seed,
+            data_seed=cfg.seed,
+            completion_only_loss=True,
+            packing=False,
+            # CPU: bf16 is slow on AVX2 and errors without use_cpu; checkpointing costs ~35%
+            bf16=False,
+            fp16=False,
+            use_cpu=True,
+            gradient_checkpointing=False,
+            report_to="none",
+            save_strategy="no",
+            logging_strategy="no",
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            dataloader_pin_memory=False,
+            dataset_num_proc=None,
+        )
+
+
+def _progress_callback(progress: Callable[[int], None]) -> Any:
+    """Adapts ``progress(step)`` to a transformers ``TrainerCallback``."""
+    from transformers import TrainerCallback
+
+    class ProgressCallback(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            progress(state.global_step)
+
+    return ProgressCallback()
+
+
+def train_sft(
+    base_path: str,
+    ts: TrainingSet,
+    out_dir: str,
+    *,
+    cfg: SFTSettings,
+    checkpoint_id: str,
+    parent_id: str | None,
+    round_index: int | None,
+    progress: Callable[[int], None] | None = None,
+    threads: int = 0,
+) -> Checkpoint:
+    """Fine-tune the policy at ``base_path`` on ``ts``; save atomically to ``out_dir``."""
+    set_threads(threads)
+    quiet_transformers()
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    model = AutoModelForCausalLM.from_pretrained(base_path)
+    config: dict[str, Any] = {
+        "method": ts.method,
+        "sft": asdict(cfg),
+        "base_path": str(base_path),
+        "training_set": dict(ts.stats),
+        "n_examples": len(ts.examples),
+    }
+    if ts.examples:
+        data = Dataset.from_dict(
+            {"prompt": [e.prompt for e in ts.examples], "completion": [e.completion for e in ts.examples]}
+        )
+        with tempfile.TemporaryDirectory(prefix="selftaught-sft-") as scratch:
+            from transformers.trainer_callback import PrinterCallback
+            from trl import SFTTrainer
+
+            trainer = SFTTrainer(
+                model=model,
+                args=build_sft_config(cfg, scratch),
+                train_dataset=data,
+                processing_class=tokenizer,
+                callbacks=[_progress_callback(progress)] if progress else None,
+            )
+            trainer.remove_callback(PrinterCallback)  # it prints the final metrics dict
+            result = trainer.train()
+            model = trainer.model
+        config["train_loss"] = float(result.training_loss)
+        config["skipped"] = False
+    else:
+        config["skipped"] = True
+    model.eval()
+    meta = {"checkpoint_id": checkpoint_id, "parent_id": parent_id, "round_index": round_index, **config}
+    sha = save_checkpoint(model, tokenizer, out_dir, meta=meta)
+    return Checkpoint(
+        id=checkpoint_id,
+        path=str(Path(out_dir)),
+        sha256=sha,
+        parent_id=parent_id,
+        round_index=round_index,
+        config=config,
+    )
+
+
+def gold_training_set(problems: Sequence[Problem]) -> TrainingSet:
+    """SFT rows from the problems' gold solutions (cold start)."""
+    missing = [p.id for p in problems if not p.solution]
+    if missing:
+        raise DataError(f"cold start needs worked solutions; {len(missing)} problems have none, e.g. {missing[0]!r}")
+    examples = tuple(TrainingExample(prompt=p.prompt, completion=p.solution or "", problem_id=p.id) for p in problems)
+    return TrainingSet(method="cold_start", examples=examples, stats={"n_examples": len(examples)})
+
+
+def cold_start(
+    base_path: str,
+    problems: Sequence[Problem],
+    out_dir: str,
+    *,
+    cfg: SFTSettings,
+    checkpoint_id: str,
+    parent_id: str | None = None,
+    round_index: int | None = 0,
+    progress: Callable[[int], None] | None = None,
+    threads: int = 0,
+) -> Checkpoint:
+    """SFT on gold solutions (R1's cold start): a short run that leaves the policy weak."""
+    return train_sft(
+        base_path,
+        gold_training_set(problems),
+        out_dir,
+        cfg=cfg,
+        checkpoint_id=checkpoint_id,
+        parent_id=parent_id,
+        round_index=round_index,
+        progress=progress,
+        threads=threads,
+    )

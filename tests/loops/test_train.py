@@ -1,0 +1,54 @@
+"""train: TRL SFT on CPU from a saved policy to an atomic checkpoint (a few real steps)."""
+
+from __future__ import annotations
+
+import pytest
+
+from selftaught.errors import DataError
+from selftaught.loops.arithmetic import make_problems
+from selftaught.loops.checkpoint import verify_checkpoint
+from selftaught.loops.policy import load_policy
+from selftaught.loops.train import SFTSettings, build_sft_config, cold_start, gold_training_set, train_sft
+from selftaught.records import Problem, Split, TrainingSet
+
+TINY_SFT = SFTSettings(lr=1e-3, steps=4, batch_size=8, max_length=64, warmup=0)
+
+
+def test_sft_config_is_cpu_safe(tmp_path):
+    args = build_sft_config(TINY_SFT, str(tmp_path))
+    assert (args.bf16, args.fp16, args.use_cpu, args.gradient_checkpointing) == (False, False, True, False)
+    assert args.report_to in ([], "none", ["none"])
+    assert (args.max_steps, args.learning_rate, args.max_length) == (4, 1e-3, 64)
+    assert args.completion_only_loss is True and args.save_strategy == "no"
+
+
+def test_cold_start_trains_and_writes_a_loadable_checkpoint(micro_policy_path, tmp_path):
+    problems = make_problems(16, Split.TRAIN, seed=0)
+    steps = []
+    ckpt = cold_start(
+        micro_policy_path, problems, str(tmp_path / "cold"), cfg=TINY_SFT, checkpoint_id="cold",
+        progress=steps.append, threads=1,
+    )
+    assert steps == [1, 2, 3, 4]
+    assert ckpt.id == "cold" and ckpt.round_index == 0 and ckpt.parent_id is None
+    assert ckpt.sha256 == verify_checkpoint(ckpt.path)["sha256"]
+    assert ckpt.config["method"] == "cold_start" and ckpt.config["n_examples"] == 16
+    assert ckpt.config["sft"]["steps"] == 4 and not ckpt.config["skipped"]
+    assert ckpt.config["train_loss"] > 0
+    assert ckpt.sha256 != verify_checkpoint(micro_policy_path)["sha256"]
+    load_policy(ckpt.path)  # reloads with the Auto classes
+
+
+def test_empty_training_set_saves_the_parent_unchanged(micro_policy_path, tmp_path):
+    ckpt = train_sft(
+        micro_policy_path, TrainingSet("rft", ()), str(tmp_path / "r1"), cfg=TINY_SFT,
+        checkpoint_id="r1", parent_id="init", round_index=1,
+    )
+    assert ckpt.config["skipped"] is True
+    parent_files = verify_checkpoint(micro_policy_path)["files"]
+    assert verify_checkpoint(ckpt.path)["files"]["model.safetensors"] == parent_files["model.safetensors"]
+
+
+def test_cold_start_needs_solutions():
+    with pytest.raises(DataError, match="worked solutions"):
+        gold_training_set([Problem("x", "p", answer="1")])
