@@ -1,0 +1,105 @@
+"""The `selftaught` command as a user runs it: a real subprocess each time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent / "selftaught"
+
+COMMANDS = [["demo"], ["run"], ["rounds"], ["samples"], ["eval"], ["db", "upgrade"], ["db", "current"]]
+
+
+def cli(*args: str, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, env=env, input=input, timeout=300)
+
+
+def test_help_answers_fast_without_importing_torch():
+    best = min(_timed(cli, "--help") for _ in range(3))
+    assert best < 2.0, f"selftaught --help took {best:.2f} s"
+    code = "import sys, selftaught.cli.main; print(sorted(m for m in ('torch', 'transformers', 'trl', 'prefect') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def _timed(fn, *args) -> float:
+    clock = time.perf_counter()
+    result = fn(*args)
+    assert result.returncode == 0, result.stderr
+    return time.perf_counter() - clock
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_with_an_example(command):
+    result = cli(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Example" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "text, line, reason",
+    [
+        ("rounds: three\n", 1, "valid integer"),  # wrong type
+        ("name: x\ntask:\n  digits: 2\n  colour: red\n", 4, "unknown key"),  # unknown nested key
+        ("name: x\nmethod: ppo\n", 2, "method"),  # not one of the methods
+        ("task:\n  kind: file\n  train: missing.jsonl\n  heldout: missing.jsonl\n", 3, "file not found"),
+        ("name: [unclosed\n", 2, "invalid YAML"),  # syntax error
+        ("name: a\nname: b\n", 2, "duplicate key"),  # PyYAML would keep the last silently
+    ],
+)
+def test_bad_recipe_fails_with_file_line_and_reason_before_running(tmp_path, text, line, reason):
+    recipe = tmp_path / "bad.yaml"
+    recipe.write_text(text)
+    result = cli("run", str(recipe), env=_env(tmp_path))
+    assert result.returncode == 2
+    assert f"{recipe}:{line}:" in result.stderr and reason in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "store.db").exists()  # nothing ran
+
+
+def test_missing_recipe_file_is_one_line(tmp_path):
+    result = cli("run", str(tmp_path / "nope.yaml"), env=_env(tmp_path))
+    assert result.returncode == 2 and "file not found" in result.stderr and "Traceback" not in result.stderr
+
+
+def _env(root: Path) -> dict:
+    import os
+
+    return dict(os.environ, SELFTAUGHT_DB_URL=f"sqlite:///{root / 'store.db'}", SELFTAUGHT_HOME=str(root / "home"))
+
+
+def test_db_upgrade_then_current(tmp_path):
+    env = _env(tmp_path)
+    before = cli("db", "current", env=env)
+    assert before.returncode == 0 and "empty" in before.stdout
+    up = cli("db", "upgrade", env=env)
+    assert up.returncode == 0, up.stderr
+    after = cli("db", "current", env=env)
+    assert "up to date" in after.stdout
+
+
+def test_eval_reports_metrics_of_any_checkpoint(tmp_path):
+    from selftaught.loops.tinymodel import init_policy
+
+    ckpt = init_policy(tmp_path / "model", seed=0)
+    problems = tmp_path / "p.jsonl"
+    problems.write_text("".join(json.dumps({"id": f"p{i}", "prompt": f"Q: {i}+1=? A:", "answer": str(i + 1)}) + "\n" for i in range(4)))
+    result = cli("eval", "--checkpoint", ckpt, "--problems", str(problems), "--k", "2", "--json", env=_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    assert metrics["n_problems"] == 4 and metrics["k"] == 2
+    for key in ("greedy_accuracy", "pass_at_1", "pass_at_2", "maj_at_2"):
+        assert 0.0 <= metrics[key] <= 1.0
+
+
+def test_eval_rejects_a_problem_row_without_an_answer(tmp_path):
+    problems = tmp_path / "p.jsonl"
+    problems.write_text('{"id": "a", "prompt": "Q: 1+1=? A:", "answer": "2"}\n{"id": "b", "prompt": "Q: 2+2=? A:"}\n')
+    result = cli("eval", "--checkpoint", str(tmp_path), "--problems", str(problems), env=_env(tmp_path))
+    assert result.returncode == 2 and "p.jsonl" in result.stderr and "2" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,43 @@
+"""`rounds` and `samples` on a finished run: what a user reads after the rounds."""
+
+from __future__ import annotations
+
+import json
+
+from tests.cli.test_cli import cli
+
+
+def test_rounds_lists_runs_and_shows_a_table(finished_run):
+    _, env, run_id = finished_run
+    listing = json.loads(cli("rounds", "--json", env=env).stdout)
+    assert [r["id"] for r in listing] == [run_id]
+    table = json.loads(cli("rounds", run_id, "--json", env=env).stdout)
+    assert [r["index"] for r in table] == [0, 1, 2]
+    assert all(r["heldout_pass_at_1"] is not None for r in table)
+    assert table[1]["n_generate"] == 12 * 3  # prompts_per_round x k
+    text = cli("rounds", run_id, env=env).stdout
+    assert "pass@1" in text and "round" in text
+
+
+def test_rounds_of_an_unknown_run_is_one_line(finished_run):
+    _, env, _ = finished_run
+    result = cli("rounds", "nope", env=env)
+    assert result.returncode == 2 and "no run 'nope'" in result.stderr
+
+
+def test_samples_filters_combine(finished_run):
+    _, env, run_id = finished_run
+    rows = json.loads(cli("samples", "--run", run_id, "--round", "1", "--source", "generate", "--limit", "1000", "--json", env=env).stdout)
+    assert len(rows) == 36 and {r["round"] for r in rows} == {1} and {r["source"] for r in rows} == {"generate"}
+    failing = json.loads(cli("samples", "--run", run_id, "--outcome", "fail", "--limit", "5", "--json", env=env).stdout)
+    assert failing and all(r["outcome"] == "fail" for r in failing)
+    rationalized = json.loads(cli("samples", "--rationalized", "--limit", "1000", "--json", env=env).stdout)
+    assert all(r["rationalized"] and r["source"] == "rationalize" for r in rationalized)
+    # the hint is in the prompt the model saw, never in what was trained on
+    assert all("(the answer is" in r["prompt"] for r in rationalized)
+
+
+def test_samples_rejects_an_unknown_outcome(finished_run):
+    _, env, _ = finished_run
+    result = cli("samples", "--outcome", "maybe", env=env)
+    assert result.returncode == 2 and "maybe" in result.stderr

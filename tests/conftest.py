@@ -1,0 +1,110 @@
+"""Session-wide test environment.
+
+Prefect keeps state in PREFECT_HOME; tests get their own so they never touch (or lock) a
+user's. ``prefect_server`` starts one real ``prefect server start`` on 127.0.0.1 for the
+session, so subprocess tests connect at once instead of each starting a temporary server.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+_PREFECT_HOME = tempfile.mkdtemp(prefix="selftaught-test-prefect-")
+# set before anything imports prefect
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+os.environ.setdefault("SELFTAUGHT_TORCH_THREADS", "1")
+
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """The API URL of a real Prefect server (own home and database), stopped at the end."""
+    port = _free_port()
+    home = tempfile.mkdtemp(prefix="selftaught-test-prefect-server-")
+    env = dict(os.environ, PREFECT_HOME=home)
+    env.pop("PREFECT_API_URL", None)
+    log = open(Path(home) / "server.log", "w")
+    proc = subprocess.Popen(
+        [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 180
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                raise RuntimeError(f"prefect server did not start: {(Path(home) / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+        log.close()
+
+
+def tiny_recipe_text(**overrides: str) -> str:
+    """A recipe small enough for a test: a round takes seconds on one core."""
+    fields = {
+        "name": "tiny",
+        "method": "star",
+        "rounds": "2",
+        "seed": "0",
+        "task": "{n_train: 24, prompts_per_round: 12, n_heldout: 12, n_cold_start: 24}",
+        "policy": "{cold_start_steps: 12, cold_start_batch_size: 8}",
+        "generate": "{k: 3, max_new_tokens: 32, batch_size: 16}",
+        "train": "{steps: 4, batch_size: 8}",
+        "evaluate": "{k: 2}",
+    }
+    fields.update(overrides)
+    return "".join(f"{k}: {v}\n" for k, v in fields.items())
+
+
+@pytest.fixture
+def tiny_recipe(tmp_path: Path) -> Path:
+    """A valid tiny recipe file."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(tiny_recipe_text())
+    return path
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory, prefect_server):
+    """(folder, env, run id) of a tiny 2-round STaR run completed by `selftaught run`."""
+    from tests.helpers import cli_env, run_cli
+
+    root = tmp_path_factory.mktemp("finished")
+    recipe = root / "tiny.yaml"
+    recipe.write_text(tiny_recipe_text())
+    env = cli_env(root, prefect_server)
+    run_cli(["run", str(recipe), "--run-id", "ref"], env, root / "cli.log")
+    return root, env, "ref"

@@ -1,0 +1,56 @@
+"""Helpers to drive the `selftaught` CLI as a subprocess, as a user (or a crash) would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def cli_env(root: Path, prefect_server: str) -> dict[str, str]:
+    return dict(
+        os.environ,
+        PREFECT_API_URL=prefect_server,
+        SELFTAUGHT_DB_URL=f"sqlite:///{root / 'store.db'}",
+        SELFTAUGHT_HOME=str(root / "home"),
+        SELFTAUGHT_TORCH_THREADS="1",
+    )
+
+
+def start_cli(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`selftaught ARGS` in its own process group (so a kill takes its children too)."""
+    return subprocess.Popen(
+        [str(BIN / "selftaught"), *args], env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def wait_until(predicate, proc: subprocess.Popen, log: Path, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if proc.poll() is not None:
+            raise AssertionError(f"process ended (rc={proc.returncode}) before the condition:\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            kill_group(proc)
+            raise AssertionError(f"timed out waiting:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def run_cli(args: list[str], env: dict[str, str], log: Path, timeout: float = 600) -> None:
+    proc = start_cli(args, env, log)
+    try:
+        rc = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        raise
+    assert rc == 0, log.read_text()[-4000:]
