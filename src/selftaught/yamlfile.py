@@ -90,7 +90,7 @@ def validate(model: type[M], data: Any, root: yaml.Node | None, file: str) -> M:
         err = e.errors()[0]
         loc = tuple(err["loc"])
         path = ".".join(str(p) for p in loc) or "(top level)"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
         elif "input" in err and err["type"] not in ("missing",) and not isinstance(

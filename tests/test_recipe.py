@@ -1,0 +1,59 @@
+"""Recipes: defaults are the measured demo config, shipped recipes stay valid, errors point at lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from selftaught.errors import ConfigError
+from selftaught.loops.defaults import DemoConfig
+from selftaught.recipe import Recipe, load_recipe
+
+RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml"))
+
+
+def test_defaults_are_the_demo_config():
+    assert Recipe().loop_config() == DemoConfig()
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
+def test_shipped_recipes_load(path):
+    recipe = load_recipe(path)
+    assert recipe.loop_config().rounds == recipe.rounds
+
+
+def test_recipe_fields_reach_the_loop_config(tmp_path):
+    f = tmp_path / "r.yaml"
+    f.write_text("method: rft\nrounds: 5\ngenerate: {k: 4, temperature: 0.7}\ntrain: {lr: 1.0e-4, steps: 7}\n")
+    cfg = load_recipe(f).loop_config()
+    assert (cfg.method, cfg.rounds, cfg.k, cfg.sampling.temperature) == ("rft", 5, 4, 0.7)
+    assert (cfg.round_sft.lr, cfg.round_sft.steps) == (1e-4, 7)
+
+
+def test_relative_problem_files_resolve_against_the_recipe(tmp_path):
+    (tmp_path / "data").mkdir()
+    for name in ("train", "heldout"):
+        (tmp_path / "data" / f"{name}.jsonl").write_text('{"id": "a", "prompt": "Q: 1+1=? A:", "answer": "2"}\n')
+    f = tmp_path / "r.yaml"
+    f.write_text("task:\n  kind: file\n  train: data/train.jsonl\n  heldout: data/heldout.jsonl\n")
+    recipe = load_recipe(f)
+    assert recipe.task.train == tmp_path / "data" / "train.jsonl"
+
+
+@pytest.mark.parametrize(
+    "text, line, reason",
+    [
+        ("generate:\n  k: 0\n", 2, "greater than or equal to 1"),  # a bound, on the nested line
+        ("task:\n  kind: file\n", 1, "needs both"),  # a cross-field rule points at its mapping
+        ("policy:\n  init: /no/such/checkpoint\n", 2, "not 'tiny'"),  # a path that is not there
+        ("- a\n- b\n", 1, "top level must be a mapping"),
+        ("", 1, "empty"),
+    ],
+)
+def test_errors_name_the_line(tmp_path, text, line, reason):
+    f = tmp_path / "r.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_recipe(f)
+    assert e.value.line == line and reason in str(e.value), str(e.value)
