@@ -22,12 +22,7 @@ from typing import Iterable
 from selftaught.constitution.schema import Constitution, Principle
 from selftaught.errors import ConfigError, DataError
 from selftaught.records import Problem, Split
-from selftaught.yamlfile import parse_yaml, validate
-
-try:  # public since the spine's yamlfile made it so; older trees spelled it privately
-    from selftaught.yamlfile import line_of
-except ImportError:  # pragma: no cover
-    from selftaught.yamlfile import _line_of as line_of  # type: ignore[attr-defined,no-redef]
+from selftaught.yamlfile import line_of, parse_yaml, validate
 
 BUNDLED = ("default", "concise")
 
