@@ -6,7 +6,7 @@ import datetime as dt
 import dataclasses
 
 import pytest
-from conftest import RUN, make_judged, make_sample
+from tests.store.factories import RUN, make_judged, make_sample
 
 from selftaught.errors import StoreError
 from selftaught.records import (

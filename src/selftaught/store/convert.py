@@ -3,14 +3,15 @@
 Rows going in are plain dicts (Core ``executemany`` parameters, the fast path); rows
 coming out are SQLAlchemy ``Row`` objects with the columns selected in ``store.py``.
 Surrogate keys (``round_id``, ``problem_pk``, ``sample_id``) are supplied by the caller,
-which resolves natural keys first.
+which resolves natural keys first. Sample and verdict rows carry no ``created_at``: bulk
+inserts bind it once per statement (``models.utc_constant``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from selftaught.records import (
     Checkpoint,
@@ -65,13 +66,35 @@ def params_to_json(params: SamplingParams) -> dict[str, Any]:
     return dataclasses.asdict(params)
 
 
+def samples_to_rows(
+    samples: Sequence[Sample], *, round_id: int, problem_pks: Mapping[str, int]
+) -> list[dict[str, Any]]:
+    """``sample_to_row`` for a batch; params are converted once per distinct value (a batch
+    usually shares one ``SamplingParams``, and ``asdict`` was most of the ingest time)."""
+    params: dict[SamplingParams, dict[str, Any]] = {}
+    rows = []
+    for s in samples:
+        p = params.get(s.params)
+        if p is None:
+            p = params[s.params] = params_to_json(s.params)
+        rows.append(sample_to_row(s, round_id=round_id, problem_pk=problem_pks[s.problem_id],
+                                  params=p))  # fmt: skip
+    return rows
+
+
 def params_from_json(data: Mapping[str, Any] | None) -> SamplingParams:
     # keys a later version added are dropped rather than crash an older reader
     return SamplingParams(**{k: v for k, v in (data or {}).items() if k in _PARAM_FIELDS})
 
 
-def sample_to_row(s: Sample, *, round_id: int, problem_pk: int, now: dt.datetime) -> dict[str, Any]:
-    source = SampleSource(s.source)
+def sample_to_row(
+    s: Sample,
+    *,
+    round_id: int,
+    problem_pk: int,
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    source = s.source if type(s.source) is SampleSource else SampleSource(s.source)
     return {
         "round_id": round_id,
         "problem_pk": problem_pk,
@@ -81,11 +104,10 @@ def sample_to_row(s: Sample, *, round_id: int, problem_pk: int, now: dt.datetime
         "completion": s.completion,
         "checkpoint_id": s.checkpoint_id,
         "seed": s.seed,
-        "params": params_to_json(s.params),
+        "params": params if params is not None else params_to_json(s.params),
         "n_tokens": s.n_tokens,
         "step": s.step,
         "rationalized": source is SampleSource.RATIONALIZE,
-        "created_at": now,
     }
 
 
@@ -112,7 +134,7 @@ def truncate_detail(detail: str) -> str:
     return detail if len(detail) <= DETAIL_MAX else detail[: DETAIL_MAX - 1] + "…"
 
 
-def verdict_to_row(v: Verdict, *, sample_id: int, now: dt.datetime) -> dict[str, Any]:
+def verdict_to_row(v: Verdict, *, sample_id: int) -> dict[str, Any]:
     return {
         "sample_id": sample_id,
         "judge": v.judge,
@@ -120,7 +142,6 @@ def verdict_to_row(v: Verdict, *, sample_id: int, now: dt.datetime) -> dict[str,
         "outcome": v.outcome,
         "score": float(v.score),
         "detail": truncate_detail(v.detail or ""),
-        "created_at": now,
     }
 
 

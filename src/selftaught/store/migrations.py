@@ -57,10 +57,9 @@ def make_config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(script_location()))
     if connection is not None:
+        # no sqlalchemy.url: env.py uses this connection (and a URL's %-escapes would
+        # trip ConfigParser interpolation)
         config.attributes["connection"] = connection
-        config.set_main_option(
-            "sqlalchemy.url", connection.engine.url.render_as_string(hide_password=False)
-        )
     return config
 
 

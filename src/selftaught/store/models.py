@@ -48,8 +48,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -105,6 +107,19 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+def utc_constant(now: dt.datetime, dialect_name: str) -> BindParameter[Any]:
+    """``now`` as one statement-level bound value that a ``UTCDateTime`` column reads back.
+
+    For bulk inserts: a value in every row costs two type conversions per row (a third of
+    the ingest time on SQLite); this is converted once. On SQLite it is the exact text
+    SQLAlchemy's DATETIME writes for naive UTC.
+    """
+    if dialect_name == "sqlite":
+        text = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return bindparam("created_now", text, type_=String())
+    return bindparam("created_now", now, type_=UTCDateTime())
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:

@@ -29,7 +29,20 @@ import itertools
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Sequence
 
-from sqlalchemy import Connection, Insert, Table, and_, case, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Insert,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
@@ -62,6 +75,7 @@ from selftaught.store.models import (
     StageStatus,
     TrainingExampleRow,
     VerdictRow,
+    utc_constant,
     utcnow,
 )
 
@@ -146,11 +160,22 @@ class Store:
     def _insert(self, table: Table) -> Insert:
         return (postgresql.insert if self._pg else sqlite.insert)(table)
 
-    def _insert_ignore(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
-        """``INSERT ... ON CONFLICT DO NOTHING`` of ``rows``; returns how many were new."""
+    def _insert_ignore(
+        self, conn: Connection, table: Table, rows: list[dict[str, Any]], *,
+        created_at: dt.datetime | None = None,
+    ) -> int:  # fmt: skip
+        """``INSERT ... ON CONFLICT DO NOTHING`` of ``rows``; returns how many were new.
+
+        ``created_at``, if given, is bound once for the whole statement (bulk inserts).
+        """
         if not rows:
             return 0
-        stmt = self._insert(table).on_conflict_do_nothing()
+        if not self._pg and created_at is not None:
+            return _sqlite_bulk_insert_ignore(conn, table, rows, created_at)
+        stmt = self._insert(table)
+        if created_at is not None:
+            stmt = stmt.values(created_at=utc_constant(created_at, self._dialect))
+        stmt = stmt.on_conflict_do_nothing()
         if self._pg:  # psycopg reports no rowcount for executemany: count what comes back
             return len(conn.execute(stmt.returning(table.c[_pk_name(table)]), rows).all())
         return conn.execute(stmt, rows).rowcount
@@ -313,11 +338,8 @@ class Store:
         with self._write() as conn:
             rid = self._round_id(conn, run_id, index, create=True)
             pks = self._problem_pks(conn, {s.problem_id for s in samples})
-            rows = [
-                convert.sample_to_row(s, round_id=rid, problem_pk=pks[s.problem_id], now=now)
-                for s in samples
-            ]
-            return self._insert_ignore(conn, SampleRow.__table__, rows)
+            rows = convert.samples_to_rows(samples, round_id=rid, problem_pks=pks)
+            return self._insert_ignore(conn, SampleRow.__table__, rows, created_at=now)
 
     def get_samples(
         self, run_id: str, index: int, source: SampleSource | None = None
@@ -349,10 +371,10 @@ class Store:
             rid = self._round_id(conn, run_id, index)
             ids = self._sample_ids(conn, rid, [j.sample.key for j in judged])
             rows = [
-                convert.verdict_to_row(j.verdict, sample_id=sid, now=now)
+                convert.verdict_to_row(j.verdict, sample_id=sid)
                 for j, sid in zip(judged, ids, strict=True)
             ]
-            return self._insert_ignore(conn, VerdictRow.__table__, rows)
+            return self._insert_ignore(conn, VerdictRow.__table__, rows, created_at=now)
 
     def get_judged(
         self,
@@ -768,10 +790,12 @@ class Store:
         if not keys:
             return []
         pks = self._problem_pks(conn, {problem_id for _, problem_id, _ in keys})
-        base = select(SampleRow.source, SampleRow.problem_pk, SampleRow.index, SampleRow.id).where(
+        # source read as its stored text: no enum conversion per row of a large round
+        source_text = type_coerce(SampleRow.source, String())
+        base = select(source_text, SampleRow.problem_pk, SampleRow.index, SampleRow.id).where(
             SampleRow.round_id == round_id
         )
-        stored: dict[tuple[SampleSource, int, int], int] = {}
+        stored: dict[tuple[str, int, int], int] = {}
         if len(pks) > _WHOLE_ROUND:
             chunks: Iterable[list[int]] = [[]]
         else:
@@ -779,11 +803,11 @@ class Store:
         for chunk in chunks:
             stmt = base.where(SampleRow.problem_pk.in_(chunk)) if chunk else base
             for src, ppk, idx, sid in conn.execute(stmt):
-                stored[(SampleSource(src), ppk, idx)] = sid
+                stored[(src, ppk, idx)] = sid
         out: list[int] = []
         missing: list[tuple[str, str, int]] = []
         for source, problem_id, index in keys:
-            sid = stored.get((SampleSource(source), pks[problem_id], index))
+            sid = stored.get((str(source), pks[problem_id], index))
             if sid is None:
                 missing.append((str(source), problem_id, index))
             else:
@@ -869,6 +893,43 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
     it = iter(items)
     while chunk := list(itertools.islice(it, size)):
         yield chunk
+
+
+def _sqlite_bulk_insert_ignore(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], created_at: dt.datetime
+) -> int:
+    """The SQLite bulk path: the same statement and the same column types' own converters,
+    applied column by column, then one DBAPI ``executemany``.
+
+    SQLAlchemy's per-row parameter handling was over half the ingest time of samples and
+    verdicts (about 27k rows/s against 40-130k for raw sqlite3 here); this keeps the typed
+    conversion (enum values, JSON, booleans) and drops the per-row machinery. A value
+    shared by many rows (one ``SamplingParams`` dict) is converted once. All rows must
+    have the same keys, as ``convert`` makes them.
+    """
+    dialect = conn.dialect
+    names = list(rows[0])
+    values: dict[str, Any] = {name: bindparam(name) for name in names}
+    values["created_at"] = utc_constant(created_at, dialect.name)
+    compiled = sqlite.insert(table).values(values).on_conflict_do_nothing().compile(dialect=dialect)
+    columns: list[list[Any]] = []
+    for name in compiled.positiontup or ():
+        if name not in values or name == "created_at" or name not in rows[0]:
+            constant = compiled.binds[name]
+            columns.append([constant.effective_value] * len(rows))
+            continue
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        raw = [row[name] for row in rows]
+        if process is None:
+            columns.append(raw)
+            continue
+        out, last_in, last_out = [], object(), None
+        for value in raw:
+            if value is not last_in:  # identity: shared objects are converted once
+                last_in, last_out = value, process(value)
+            out.append(last_out)
+        columns.append(out)
+    return conn.exec_driver_sql(compiled.string, list(zip(*columns, strict=True))).rowcount
 
 
 def _pk_name(table: Table) -> str:

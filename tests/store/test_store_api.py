@@ -1,0 +1,67 @@
+"""The Store API is what flows and the CLI are written against: pin it."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+from selftaught.store import Store
+
+PUBLIC = {
+    "close": "(self) -> 'None'",
+    "create_run": "(self, run_id: 'str', *, name: 'str', recipe: 'dict') -> 'bool'",
+    "get_run": "(self, run_id: 'str') -> 'dict | None'",
+    "set_run_status": "(self, run_id: 'str', status: 'str') -> 'None'",
+    "list_runs": "(self) -> 'list[dict]'",
+    "add_problems": "(self, problems: 'Sequence[Problem]') -> 'int'",
+    "get_problems": "(self, ids: 'Sequence[str] | None' = None, split: 'Split | None' = None) -> 'list[Problem]'",
+    "ensure_round": "(self, run_id: 'str', index: 'int', *, constitution_hash: 'str | None' = None) -> 'None'",
+    "stage_status": "(self, run_id: 'str', index: 'int') -> 'dict[Stage, str]'",
+    "start_stage": "(self, run_id: 'str', index: 'int', stage: 'Stage') -> 'None'",
+    "finish_stage": "(self, run_id: 'str', index: 'int', stage: 'Stage', *, seconds: 'float', metrics: 'dict') -> 'None'",
+    "fail_stage": "(self, run_id: 'str', index: 'int', stage: 'Stage', *, error: 'str') -> 'None'",
+    "last_round_index": "(self, run_id: 'str') -> 'int | None'",
+    "add_samples": "(self, run_id: 'str', index: 'int', samples: 'Sequence[Sample]') -> 'int'",
+    "get_samples": "(self, run_id: 'str', index: 'int', source: 'SampleSource | None' = None) -> 'list[Sample]'",
+    "add_verdicts": "(self, run_id: 'str', index: 'int', judged: 'Sequence[Judged]') -> 'int'",
+    "get_judged": "(self, run_id: 'str', index: 'int', source: 'SampleSource | None' = None, judge: 'str | None' = None) -> 'list[Judged]'",
+    "add_training_set": "(self, run_id: 'str', index: 'int', ts: 'TrainingSet') -> 'int'",
+    "get_training_set": "(self, run_id: 'str', index: 'int') -> 'TrainingSet | None'",
+    "add_checkpoint": "(self, run_id: 'str', ckpt: 'Checkpoint') -> 'None'",
+    "get_checkpoint": "(self, checkpoint_id: 'str') -> 'Checkpoint | None'",
+    "checkpoint_chain": "(self, checkpoint_id: 'str') -> 'list[Checkpoint]'",
+    "add_evaluation": "(self, run_id: 'str', index: 'int | None', ev: 'Evaluation') -> 'None'",
+    "get_evaluations": "(self, run_id: 'str') -> 'list[tuple[int | None, Evaluation]]'",
+    "round_table": "(self, run_id: 'str') -> 'list[dict]'",
+}  # fmt: skip
+QUERY_FILTERS = [
+    "run_id", "round_index", "problem", "outcome", "judge", "source", "rationalized",
+    "checkpoint_id", "min_score", "max_score", "text", "order_by", "limit",
+]  # fmt: skip
+
+
+def test_public_methods_and_signatures_are_pinned():
+    public = {n for n, v in vars(Store).items() if callable(v) and not n.startswith("_")}
+    assert public == set(PUBLIC) | {"query_samples"}
+    for name, signature in PUBLIC.items():
+        assert str(inspect.signature(getattr(Store, name))) == signature, name
+    params = inspect.signature(Store.query_samples).parameters
+    assert list(params)[1:] == QUERY_FILTERS
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(params.values())[1:])
+    assert str(inspect.signature(Store.__init__)) == "(self, url: 'str', *, upgrade: 'bool' = True)"
+
+
+def test_import_is_light():
+    code = (
+        "import sys, selftaught.store; "
+        "print(sorted(m for m in ('torch', 'alembic', 'prefect', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_in_memory_store_works_for_quick_scripts():
+    with Store("sqlite://") as store:
+        assert store.create_run("r", name="n", recipe={}) is True
+        assert store.url == "sqlite://"
