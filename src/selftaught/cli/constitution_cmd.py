@@ -23,6 +23,19 @@ from selftaught.errors import ConfigError, SelftaughtError
 F = TypeVar("F", bound=Callable[..., Any])
 
 FileArg = Annotated[Path, typer.Argument(help="A constitution YAML file.", show_default=False)]
+ReadArg = Annotated[
+    Path,
+    typer.Argument(help="A constitution YAML file, or a bundled one: default, concise.", show_default=False),
+]
+
+
+def _resolve(path: Path) -> Path:
+    """A bundled constitution's name (``default``, ``concise``) stands for its file."""
+    from selftaught.constitution import BUNDLED, bundled_path
+
+    if not path.exists() and str(path) in BUNDLED:
+        return bundled_path(str(path))
+    return path
 
 constitution_app = typer.Typer(
     help="Constitutions: YAML principles for Constitutional AI (validate, show, diff, edit).\n\n"
@@ -56,7 +69,7 @@ def _console():
 
 @constitution_app.command("validate")
 @_one_line_errors
-def validate_cmd(file: FileArg) -> None:
+def validate_cmd(file: ReadArg) -> None:
     """Check a constitution file; print its name, size and content hash.
 
     Exit code 0 if valid, 2 with one line 'file:line: reason' if not.
@@ -65,27 +78,27 @@ def validate_cmd(file: FileArg) -> None:
     """
     from selftaught.constitution import constitution_hash, load_constitution
 
-    c = load_constitution(file)
+    c = load_constitution(_resolve(file))
     typer.echo(f"{file}: ok: {c.name!r}, {len(c.principles)} principles, hash {constitution_hash(c)[:12]}")
 
 
 @constitution_app.command("show")
 @_one_line_errors
 def show_cmd(
-    file: FileArg,
+    file: ReadArg,
     all_fields: Annotated[
         bool, typer.Option("--all", help="Also show revision requests and comparison questions.")
     ] = False,
 ) -> None:
     """Show a constitution's principles as a table (share = weight / total weight).
 
-    Example: selftaught constitution show my-constitution.yaml --all
+    Example: selftaught constitution show default --all
     """
     from rich.table import Table
 
     from selftaught.constitution import constitution_hash, load_constitution
 
-    c = load_constitution(file)
+    c = load_constitution(_resolve(file))
     total = sum(p.weight for p in c.principles)
     table = Table(title=f"{c.name} — {c.description}", title_justify="left", show_lines=all_fields)
     for col in ("id", "weight", "share"):
@@ -140,8 +153,8 @@ def diff_constitutions(a: Any, b: Any) -> dict[str, Any]:
 @constitution_app.command("diff")
 @_one_line_errors
 def diff_cmd(
-    a: Annotated[Path, typer.Argument(help="The old constitution.", show_default=False)],
-    b: Annotated[Path, typer.Argument(help="The new constitution.", show_default=False)],
+    a: Annotated[Path, typer.Argument(help="The old constitution (file or bundled name).", show_default=False)],
+    b: Annotated[Path, typer.Argument(help="The new constitution (file or bundled name).", show_default=False)],
     exit_code: Annotated[
         bool, typer.Option("--exit-code", help="Exit 1 if the two differ (like git diff --exit-code).")
     ] = False,
@@ -152,7 +165,7 @@ def diff_cmd(
     """
     from selftaught.constitution import constitution_hash, load_constitution
 
-    ca, cb = load_constitution(a), load_constitution(b)
+    ca, cb = load_constitution(_resolve(a)), load_constitution(_resolve(b))
     ha, hb = constitution_hash(ca), constitution_hash(cb)
     if ha == hb:
         typer.echo(f"no differences (hash {ha[:12]})")
