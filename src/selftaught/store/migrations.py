@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from selftaught.errors import StoreError
 from selftaught.store.db import make_engine, read_only
@@ -121,10 +122,18 @@ def check(url: str | Engine) -> None:
 
 @contextmanager
 def _connect(url: str | Engine, *, read: bool = False) -> Iterator[Connection]:
+    """A connection; database and Alembic errors leave as ``StoreError``."""
+    from alembic.util.exc import CommandError
+
     engine = make_engine(url) if isinstance(url, str) else url
     try:
         with (read_only(engine) if read else engine).connect() as conn:
             yield conn
+    except SQLAlchemyError as exc:
+        orig = getattr(exc, "orig", None) or exc
+        raise StoreError(f"migration failed: {type(orig).__name__}: {orig}") from exc
+    except CommandError as exc:
+        raise StoreError(f"migration failed: {exc}") from exc
     finally:
         if isinstance(url, str):
             engine.dispose()

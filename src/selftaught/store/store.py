@@ -4,10 +4,12 @@ What comes in: records (``Problem``, ``Sample``, ``Judged``, ``TrainingSet``,
 ``Checkpoint``, ``Evaluation``) plus the run id and round index they belong to. What goes
 out: the same records, read back, and flat dicts for history tables and queries.
 
-Every write is idempotent. Each method is one transaction; bulk writes are one Core
+Every write is idempotent. Each method is one transaction; bulk writes are one
 ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING`` on the table's natural key, so a
 Prefect retry that repeats a write stores nothing twice, and the count returned is the
-number of rows *newly* inserted. Rows that would conflict are not compared (a sample
+number of rows *newly* inserted. Samples and verdicts take a bulk path (``_bulk_insert_
+ignore``): the columns' own type converters, then the driver's executemany, at ~0.8 of raw
+sqlite3's speed (``benchmarks/store_ingest.py``). Rows that would conflict are not compared (a sample
 regenerated with the same key keeps its first text) except where a silent mismatch would
 be a bug worth stopping for: a problem re-added with different content, a checkpoint id
 re-added with a different path or hash, a round given a different constitution.
@@ -166,16 +168,13 @@ class Store:
     ) -> int:  # fmt: skip
         """``INSERT ... ON CONFLICT DO NOTHING`` of ``rows``; returns how many were new.
 
-        ``created_at``, if given, is bound once for the whole statement (bulk inserts).
+        With ``created_at`` (bound once for the statement) it takes the bulk path.
         """
         if not rows:
             return 0
-        if not self._pg and created_at is not None:
-            return _sqlite_bulk_insert_ignore(conn, table, rows, created_at)
-        stmt = self._insert(table)
         if created_at is not None:
-            stmt = stmt.values(created_at=utc_constant(created_at, self._dialect))
-        stmt = stmt.on_conflict_do_nothing()
+            return _bulk_insert_ignore(conn, table, rows, created_at)
+        stmt = self._insert(table).on_conflict_do_nothing()
         if self._pg:  # psycopg reports no rowcount for executemany: count what comes back
             return len(conn.execute(stmt.returning(table.c[_pk_name(table)]), rows).all())
         return conn.execute(stmt, rows).rowcount
@@ -415,7 +414,9 @@ class Store:
 
         A round has one training set: if one is already recorded this is a no-op that
         returns 0 (a retried curate stage). Examples keep their order; an example's
-        ``sample_key`` must name a stored sample of this round.
+        ``sample_key`` must name a stored sample of this round, and an example repeating
+        another's (problem, sample) is stored once. Method and stats go in the round's
+        ``metrics["training_set"]``.
         """
         with self._write() as conn:
             rid = self._round_id(conn, run_id, index, create=True)
@@ -895,31 +896,35 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _sqlite_bulk_insert_ignore(
+def _bulk_insert_ignore(
     conn: Connection, table: Table, rows: list[dict[str, Any]], created_at: dt.datetime
 ) -> int:
-    """The SQLite bulk path: the same statement and the same column types' own converters,
-    applied column by column, then one DBAPI ``executemany``.
+    """The bulk path: the same ``INSERT ... ON CONFLICT DO NOTHING``, the column types' own
+    converters applied column by column, then one DBAPI ``executemany``.
 
-    SQLAlchemy's per-row parameter handling was over half the ingest time of samples and
-    verdicts (about 27k rows/s against 40-130k for raw sqlite3 here); this keeps the typed
-    conversion (enum values, JSON, booleans) and drops the per-row machinery. A value
-    shared by many rows (one ``SamplingParams`` dict) is converted once. All rows must
-    have the same keys, as ``convert`` makes them.
+    SQLAlchemy's per-row parameter handling was over half the ingest time on SQLite (about
+    27k rows/s against 40-130k for raw sqlite3 here), and on PostgreSQL its multi-VALUES
+    batching (needed there for a row count) spent most of its time in psycopg's query
+    parser (~1.7k rows/s). This keeps the typed conversion (enum values, JSON, booleans,
+    UTC timestamps) and drops the per-row machinery; both drivers report the number of rows
+    actually inserted. A value shared by many rows (one ``SamplingParams`` dict) is
+    converted once. All rows must have the same keys, as ``convert`` makes them.
     """
     dialect = conn.dialect
-    names = list(rows[0])
-    values: dict[str, Any] = {name: bindparam(name) for name in names}
+    values: dict[str, Any] = {name: bindparam(name) for name in rows[0]}
     values["created_at"] = utc_constant(created_at, dialect.name)
-    compiled = sqlite.insert(table).values(values).on_conflict_do_nothing().compile(dialect=dialect)
+    insert = (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(table)
+    compiled = insert.values(values).on_conflict_do_nothing().compile(dialect=dialect)
+    names = list(compiled.positiontup or compiled.binds)
     columns: list[list[Any]] = []
-    for name in compiled.positiontup or ():
-        if name not in values or name == "created_at" or name not in rows[0]:
-            constant = compiled.binds[name]
-            columns.append([constant.effective_value] * len(rows))
-            continue
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        raw = [row[name] for row in rows]
+    for name in names:
+        if name in rows[0]:
+            process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            raw = [row[name] for row in rows]
+        else:  # the statement-level created_at
+            bind = compiled.binds[name]
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            raw = [bind.effective_value] * len(rows)
         if process is None:
             columns.append(raw)
             continue
@@ -929,7 +934,11 @@ def _sqlite_bulk_insert_ignore(
                 last_in, last_out = value, process(value)
             out.append(last_out)
         columns.append(out)
-    return conn.exec_driver_sql(compiled.string, list(zip(*columns, strict=True))).rowcount
+    if compiled.positiontup:  # qmark (sqlite3)
+        params: list[Any] = list(zip(*columns, strict=True))
+    else:  # pyformat (psycopg)
+        params = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    return conn.exec_driver_sql(compiled.string, params).rowcount
 
 
 def _pk_name(table: Table) -> str:
