@@ -790,25 +790,26 @@ class Store:
         """Surrogate ids of stored samples of one round, by (source, problem_id, index)."""
         if not keys:
             return []
-        pks = self._problem_pks(conn, {problem_id for _, problem_id, _ in keys})
+        problem_ids = sorted({problem_id for _, problem_id, _ in keys})
         # source read as its stored text: no enum conversion per row of a large round
         source_text = type_coerce(SampleRow.source, String())
-        base = select(source_text, SampleRow.problem_pk, SampleRow.index, SampleRow.id).where(
-            SampleRow.round_id == round_id
+        base = (
+            select(source_text, ProblemRow.problem_id, SampleRow.index, SampleRow.id)
+            .join(ProblemRow, ProblemRow.id == SampleRow.problem_pk)
+            .where(SampleRow.round_id == round_id)
         )
-        stored: dict[tuple[str, int, int], int] = {}
-        if len(pks) > _WHOLE_ROUND:
-            chunks: Iterable[list[int]] = [[]]
-        else:
-            chunks = _chunks(sorted(pks.values()))
+        stored: dict[tuple[str, str, int], int] = {}
+        chunks: Iterable[list[str]] = (
+            [[]] if len(problem_ids) > _WHOLE_ROUND else _chunks(problem_ids)
+        )
         for chunk in chunks:
-            stmt = base.where(SampleRow.problem_pk.in_(chunk)) if chunk else base
-            for src, ppk, idx, sid in conn.execute(stmt):
-                stored[(src, ppk, idx)] = sid
+            stmt = base.where(ProblemRow.problem_id.in_(chunk)) if chunk else base
+            for src, pid, idx, sid in conn.execute(stmt).all():  # one fetch, not per row
+                stored[(src, pid, idx)] = sid
         out: list[int] = []
         missing: list[tuple[str, str, int]] = []
         for source, problem_id, index in keys:
-            sid = stored.get((str(source), pks[problem_id], index))
+            sid = stored.get((str(source), problem_id, index))
             if sid is None:
                 missing.append((str(source), problem_id, index))
             else:
