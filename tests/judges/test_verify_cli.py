@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import needs_bwrap
+from .marks import needs_bwrap
 
 CLI = [sys.executable, "-m", "selftaught.cli.main"]
 
