@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
-from collections.abc import Iterator
 
 from tests.store.factories import BACKENDS, RUN, fresh_url, make_judged, make_sample
 
