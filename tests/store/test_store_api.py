@@ -34,10 +34,16 @@ PUBLIC = {
     "add_evaluation": "(self, run_id: 'str', index: 'int | None', ev: 'Evaluation') -> 'None'",
     "get_evaluations": "(self, run_id: 'str') -> 'list[tuple[int | None, Evaluation]]'",
     "round_table": "(self, run_id: 'str') -> 'list[dict]'",
+    # history (selftaught samples / problem / export / report)
+    "sample_query_statement": "(self, *, order_by: 'str' = 'id', limit: 'int | None' = 50, **filters: 'Any') -> 'Select'",
+    "export_samples": "(self, *, limit: 'int | None' = None, **filters: 'Any') -> 'Iterator[dict]'",
+    "problem_history": "(self, problem_id: 'str', *, run_id: 'str | None' = None) -> 'dict | None'",
+    "problem_pass_rates": "(self, run_id: 'str', *, source: 'SampleSource | str' = 'generate') -> 'list[dict]'",
+    "score_histogram": "(self, run_id: 'str', *, bins: 'int' = 10, source: 'SampleSource | str | None' = None) -> 'list[dict]'",
 }  # fmt: skip
 QUERY_FILTERS = [
     "run_id", "round_index", "problem", "outcome", "judge", "source", "rationalized",
-    "checkpoint_id", "min_score", "max_score", "text", "order_by", "limit",
+    "checkpoint_id", "min_score", "max_score", "text", "problem_text", "split", "order_by", "limit",
 ]  # fmt: skip
 
 

@@ -63,6 +63,26 @@ def test_check_reports_drift(sqlite_url: str):
         migrations.check(sqlite_url)
 
 
+def test_0002_fills_run_id_of_existing_samples(sqlite_url: str):
+    """A store written at 0001 upgrades to head with every sample's run id copied from its round."""
+    migrations.upgrade(sqlite_url, "0001")
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO runs VALUES ('r', 'n', '{}', '2026-01-01 00:00:00', 'done')")
+        conn.exec_driver_sql("INSERT INTO problems (id, problem_id, prompt, split, choices, keywords, meta) "
+                             "VALUES (1, 'p', 'q', 'train', '[]', '[]', '{}')")
+        conn.exec_driver_sql("INSERT INTO rounds (id, run_id, \"index\", created_at, metrics) VALUES (7, 'r', 0, '2026-01-01', '{}')")
+        conn.exec_driver_sql(
+            "INSERT INTO samples (round_id, problem_pk, source, \"index\", prompt, completion, seed, params, "
+            "n_tokens, rationalized, created_at) VALUES (7, 1, 'generate', 0, 'q', 'a', 0, '{}', 0, 0, '2026-01-01')"
+        )
+    engine.dispose()
+    migrations.upgrade(sqlite_url)
+    migrations.check(sqlite_url)
+    with Store(sqlite_url) as store:
+        assert [r["run"] for r in store.query_samples(run_id="r")] == ["r"]
+
+
 def test_store_without_upgrade_refuses_an_old_schema(sqlite_url: str):
     with pytest.raises(StoreError, match="selftaught db upgrade"):
         Store(sqlite_url, upgrade=False)
@@ -101,7 +121,8 @@ def test_wheel_ships_migrations_and_uses_them(tmp_path):
     for expected in (
         "selftaught/_migrations/alembic.ini",
         "selftaught/_migrations/alembic/env.py",
-        f"selftaught/_migrations/alembic/versions/{migrations.HEAD}_initial.py",
+        "selftaught/_migrations/alembic/versions/0001_initial.py",
+        "selftaught/_migrations/alembic/versions/0002_sample_run_id.py",
     ):
         assert expected in names
     code = (

@@ -67,7 +67,7 @@ def params_to_json(params: SamplingParams) -> dict[str, Any]:
 
 
 def samples_to_rows(
-    samples: Sequence[Sample], *, round_id: int, problem_pks: Mapping[str, int]
+    samples: Sequence[Sample], *, run_id: str, round_id: int, problem_pks: Mapping[str, int]
 ) -> list[dict[str, Any]]:
     """``sample_to_row`` for a batch; params are converted once per distinct value (a batch
     usually shares one ``SamplingParams``, and ``asdict`` was most of the ingest time)."""
@@ -77,8 +77,8 @@ def samples_to_rows(
         p = params.get(s.params)
         if p is None:
             p = params[s.params] = params_to_json(s.params)
-        rows.append(sample_to_row(s, round_id=round_id, problem_pk=problem_pks[s.problem_id],
-                                  params=p))  # fmt: skip
+        rows.append(sample_to_row(s, run_id=run_id, round_id=round_id,
+                                  problem_pk=problem_pks[s.problem_id], params=p))  # fmt: skip
     return rows
 
 
@@ -90,12 +90,14 @@ def params_from_json(data: Mapping[str, Any] | None) -> SamplingParams:
 def sample_to_row(
     s: Sample,
     *,
+    run_id: str,
     round_id: int,
     problem_pk: int,
     params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     source = s.source if type(s.source) is SampleSource else SampleSource(s.source)
     return {
+        "run_id": run_id,
         "round_id": round_id,
         "problem_pk": problem_pk,
         "source": source,

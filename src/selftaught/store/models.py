@@ -211,10 +211,14 @@ class SampleRow(Base):
         Index("ix_samples_round_id", "round_id"),
         Index("ix_samples_problem_pk", "problem_pk"),
         Index("ix_samples_checkpoint_id", "checkpoint_id"),
+        Index("ix_samples_run_id", "run_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    # rounds.run_id, copied (migration 0002): a run's samples in id order come from one
+    # index, so a run-wide page (`selftaught samples --run R`) never sorts the whole run
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"))
     problem_pk: Mapped[int] = mapped_column(ForeignKey("problems.id"))
     source: Mapped[SampleSource] = mapped_column(_enum(SampleSource))
     index: Mapped[int]
