@@ -52,3 +52,16 @@ def test_empty_training_set_saves_the_parent_unchanged(micro_policy_path, tmp_pa
 def test_cold_start_needs_solutions():
     with pytest.raises(DataError, match="worked solutions"):
         gold_training_set([Problem("x", "p", answer="1")])
+
+
+def test_gold_training_set_can_teach_the_hint_format():
+    problems = make_problems(4, Split.TRAIN, seed=0)
+    ts = gold_training_set(problems, hint_fraction=0.5)
+    assert [e.prompt for e in ts.examples[:4]] == [p.prompt for p in problems]
+    assert [e.prompt for e in ts.examples[4:]] == [
+        f"{p.prompt[:-3]} (the answer is {p.answer}) A:" for p in problems[:2]
+    ]
+    assert all(e.completion == p.solution for e, p in zip(ts.examples[4:], problems))
+    assert ts.stats == {"n_examples": 6, "n_problems": 4, "n_hinted": 2}
+    with pytest.raises(ValueError):
+        gold_training_set(problems, hint_fraction=1.5)

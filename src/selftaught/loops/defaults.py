@@ -36,13 +36,14 @@ class DemoConfig:
     n_train: int = 768  # training-problem pool (train split only)
     prompts_per_round: int = 256  # problems sampled per round (rotating through the pool)
     n_cold_start: int = 256  # gold solutions used for the cold-start SFT
+    cold_start_hint_fraction: float = 0.5  # share of them also shown with the STaR hint (see train.gold_training_set)
     n_heldout: int = 200  # held-out problems evaluated after every checkpoint
     k: int = 8  # samples per training problem per round
     eval_k: int = 8  # samples per held-out problem (pass@k, maj@k)
     eval_temperature: float = 1.0  # temperature of the held-out sampled metrics
     max_per_problem: int = 4  # curated rows kept per problem (after de-duplication)
     sampling: SamplingParams = field(
-        default_factory=lambda: SamplingParams(temperature=1.0, max_new_tokens=40)
+        default_factory=lambda: SamplingParams(temperature=1.0, max_new_tokens=32)
     )  # round sampling (the rationalization pass uses the same params)
     cold_start_sft: SFTSettings = field(
         default_factory=lambda: SFTSettings(lr=1e-3, steps=150, batch_size=32, warmup=0.1)

@@ -1,4 +1,4 @@
-"""The embedded model: a character tokenizer trained here and a ~2.6M-parameter Llama.
+"""The embedded model: a character tokenizer trained here and a ~2.1M-parameter Llama.
 
 Nothing is downloaded. ``build_tokenizer`` trains a ``tokenizers`` BPE model over the
 printable ASCII alphabet with a vocabulary so small that no merges are learned: every
@@ -30,7 +30,7 @@ ALPHABET = sorted(set(string.printable) - set("\t\n\r\x0b\x0c"))
 #: Model sizes: name -> Llama config fields. "tiny" is the embedded default.
 SIZES: dict[str, dict[str, int]] = {
     "micro": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4),
-    "tiny": dict(hidden_size=256, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4),
+    "tiny": dict(hidden_size=192, intermediate_size=640, num_hidden_layers=4, num_attention_heads=4),
     "small": dict(hidden_size=256, intermediate_size=768, num_hidden_layers=6, num_attention_heads=8),
 }
 

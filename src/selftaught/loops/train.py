@@ -12,8 +12,10 @@ STACK-NOTES: ``bf16=False`` (bf16 on this AVX2 CPU is ~19x slower), ``use_cpu=Tr
 no gradient checkpointing, no reporting.
 
 ``cold_start`` is R1's first step: a short SFT on the problems' gold solutions, kept
-deliberately short so the policy is weak (~20% sampled accuracy) and the rounds have
-something to improve.
+deliberately short so the policy is weak (well under 20% sampled accuracy) and the
+rounds have something to improve. Optionally some of those rows are also shown with
+the STaR hint in the prompt (``hint_fraction``), so that the policy can use a hint
+when STaR rationalizes; the rows trained in the rounds never contain it.
 
 An empty training set trains nothing: the checkpoint is the parent's weights saved
 again under the new id, with ``config["skipped"] = True``.
@@ -30,6 +32,7 @@ from typing import Any
 
 from selftaught.errors import DataError
 from selftaught.loops.checkpoint import save_checkpoint
+from selftaught.loops.curate import rationalization_prompt
 from selftaught.loops.policy import quiet_transformers, set_threads
 from selftaught.records import Checkpoint, Problem, TrainingExample, TrainingSet
 
@@ -159,13 +162,27 @@ def train_sft(
     )
 
 
-def gold_training_set(problems: Sequence[Problem]) -> TrainingSet:
-    """SFT rows from the problems' gold solutions (cold start)."""
+def gold_training_set(problems: Sequence[Problem], *, hint_fraction: float = 0.0) -> TrainingSet:
+    """SFT rows from the problems' gold solutions (cold start).
+
+    With ``hint_fraction > 0`` the first that share of problems also appear with the
+    STaR rationalization prompt (answer given as a hint) and the same gold solution,
+    so that a model trained from scratch learns what the hint means -- the role the
+    paper's few-shot rationalization exemplars play for a pretrained model.
+    """
+    if not 0.0 <= hint_fraction <= 1.0:
+        raise ValueError(f"hint_fraction must be in [0, 1], got {hint_fraction}")
     missing = [p.id for p in problems if not p.solution]
     if missing:
         raise DataError(f"cold start needs worked solutions; {len(missing)} problems have none, e.g. {missing[0]!r}")
-    examples = tuple(TrainingExample(prompt=p.prompt, completion=p.solution or "", problem_id=p.id) for p in problems)
-    return TrainingSet(method="cold_start", examples=examples, stats={"n_examples": len(examples)})
+    examples = [TrainingExample(prompt=p.prompt, completion=p.solution or "", problem_id=p.id) for p in problems]
+    hinted = problems[: round(hint_fraction * len(problems))]
+    examples += [
+        TrainingExample(prompt=rationalization_prompt(p), completion=p.solution or "", problem_id=p.id)
+        for p in hinted
+    ]
+    stats = {"n_examples": len(examples), "n_problems": len(problems), "n_hinted": len(hinted)}
+    return TrainingSet(method="cold_start", examples=tuple(examples), stats=stats)
 
 
 def cold_start(
@@ -179,11 +196,15 @@ def cold_start(
     round_index: int | None = 0,
     progress: Callable[[int], None] | None = None,
     threads: int = 0,
+    hint_fraction: float = 0.0,
 ) -> Checkpoint:
-    """SFT on gold solutions (R1's cold start): a short run that leaves the policy weak."""
+    """SFT on gold solutions (R1's cold start): a short run that leaves the policy weak.
+
+    ``hint_fraction``: see ``gold_training_set`` (the demo uses it so STaR can rationalize).
+    """
     return train_sft(
         base_path,
-        gold_training_set(problems),
+        gold_training_set(problems, hint_fraction=hint_fraction),
         out_dir,
         cfg=cfg,
         checkpoint_id=checkpoint_id,
