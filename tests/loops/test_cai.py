@@ -219,3 +219,26 @@ def test_loops_cai_imports_no_prefect_or_sqlalchemy_or_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    "why,revision,min_overlap,expected",
+    [
+        ("a real rewrite passes", "Calm: the sky looks blue because air scatters blue light.", 0.5, None),
+        ("copying the critique is not a revision", "CRITIQUE: too loud.", 0.0, "revision repeats the critique"),
+        ("off-topic text fails the overlap filter", "The answer is twelve words long.", 0.5, "off topic"),
+        ("the overlap filter is off by default", "The answer is twelve words long.", 0.0, None),
+    ],
+)
+def test_unusable_revisions_are_recorded_not_trained_on(concise, problems, why, revision, min_overlap, expected):
+    def model(msgs):
+        if msgs[-1]["content"].endswith(REVISION_SUFFIX):
+            return revision
+        return "ANSWER: the sky is blue because air scatters blue light!" if len(msgs) == 1 else "CRITIQUE: too loud."
+
+    r = sl_cai(problems[:1], concise, FakeChatModel(model), SlCaiConfig(min_overlap=min_overlap))
+    if expected is None:
+        assert not r.failures and len(r.training_set.examples) == 1
+    else:
+        (f,) = r.failures
+        assert f.step is CaiStep.REVISE and expected in f.error and r.training_set.examples == ()

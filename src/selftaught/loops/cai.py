@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -79,6 +80,7 @@ class SlCaiConfig:
     critique_max_new_tokens: int = 96  # tokens for each critique
     temperature: float = 0.0  # for answers, critiques and revisions; 0 = greedy
     seed: int = 0  # base seed for model calls and principle draws
+    min_overlap: float = 0.0  # drop revisions whose content words are mostly not in prompt+answer (0 = off)
 
 
 @dataclass(frozen=True)
@@ -213,15 +215,43 @@ def critique_and_revise(
             seed=rev_seed,
         )
         live = []
-        for (s, _text, pr, _crit), out in zip(ok, rev_out, strict=True):
+        for (s, text, pr, crit), out in zip(ok, rev_out, strict=True):
             revised = "" if isinstance(out, ChatError) else clean_revision(out)
-            if not revised:
-                why = str(out) if isinstance(out, ChatError) else "empty revision"
+            why = revision_problem(out, revised, crit, f"{s.prompt} {text}", cfg.min_overlap)
+            if why:
                 failures.append(CaiFailure(s.problem_id, CaiStep.REVISE, why, pr.id, s.key, k))
                 continue
             revisions.append(Revision(s.problem_id, s.key, k, pr.id, chash, revised, rev_seed))
             live.append((s, revised))
     return critiques, revisions, failures
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+", text.lower()) if len(w) >= 4}
+
+
+def revision_problem(out: Any, revised: str, critique: str, source: str, min_overlap: float) -> str | None:
+    """Why a revision is unusable, or None. Small models often answer the revision request by
+    repeating their critique ("The answer is 12 words."); that is not a rewrite of the answer.
+
+    >>> revision_problem("x", "The answer is 12 words.", "The answer is 12 words.", "bread ...", 0.0)
+    'revision repeats the critique'
+    >>> revision_problem("x", "The answer is 12 words.", "Too long.", "Bread goes stale ...", 0.5)
+    'revision off topic (overlap 0.00 < 0.5)'
+    """
+    if isinstance(out, ChatError):
+        return str(out)
+    if not revised:
+        return "empty revision"
+    norm = " ".join(revised.lower().split())
+    if norm and norm in " ".join(critique.lower().split()):
+        return "revision repeats the critique"
+    if min_overlap > 0:
+        words = _content_words(revised)
+        overlap = len(words & _content_words(source)) / len(words) if words else 0.0
+        if overlap < min_overlap:
+            return f"revision off topic (overlap {overlap:.2f} < {min_overlap:g})"
+    return None
 
 
 def curate_revisions(answers: Sequence[Sample], revisions: Sequence[Revision]) -> TrainingSet:
