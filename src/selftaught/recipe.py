@@ -13,6 +13,13 @@
     train: {lr: 5.0e-4, steps: 60, batch_size: 32}
     evaluate: {k: 8}
 
+Other round types (``method:`` grpo | rloo | dpo | distill) take their settings from the
+``grpo:``, ``rloo:``, ``dpo:`` and ``teacher:`` sections; ``reward:`` weights the verifiers
+that score RL rollouts; ``lora:`` switches every trainer to low-rank adapters;
+``curriculum:`` keeps only prompts whose pass rate lies in a band; ``stages:`` lists one
+method per round (the R1 pipeline: ``[grpo, rft, grpo, dpo]``), each round starting from
+the previous round's checkpoint.
+
 Every field has a default (the measured demo configuration), unknown keys are errors, and
 relative paths are resolved against the recipe file's folder. ``load_recipe`` fails with
 file, line and reason before anything runs.
@@ -22,12 +29,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from selftaught.errors import ConfigError
-from selftaught.loops.defaults import DemoConfig, Method
+from selftaught.loops.defaults import DemoConfig
+from selftaught.loops.methods import Family, RoundMethod
+
+Method = RoundMethod  # the recipe's closed set of round types (rft, star, distill, grpo, rloo, dpo)
 from selftaught.records import SamplingParams
 from selftaught.yamlfile import line_of, parse_yaml, validate
 
@@ -99,19 +109,177 @@ class EvaluateSpec(_Strict):
     temperature: float = Field(_D.eval_temperature, gt=0)
 
 
+class LoRASpec(_Strict):
+    r: int = Field(16, ge=1)
+    "Adapter rank."
+    alpha: int = Field(32, ge=1)
+    "Scale numerator (scale = alpha / r)."
+    dropout: float = Field(0.0, ge=0, lt=1)
+
+
+class RLSpec(_Strict):
+    """GRPO / RLOO settings (defaults: the measured ones; lr 2e-4 collapsed GRPO here)."""
+
+    lr: float = Field(3e-5, gt=0)
+    steps: int = Field(40, ge=1)
+    "Optimizer steps per round."
+    prompts_per_step: int = Field(8, ge=1)
+    num_generations: int = Field(8, ge=2)
+    "G: completions per prompt (the group)."
+    beta: float = Field(0.0, ge=0)
+    "KL coefficient to the round's starting policy."
+    epsilon: float = Field(0.2, gt=0)
+    "Clip range of the importance ratio."
+    temperature: float = Field(1.0, gt=0)
+    max_completion_length: int = Field(40, ge=1)
+
+    def settings(self, *, seed: int, lora: LoRASpec | None, backend: str) -> Any:
+        from selftaught.loops.lora import LoRASettings
+        from selftaught.loops.rl import RLSettings
+
+        return RLSettings(
+            **self.model_dump(), seed=seed, backend=backend,
+            lora=None if lora is None else LoRASettings(**lora.model_dump()),
+        )  # fmt: skip
+
+
+class RLOOSpec(RLSpec):
+    beta: float = Field(0.05, ge=0)
+    "KL coefficient (TRL's RLOO default, measured)."
+
+
+class DPOSpec(_Strict):
+    """Iterative DPO on verified pairs (defaults: measured; pure sigmoid made things worse)."""
+
+    lr: float = Field(2e-4, gt=0)
+    steps: int = Field(40, ge=1)
+    batch_size: int = Field(32, ge=1)
+    beta: float = Field(0.1, gt=0)
+    loss_types: tuple[Literal["sigmoid", "hinge", "ipo", "robust", "sft", "apo_zero", "apo_down"], ...] = ("sigmoid", "sft")
+    "TRL loss_type list; `sft` adds the chosen-completion NLL (RPO)."
+    max_pairs_per_problem: int = Field(4, ge=1)
+
+    def settings(self, *, seed: int, lora: LoRASpec | None) -> Any:
+        from selftaught.loops.dpo import DPOSettings
+        from selftaught.loops.lora import LoRASettings
+
+        return DPOSettings(
+            **self.model_dump(), seed=seed,
+            lora=None if lora is None else LoRASettings(**lora.model_dump()),
+        )  # fmt: skip
+
+
+class CurriculumSpec(_Strict):
+    low: float = Field(0.1, ge=0, le=1)
+    "Set aside prompts whose latest pass rate is below this (too hard for now)."
+    high: float = Field(0.9, ge=0, le=1)
+    "Set aside prompts whose latest pass rate is above this (mastered)."
+    keep_unseen: bool = True
+    "Keep prompts never sampled before."
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CurriculumSpec:
+        if self.low > self.high:
+            raise ValueError("curriculum: low must be <= high")
+        return self
+
+
+class TeacherSpec(_Strict):
+    path: str | None = None
+    "A local HF checkpoint directory (relative to the recipe file)."
+    base_url: str | None = None
+    "An OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1."
+    model: str | None = None
+    "The endpoint's model name."
+    api_key_env: str | None = None
+    "Environment variable that holds the endpoint's API key."
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TeacherSpec:
+        if (self.path is None) == (self.base_url is None):
+            raise ValueError("teacher: give exactly one of `path` or `base_url`")
+        if self.base_url is not None and not self.model:
+            raise ValueError("teacher: an endpoint needs `model`")
+        return self
+
+
 class Recipe(_Strict):
     name: str = "arithmetic"
-    method: Method = _D.method
-    "rft | star"
+    method: Method = Method(_D.method)
+    "rft | star | distill | grpo | rloo | dpo (the method of every round unless `stages` is given)"
+    stages: tuple[Method, ...] = ()
+    "One method per round, e.g. [grpo, rft, grpo, dpo]; sets `rounds` to its length."
     rounds: int = Field(_D.rounds, ge=1, le=1000)
     seed: int = _D.seed
     judge: str = "arithmetic"
     "Name of the verifier that judges samples."
+    reward: dict[str, float] = {"arithmetic": 1.0, "format": 0.2}
+    "RL rewards: verifier name -> weight (`judge`'s name means the recipe's judge)."
+    backend: Literal["hf", "vllm"] = "hf"
+    "Generation inside GRPO/RLOO: in-process HF, or vLLM (GPU + `vllm` extra; untested here)."
     task: TaskSpec = TaskSpec()
     policy: PolicySpec = PolicySpec()
     generate: GenerateSpec = GenerateSpec()
     train: TrainSpec = TrainSpec()
     evaluate: EvaluateSpec = EvaluateSpec()
+    grpo: RLSpec = RLSpec()
+    rloo: RLOOSpec = RLOOSpec()
+    dpo: DPOSpec = DPOSpec()
+    lora: LoRASpec | None = None
+    "Low-rank adapters for every trainer (merged into each saved checkpoint)."
+    curriculum: CurriculumSpec | None = None
+    "Pass-rate band filter on each round's prompts (off when absent)."
+    teacher: TeacherSpec | None = None
+    "The teacher of `distill` rounds."
+
+    @model_validator(mode="before")
+    @classmethod
+    def _rounds_from_stages(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("stages") and "rounds" not in data:
+            data = {**data, "rounds": len(data["stages"])}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Recipe:
+        if self.stages and len(self.stages) != self.rounds:
+            raise ValueError(f"rounds is {self.rounds} but stages lists {len(self.stages)} methods")
+        if Method.DISTILL in self.methods() and self.teacher is None:
+            raise ValueError("a distill round needs a `teacher`")
+        if not self.reward or any(w < 0 for w in self.reward.values()) or sum(self.reward.values()) <= 0:
+            raise ValueError("reward: weights must be >= 0 with a positive sum")
+        return self
+
+    def methods(self) -> tuple[Method, ...]:
+        """The method of every round 1..rounds."""
+        return self.stages or (self.method,) * self.rounds
+
+    def method_for_round(self, index: int) -> Method:
+        """Round ``index`` (1-based) runs this method."""
+        return self.methods()[index - 1]
+
+    def family_for_round(self, index: int) -> Family:
+        from selftaught.loops.methods import FAMILY
+
+        return FAMILY[self.method_for_round(index)]
+
+    def rl_settings(self, method: Method, *, seed: int) -> Any:
+        spec = {Method.GRPO: self.grpo, Method.RLOO: self.rloo}[method]
+        return spec.settings(seed=seed, lora=self.lora, backend=self.backend)
+
+    def dpo_settings(self, *, seed: int) -> Any:
+        return self.dpo.settings(seed=seed, lora=self.lora)
+
+    def lora_settings(self) -> Any:
+        if self.lora is None:
+            return None
+        from selftaught.loops.lora import LoRASettings
+
+        return LoRASettings(**self.lora.model_dump())
+
+    def teacher_settings(self) -> Any:
+        from selftaught.loops.distill import TeacherSpec as Teacher
+
+        return None if self.teacher is None else Teacher(**self.teacher.model_dump())
 
     def loop_config(self) -> DemoConfig:
         """The loops' own typed config for this recipe (what the stage functions take)."""
@@ -168,7 +336,13 @@ def _resolve_paths(recipe: Recipe, base: Path, root, file: str) -> Recipe:
                 line=line_of(root, ("policy", "init")),
             )
         policy = policy.model_copy(update={"init": str(p)})
-    return recipe.model_copy(update={"task": task.model_copy(update=updates), "policy": policy})
+    teacher = recipe.teacher
+    if teacher is not None and teacher.path is not None:
+        p = Path(teacher.path)
+        teacher = teacher.model_copy(update={"path": str(p if p.is_absolute() else (base / p).resolve())})
+    return recipe.model_copy(
+        update={"task": task.model_copy(update=updates), "policy": policy, "teacher": teacher}
+    )
 
 
 def load_recipe(path: str | Path) -> Recipe:

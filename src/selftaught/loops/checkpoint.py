@@ -73,8 +73,19 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def save_checkpoint(model: Any, tokenizer: Any, dest_dir: str | Path, *, meta: Mapping[str, Any]) -> str:
-    """Save ``model`` and ``tokenizer`` atomically to ``dest_dir``; return the overall sha256."""
+def save_checkpoint(
+    model: Any,
+    tokenizer: Any,
+    dest_dir: str | Path,
+    *,
+    meta: Mapping[str, Any],
+    extra_files: Mapping[str, str] | None = None,
+) -> str:
+    """Save ``model`` and ``tokenizer`` atomically to ``dest_dir``; return the overall sha256.
+
+    ``extra_files`` (name -> text) are written beside the weights and covered by the
+    manifest (RL rounds keep their rollouts there).
+    """
     dest = Path(dest_dir)
     if dest.exists():
         try:
@@ -88,6 +99,8 @@ def save_checkpoint(model: Any, tokenizer: Any, dest_dir: str | Path, *, meta: M
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
         files = _hash_tree(tmp)
         digest = _overall(files)
         manifest = {"format": FORMAT, "sha256": digest, "files": files, "meta": dict(meta)}

@@ -1,0 +1,243 @@
+"""dpo: iterative DPO on verified pairs -- a passing and a failing sample of one problem.
+
+In: judged samples of a round (K per problem, from the round's starting policy), the
+problems, ``DPOSettings``. Out: ``VerifiedPair`` records (``build_pairs``, pure), then a
+``Checkpoint`` trained with TRL's ``DPOTrainer`` on them (``train_dpo``).
+
+Pairs: for each problem with at least one passing and one failing sample, distinct
+completions only, passing ones as ``chosen`` and failing ones as ``rejected``, paired
+in sample-index order and cycled so that every distinct completion of the larger side
+is used once, up to ``max_pairs_per_problem``. A sample whose judge errored or timed out
+is neither chosen nor rejected (it is not a wrong answer). Problems solved by every
+sample or by none give no pair -- they carry no preference.
+
+The reference model is the round's starting policy: a frozen copy loaded from
+``base_path``, or with LoRA the same weights with the adapters disabled (no copy).
+"Iterative" means what Xu et al. / Pang et al. mean: each round samples fresh pairs
+from the current policy and uses that policy as the new reference.
+
+The loss is TRL's. Pure sigmoid DPO made the policy *worse* here (8.6% at lr 2e-4,
+19.9% at 5e-5 from 21%): it pushes the rejected log-probability down faster than it
+lifts the chosen one, so the likelihood of good completions falls too. TRL's
+``loss_type=["sigmoid", "sft"]`` adds an SFT term on the chosen completion (as in RPO,
+Pang et al. 2024) and took the same policy to 43%; that is the default.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from selftaught.errors import DataError
+from selftaught.loops.checkpoint import save_checkpoint
+from selftaught.loops.lora import LoRASettings, build_lora_config, merged
+from selftaught.loops.policy import quiet_transformers, set_threads
+from selftaught.records import Checkpoint, Judged, Outcome, Problem
+
+
+@dataclass(frozen=True)
+class VerifiedPair:
+    """One DPO row: the problem's own prompt, a passing and a failing completion."""
+
+    problem_id: str
+    prompt: str
+    chosen: str
+    rejected: str
+    chosen_key: tuple[str, str, int]
+    rejected_key: tuple[str, str, int]
+
+
+@dataclass(frozen=True)
+class DPOSettings:
+    """One DPO round. Defaults: the measured setting on the embedded task."""
+
+    lr: float = 2e-4  # peak learning rate (AdamW)
+    steps: int = 40  # optimizer steps (the pairs are repeated if they run out)
+    batch_size: int = 32  # pairs per optimizer step
+    beta: float = 0.1  # DPO temperature: how far from the reference the policy may move
+    loss_types: tuple[str, ...] = ("sigmoid", "sft")  # TRL loss_type; pure sigmoid hurt here
+    loss_weights: tuple[float, ...] | None = None  # one per loss type; None = all 1
+    max_length: int = 128  # tokens per prompt + completion
+    warmup: float = 0.1  # linear warm-up: a fraction of steps if < 1, else a step count
+    max_pairs_per_problem: int = 4  # distinct pairs kept per problem
+    seed: int = 0  # data order and dropout seed
+    lora: LoRASettings | None = None  # low-rank adapters; the reference is then adapters-off
+
+
+def _distinct(judged: Sequence[Judged]) -> list[Judged]:
+    seen: set[str] = set()
+    out = []
+    for j in sorted(judged, key=lambda j: j.sample.index):
+        if j.sample.completion not in seen:
+            seen.add(j.sample.completion)
+            out.append(j)
+    return out
+
+
+def build_pairs(
+    judged: Sequence[Judged], problems_by_id: Mapping[str, Problem], *, max_pairs_per_problem: int = 4
+) -> list[VerifiedPair]:
+    """Chosen/rejected pairs from verified samples, problems in id order.
+
+    >>> from selftaught.loops.arithmetic import make_problem
+    >>> from selftaught.loops.verify import judge_all
+    >>> from selftaught.records import Sample, SampleSource, SamplingParams
+    >>> p = make_problem(23, 45, 2)
+    >>> texts = [" <think></think> 68", " <think></think> 67", " <think></think> 66"]
+    >>> samples = [Sample(p.id, i, p.prompt, t, SampleSource.GENERATE, 0, SamplingParams()) for i, t in enumerate(texts)]
+    >>> [(x.chosen, x.rejected) for x in build_pairs(judge_all(samples, {p.id: p}), {p.id: p})]
+    [(' <think></think> 68', ' <think></think> 67'), (' <think></think> 68', ' <think></think> 66')]
+    """
+    if max_pairs_per_problem < 1:
+        raise ValueError(f"max_pairs_per_problem must be >= 1, got {max_pairs_per_problem}")
+    by_problem: dict[str, list[Judged]] = {}
+    for j in judged:
+        by_problem.setdefault(j.sample.problem_id, []).append(j)
+    pairs: list[VerifiedPair] = []
+    for pid in sorted(by_problem):
+        problem = problems_by_id.get(pid)
+        if problem is None:
+            raise DataError(f"judged sample refers to unknown problem {pid!r}")
+        group = by_problem[pid]
+        good = _distinct([j for j in group if j.verdict.outcome is Outcome.PASS])
+        bad = _distinct([j for j in group if j.verdict.outcome is Outcome.FAIL])
+        bad = [j for j in bad if j.sample.completion not in {g.sample.completion for g in good}]
+        if not good or not bad:
+            continue
+        for i in range(min(max_pairs_per_problem, max(len(good), len(bad)))):
+            c, r = good[i % len(good)], bad[i % len(bad)]
+            pairs.append(
+                VerifiedPair(
+                    problem_id=pid, prompt=problem.prompt, chosen=c.sample.completion,
+                    rejected=r.sample.completion, chosen_key=c.sample.key, rejected_key=r.sample.key,
+                )
+            )  # fmt: skip
+    return pairs
+
+
+def pair_stats(judged: Sequence[Judged], pairs: Sequence[VerifiedPair]) -> dict[str, int]:
+    """Counts for the curate stage's record."""
+    problems = {j.sample.problem_id for j in judged}
+    solved = {j.sample.problem_id for j in judged if j.verdict.passed}
+    failed = {j.sample.problem_id for j in judged if j.verdict.outcome is Outcome.FAIL}
+    return {
+        "n_samples": len(judged),
+        "n_correct": sum(j.verdict.passed for j in judged),
+        "n_problems": len(problems),
+        "n_problems_paired": len({p.problem_id for p in pairs}),
+        "n_problems_all_pass": len(solved - failed),
+        "n_problems_none_pass": len(problems - solved),
+        "n_pairs": len(pairs),
+    }
+
+
+def build_dpo_config(cfg: DPOSettings, output_dir: str) -> Any:
+    """The one place TRL's ``DPOConfig`` is built."""
+    from trl import DPOConfig
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
+        return DPOConfig(
+            output_dir=output_dir,
+            learning_rate=cfg.lr,
+            max_steps=cfg.steps,
+            per_device_train_batch_size=cfg.batch_size,
+            gradient_accumulation_steps=1,
+            beta=cfg.beta,
+            loss_type=list(cfg.loss_types),
+            loss_weights=None if cfg.loss_weights is None else list(cfg.loss_weights),
+            max_length=cfg.max_length,
+            warmup_steps=cfg.warmup,
+            lr_scheduler_type="cosine",
+            seed=cfg.seed,
+            data_seed=cfg.seed,
+            bf16=False,
+            fp16=False,
+            use_cpu=True,
+            gradient_checkpointing=False,
+            report_to="none",
+            save_strategy="no",
+            logging_strategy="steps",
+            logging_steps=10,
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            dataloader_pin_memory=False,
+            dataset_num_proc=None,
+        )
+
+
+def train_dpo(
+    base_path: str,
+    pairs: Sequence[VerifiedPair],
+    out_dir: str,
+    *,
+    cfg: DPOSettings,
+    checkpoint_id: str,
+    parent_id: str | None,
+    round_index: int | None,
+    progress: Callable[[int], None] | None = None,
+    threads: int = 0,
+) -> Checkpoint:
+    """DPO from ``base_path`` (also the reference) on ``pairs``; save atomically to ``out_dir``.
+
+    No pairs trains nothing: the parent's weights are saved again with ``skipped``.
+    """
+    set_threads(threads)
+    quiet_transformers()
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    model = AutoModelForCausalLM.from_pretrained(base_path)
+    config: dict[str, Any] = {
+        "method": "dpo",
+        "dpo": asdict(cfg),
+        "base_path": str(base_path),
+        "n_pairs": len(pairs),
+        "n_problems": len({p.problem_id for p in pairs}),
+        "skipped": not pairs,
+    }
+    if pairs:
+        from transformers.trainer_callback import PrinterCallback
+        from trl import DPOTrainer
+
+        from selftaught.loops.rl import _progress_callback
+
+        data = Dataset.from_dict(
+            {
+                "prompt": [p.prompt for p in pairs],
+                "chosen": [p.chosen for p in pairs],
+                "rejected": [p.rejected for p in pairs],
+            }
+        )
+        # the reference is the starting policy: a frozen copy, or (LoRA) adapters disabled
+        ref = None if cfg.lora is not None else AutoModelForCausalLM.from_pretrained(base_path)
+        with tempfile.TemporaryDirectory(prefix="selftaught-dpo-") as scratch:
+            trainer = DPOTrainer(
+                model=model,
+                ref_model=ref,
+                args=build_dpo_config(cfg, scratch),
+                train_dataset=data,
+                processing_class=tokenizer,
+                peft_config=build_lora_config(cfg.lora),
+                callbacks=[_progress_callback(progress)] if progress else None,
+            )
+            trainer.remove_callback(PrinterCallback)
+            result = trainer.train()
+            model = merged(trainer.model)
+            config["log"] = [
+                {k: float(v) for k, v in row.items() if isinstance(v, int | float)}
+                for row in trainer.state.log_history
+            ]
+        config["train_loss"] = float(result.training_loss)
+    model.eval()
+    meta = {"checkpoint_id": checkpoint_id, "parent_id": parent_id, "round_index": round_index, **config}
+    sha = save_checkpoint(model, tokenizer, out_dir, meta=meta)
+    return Checkpoint(
+        id=checkpoint_id, path=str(Path(out_dir)), sha256=sha, parent_id=parent_id,
+        round_index=round_index, config=config,
+    )  # fmt: skip

@@ -1,0 +1,62 @@
+"""TRL configs are built in one function each, with the CPU settings and our fields."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from selftaught.loops.dpo import DPOSettings, build_dpo_config
+from selftaught.loops.lora import LoRASettings, build_lora_config
+from selftaught.loops.methods import FAMILY, RoundMethod
+from selftaught.loops.rl import TRAINERS, RLAlgorithm, RLSettings, build_grpo_config, build_rloo_config
+from selftaught.recipe import recipe_from_dict
+
+
+@pytest.mark.parametrize("build", [build_grpo_config, build_rloo_config], ids=["grpo", "rloo"])
+def test_rl_config(build, tmp_path):
+    cfg = RLSettings(lr=1e-5, steps=7, prompts_per_step=3, num_generations=4, beta=0.02, epsilon=0.3)
+    c = build(cfg, str(tmp_path))
+    assert (c.learning_rate, c.max_steps, c.num_generations, c.beta, c.epsilon) == (1e-5, 7, 4, 0.02, 0.3)
+    assert c.per_device_train_batch_size == 12  # TRL counts completions: prompts x G
+    assert (c.bf16, c.use_cpu, c.gradient_checkpointing, c.use_vllm) == (False, True, False, False)
+    assert c.report_to in ([], "none", ["none"])
+
+
+def test_vllm_backend_sets_trl_use_vllm(tmp_path):
+    c = build_grpo_config(RLSettings(backend="vllm"), str(tmp_path))
+    assert c.use_vllm and c.vllm_mode == "colocate"
+
+
+def test_dpo_config_keeps_the_sft_term(tmp_path):
+    c = build_dpo_config(DPOSettings(), str(tmp_path))
+    assert list(c.loss_type) == ["sigmoid", "sft"] and c.learning_rate == 2e-4 and c.beta == 0.1
+    assert (c.bf16, c.use_cpu, c.gradient_checkpointing) == (False, True, False)
+
+
+def test_lora_config():
+    assert build_lora_config(None) is None
+    c = build_lora_config(LoRASettings(r=4, alpha=8))
+    assert (c.r, c.lora_alpha, c.target_modules) == (4, 8, "all-linear")
+
+
+def test_every_algorithm_has_a_trainer_and_every_method_a_family():
+    assert set(TRAINERS) == set(RLAlgorithm)
+    assert set(FAMILY) == set(RoundMethod)
+
+
+def test_recipe_sections_reach_the_settings():
+    r = recipe_from_dict(
+        {"method": "rloo", "rloo": {"lr": 1e-5, "steps": 3}, "lora": {"r": 4}, "backend": "hf", "seed": 5}
+    )
+    s = r.rl_settings(r.method_for_round(1), seed=11)
+    assert (s.lr, s.steps, s.beta, s.seed, s.lora.r) == (1e-5, 3, 0.05, 11, 4)  # RLOO's own beta
+    assert r.rl_settings(RoundMethod.GRPO, seed=0).beta == 0.0
+    d = recipe_from_dict({"method": "dpo", "dpo": {"loss_types": ["sigmoid"]}}).dpo_settings(seed=1)
+    assert d.loss_types == ("sigmoid",) and d.lora is None
+
+
+def test_stages_set_the_rounds_and_the_method_of_each():
+    r = recipe_from_dict({"stages": ["grpo", "rft", "grpo", "dpo"]})
+    assert r.rounds == 4 and [r.method_for_round(i).value for i in range(1, 5)] == ["grpo", "rft", "grpo", "dpo"]
+    assert replace(r.loop_config(), rounds=4).rounds == 4
