@@ -7,6 +7,7 @@
     ├── JudgeError           a judge cannot run at all (not: a wrong answer)
     │   └── SandboxUnavailable   bubblewrap is missing and unsandboxed mode was not chosen
     ├── CheckpointError      a checkpoint is missing or fails its manifest check
+    ├── ScheduleError        a schedule cannot be made or found (no Prefect server, unknown name)
     └── ModelUnavailable     a model cannot be loaded here (e.g. an optional package is missing)
 """
 
@@ -44,6 +45,10 @@ class JudgeError(SelftaughtError):
 
 class SandboxUnavailable(JudgeError):
     """The code sandbox (bubblewrap) is not available and unsandboxed mode was not chosen."""
+
+
+class ScheduleError(SelftaughtError):
+    """A schedule cannot be registered, found or changed (e.g. no Prefect server)."""
 
 
 class CheckpointError(SelftaughtError):

@@ -1,0 +1,57 @@
+"""The round table as markdown: what each round publishes to the Prefect UI.
+
+``round_table_markdown(rows)`` takes ``Store.round_table`` rows and returns a GitHub-style
+table (one line per round: samples, train pass rate, rationalized, curated rows, held-out
+greedy / pass@1 / pass@k / maj@k, seconds). ``artifact_key(run_id)`` is the Prefect
+artifact key for a run (lowercase letters, digits and dashes only), so the UI shows the
+latest table of each run under one key with its history of versions.
+"""
+
+from __future__ import annotations
+
+import re
+
+from selftaught.records import Stage
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
+def round_table_markdown(rows: list[dict], *, title: str = "") -> str:
+    """A markdown table of a run's rounds.
+
+    >>> print(round_table_markdown([{"index": 0, "stages_done": ["train"], "n_samples": 0,
+    ...     "pass_rate": None, "n_rationalized": 0, "n_train": 0, "heldout_k": 2,
+    ...     "heldout_greedy": 0.5, "heldout_pass_at_1": 0.25, "heldout_pass_at_k": 0.5,
+    ...     "heldout_maj_at_k": 0.25, "seconds": {"train": 1.5}}]).splitlines()[2])
+    | 0 (1/6 stages) | 0 | - | 0 | 0 | 50.0% | 25.0% | 50.0% | 25.0% | 2 |
+    """
+    k = next((r["heldout_k"] for r in rows if r.get("heldout_k")), "k")
+    head = ["round", "samples", "train pass", "rationalized", "train rows", "greedy", "pass@1",
+            f"pass@{k}", f"maj@{k}", "seconds"]  # fmt: skip
+    lines = [f"### {title}", ""] if title else []
+    lines += ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
+    for r in rows:
+        label = str(r["index"])
+        done = len(r.get("stages_done") or [])
+        if done < len(Stage):
+            label += f" ({done}/{len(Stage)} stages)"
+        cells = [
+            label, str(r.get("n_samples", 0)), _pct(r.get("pass_rate")), str(r.get("n_rationalized", 0)),
+            str(r.get("n_train", 0)), _pct(r.get("heldout_greedy")), _pct(r.get("heldout_pass_at_1")),
+            _pct(r.get("heldout_pass_at_k")), _pct(r.get("heldout_maj_at_k")),
+            f"{sum((r.get('seconds') or {}).values()):.0f}",
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def artifact_key(run_id: str) -> str:
+    """A Prefect artifact key for ``run_id``.
+
+    >>> artifact_key("Demo_Star/2026-11-25 10:15")
+    'selftaught-demo-star-2026-11-25-10-15'
+    """
+    slug = re.sub(r"[^a-z0-9]+", "-", run_id.lower()).strip("-")
+    return f"selftaught-{slug}"[:100].rstrip("-")
