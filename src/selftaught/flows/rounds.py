@@ -400,6 +400,30 @@ def round_flow(run_id: str, index: int, recipe: dict, db_url: str, home: str, th
         curate_stage(ctx, index)
         train_stage(ctx, index)
     evaluate_stage(ctx, index)
+    publish_round_table(ctx, index)
+
+
+def publish_round_table(ctx: RunContext, index: int) -> None:
+    """The run's round table as a Prefect markdown artifact, so the Prefect UI shows progress.
+
+    One key per run (``selftaught-<run>``): the UI keeps every round's version. Best effort:
+    a failure to publish is logged, never fails the round.
+    """
+    from prefect.artifacts import create_markdown_artifact
+
+    from selftaught.report.markdown import artifact_key, round_table_markdown
+
+    try:
+        rows = ctx.store.round_table(ctx.run_id)
+        create_markdown_artifact(
+            markdown=round_table_markdown(rows, title=f"run {ctx.run_id} after round {index}"),
+            key=artifact_key(ctx.run_id),
+            description=f"selftaught run {ctx.run_id}: rounds so far",
+        )
+    except Exception as exc:  # noqa: BLE001 - the UI's copy must never fail a round
+        import logging
+
+        logging.getLogger("selftaught").warning("round table artifact not published: %s", exc)
 
 
 @dataclass(frozen=True)
