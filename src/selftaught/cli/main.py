@@ -216,37 +216,54 @@ def rounds(
 def samples(
     run: Annotated[Optional[str], typer.Option(help="Run id.")] = None,
     round_index: Annotated[Optional[int], typer.Option("--round", help="Round index.")] = None,
-    problem: Annotated[Optional[str], typer.Option(help="Problem id.")] = None,
+    problem: Annotated[Optional[str], typer.Option(help="Problem id (exact).")] = None,
+    search: Annotated[Optional[str], typer.Option(help="Substring of the problem's prompt (case-insensitive).")] = None,
     outcome: Annotated[Optional[str], typer.Option(help="pass, fail, error or timeout.")] = None,
     judge: Annotated[Optional[str], typer.Option(help="Judge name.")] = None,
+    min_score: Annotated[Optional[float], typer.Option("--min-score", help="Verdict score at least this.")] = None,
+    max_score: Annotated[Optional[float], typer.Option("--max-score", help="Verdict score at most this.")] = None,
     source: Annotated[Optional[str], typer.Option(help="generate, rationalize, eval or rollout.")] = None,
     rationalized: Annotated[Optional[bool], typer.Option("--rationalized/--not-rationalized", help="Only STaR rationalizations, or none.")] = None,
     checkpoint: Annotated[Optional[str], typer.Option(help="Id of the checkpoint that produced them.")] = None,
-    text: Annotated[Optional[str], typer.Option(help="Substring of the completion.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 20,
+    split: Annotated[Optional[str], typer.Option(help="Problem split: train or heldout.")] = None,
+    text: Annotated[Optional[str], typer.Option(help="Substring of the completion (a full scan: slow on a large store).")] = None,
+    sort: Annotated[str, typer.Option(help="id, round, problem, score or created_at; prefix - for descending.")] = "id",
+    limit: Annotated[int, typer.Option(min=0, help="At most this many rows (0 = all).")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array, for scripts.")] = False,
+    as_jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per line, for scripts and pipes.")] = False,
     db: DbOpt = None,
 ) -> None:
-    """Query the sample history. Filters combine with AND.
+    """Query the sample history. Filters combine with AND; every value reaches SQL as a bound
+    parameter. One row per (sample, verdict); unjudged samples show no outcome.
 
     Example:  selftaught samples --run demo-star-... --round 2 --outcome fail --limit 5
-              selftaught samples --rationalized --json
+              selftaught samples --search "23+45" --sort -score --jsonl
+              selftaught samples --judge arithmetic --min-score 0.5 --max-score 1 --json
     """
     from selftaught.cli.tables import samples_table
     from selftaught.errors import ConfigError
-    from selftaught.records import Outcome, SampleSource
+    from selftaught.records import Outcome, SampleSource, Split
 
+    if as_json and as_jsonl:
+        raise ConfigError("choose one of --json and --jsonl")
     try:
         outcome_v = Outcome(outcome) if outcome else None
         source_v = SampleSource(source) if source else None
+        split_v = Split(split) if split else None
     except ValueError as e:
         raise ConfigError(str(e)) from None
     rows = _store(_settings(db)[0]).query_samples(
         run_id=run, round_index=round_index, problem=problem, outcome=outcome_v, judge=judge,
-        source=source_v, rationalized=rationalized, checkpoint_id=checkpoint, text=text, limit=limit,
+        source=source_v, rationalized=rationalized, checkpoint_id=checkpoint, min_score=min_score,
+        max_score=max_score, text=text, problem_text=search, split=split_v, order_by=sort,
+        limit=limit or None,
     )
     if as_json:
         print(json.dumps(rows, default=str, indent=1))
+    elif as_jsonl:
+        out = sys.stdout
+        for row in rows:
+            out.write(json.dumps(row, default=str) + "\n")
     else:
         console.print(samples_table(rows))
 
@@ -335,7 +352,7 @@ def _register_optional() -> None:
     """Commands that live beside their feature (judges, constitutions, ...)."""
     import importlib
 
-    for name in ("verify_cmd", "constitution_cmd"):
+    for name in ("verify_cmd", "constitution_cmd", "schedule_cmd", "history_cmd", "report_cmd"):
         try:
             module = importlib.import_module(f"selftaught.cli.{name}")
         except ModuleNotFoundError as e:

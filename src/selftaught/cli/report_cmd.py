@@ -1,0 +1,35 @@
+"""``selftaught report RUN``: a self-contained HTML page about a run (``selftaught.report``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def report(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run id.")],
+    out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Where to write the page [default: HOME/runs/RUN/report.html].")] = None,
+    db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
+    home: Annotated[Optional[Path], typer.Option("--home", help="Folder for checkpoints and reports [env SELFTAUGHT_HOME].")] = None,
+) -> None:
+    """Write an HTML report of a run: held-out accuracy, pass-rate distribution, score
+    histograms and samples per round, and the round table. Plots are embedded (base64 PNG):
+    the file has no external resources.
+
+    Example:  selftaught report demo-star-20261125-101500-0042 -o report.html
+    """
+    import re
+
+    from selftaught.cli.main import _settings, _store, console
+    from selftaught.report.html import write_report
+
+    db, home, _ = _settings(db, home)
+    path = out or Path(home) / "runs" / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id) / "report.html"
+    write_report(_store(db), run_id, path)
+    console.print(f"wrote {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
