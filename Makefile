@@ -17,9 +17,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e '.[dev]'
 	touch $@
 
-# bubblewrap is the code sandbox (Debian package); PostgreSQL is used by the store tests
+# bubblewrap is the code sandbox (Debian package); chromium renders the HTML report in
+# tests/report (headless); PostgreSQL is used by the store tests
 system-deps:
 	@command -v bwrap >/dev/null || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 demo: setup
 	$(VENV)/bin/selftaught demo
