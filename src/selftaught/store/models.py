@@ -240,9 +240,9 @@ class VerdictRow(Base):
 
     __tablename__ = "verdicts"
     __table_args__ = (
+        # verdicts are reached through their sample (this leads with sample_id); no index
+        # on outcome or judge: a few values each, they misled SQLite's planner (0003)
         UniqueConstraint("sample_id", "judge", "judge_version"),
-        Index("ix_verdicts_outcome", "outcome"),
-        Index("ix_verdicts_judge", "judge"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
