@@ -112,6 +112,8 @@ def test_schedule_needs_exactly_one_timing(tmp_path, prefect_server):
     for args in ([], ["--cron", "0 3 * * *", "--interval", "60"]):
         result = cli("schedule", str(recipe), *args, env=env)
         assert result.returncode == 2 and "exactly one of --cron or --interval" in result.stderr
+    bad = cli("schedule", str(recipe), "--cron", "not a cron", env=env)
+    assert bad.returncode == 2 and "Invalid cron string" in bad.stderr and "Traceback" not in bad.stderr
 
 
 @pytest.mark.parametrize("command", [["schedule"], ["schedule", "add"], ["schedule", "list"], ["schedule", "pause"],

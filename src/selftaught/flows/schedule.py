@@ -153,24 +153,27 @@ def register(
 
     ensure_pool(pool)
     name = name or run_id
-    deployment = scheduled_run.to_deployment(
-        name=name,
-        cron=cron,
-        interval=interval,
-        parameters={
-            "recipe": recipe, "run_id": run_id, "db_url": absolute_db_url(db_url),
-            "home": str(Path(home).resolve()), "threads": threads,
-            "extra_rounds": extra_rounds, "fresh": fresh,
-        },
-        entrypoint_type=EntrypointType.MODULE_PATH,
-        concurrency_limit=1,
-        tags=["selftaught"],
-        description=f"selftaught run {run_id}: " + ("a new run each time" if fresh else f"+{extra_rounds} round(s) each time"),
-    )  # fmt: skip
     try:
+        deployment = scheduled_run.to_deployment(
+            name=name,
+            cron=cron,
+            interval=interval,
+            parameters={
+                "recipe": recipe, "run_id": run_id, "db_url": absolute_db_url(db_url),
+                "home": str(Path(home).resolve()), "threads": threads,
+                "extra_rounds": extra_rounds, "fresh": fresh,
+            },
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            concurrency_limit=1,
+            tags=["selftaught"],
+            description=f"selftaught run {run_id}: "
+            + ("a new run each time" if fresh else f"+{extra_rounds} round(s) each time"),
+        )  # fmt: skip
         deployment.apply(work_pool_name=pool)
-    except ValueError as exc:  # a bad cron string, from Prefect's schedule model
-        raise ScheduleError(f"schedule: {exc}") from None
+    except ValueError as exc:  # a bad cron string (pydantic's ValidationError is a ValueError)
+        reason = str(exc).splitlines()
+        detail = next((line.strip() for line in reason if "Value error" in line), reason[0] if reason else "")
+        raise ScheduleError(f"schedule: {detail.removeprefix('Value error, ')}") from None
     return name
 
 
