@@ -130,6 +130,8 @@ class RLSpec(_Strict):
     "KL coefficient to the round's starting policy."
     epsilon: float = Field(0.2, gt=0)
     "Clip range of the importance ratio."
+    num_iterations: int = Field(1, ge=1)
+    "Optimizer steps per generated batch (GRPO's mu); > 1 reuses each batch of rollouts."
     temperature: float = Field(1.0, gt=0)
     max_completion_length: int = Field(40, ge=1)
 

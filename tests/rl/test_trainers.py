@@ -106,3 +106,16 @@ def test_lora_checkpoint_is_merged_and_loads_without_peft(micro_policy_path, tmp
     assert not any("lora" in k for k in state) and set(state) == set(_state(micro_policy_path))
     assert _changed(_state(micro_policy_path), state)
     AutoModelForCausalLM.from_pretrained(result.checkpoint.path)  # a plain HF model
+
+
+def test_sft_with_lora_saves_a_merged_plain_model(micro_policy_path, tmp_path):
+    from selftaught.loops.train import SFTSettings, train_sft
+    from selftaught.records import TrainingExample, TrainingSet
+
+    p = PROBLEMS[0]
+    ts = TrainingSet("rft", (TrainingExample(p.prompt, p.solution, p.id),))
+    ck = train_sft(micro_policy_path, ts, str(tmp_path / "ck"), cfg=SFTSettings(steps=2, batch_size=1),
+                   checkpoint_id="s1", parent_id="r0", round_index=1, threads=1, lora=LoRASettings(r=4))  # fmt: skip
+    state = _state(ck.path)
+    assert ck.config["lora"]["r"] == 4 and set(state) == set(_state(micro_policy_path))
+    assert _changed(_state(micro_policy_path), state)

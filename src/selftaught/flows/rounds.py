@@ -18,10 +18,23 @@ runs can be resumed, scheduled or inspected in its UI; the open store and the pr
 reporter are process-local.
 
 Round 0 (cold start): build the tiny policy and SFT it on worked solutions (or register
-the recipe's checkpoint), then evaluate. Round r >= 1:
+the recipe's checkpoint), then evaluate. Round r >= 1 runs the recipe's method for that
+round (``recipe.method_for_round``; an R1 pipeline lists one per round in ``stages``), and
+its stages depend on the method's family (``loops.methods``):
 
-    generate (K samples per problem) -> judge -> rationalize (STaR only) -> curate
-    -> train (TRL SFT, atomic checkpoint) -> evaluate (held-out)
+    sft (rft, star, distill):  generate -> judge -> rationalize (STaR only) -> curate
+                               -> train (TRL SFT) -> evaluate
+    preference (dpo):          generate -> judge -> curate (verified pairs) -> train (TRL DPO)
+                               -> evaluate
+    online_rl (grpo, rloo):    train (the TRL trainer samples and scores its own rollouts;
+                               every rollout is stored as a ROLLOUT sample with its verdict
+                               and step) -> evaluate
+
+A stage a family does not run is recorded as done with the reason, so resume logic is the
+same for every round: a round is finished when all its stages are done, and round r always
+starts from round r-1's checkpoint. A distill round's generate stage asks the teacher.
+With ``curriculum:`` the round's problems are filtered by their latest pass rate in the
+store (rounds before this one only, so a re-run sees the same set).
 """
 
 from __future__ import annotations
@@ -42,6 +55,7 @@ from prefect.cache_policies import NO_CACHE
 
 from selftaught.errors import CheckpointError, ConfigError
 from selftaught.flows.progress import Advance, reporter
+from selftaught.loops.methods import Family
 from selftaught.recipe import Method, Recipe, recipe_from_dict
 from selftaught.records import Checkpoint, Judged, Problem, SampleSource, Split, Stage
 from selftaught.store import Store
@@ -103,10 +117,36 @@ class RunContext:
     def round_problems(self, index: int) -> list[Problem]:
         from selftaught.loops.rounds import problems_for_round
 
+        split = self.round_curriculum(index)
+        if split is not None:
+            return list(split.kept)
         return problems_for_round(self.train_pool, index, self.cfg.prompts_per_round)
 
     def judge_fn(self):
         return judge_for(self.recipe.judge)
+
+    def method(self, index: int) -> Method:
+        return self.recipe.method_for_round(index)
+
+    def family(self, index: int):
+        return self.recipe.family_for_round(index)
+
+    def round_curriculum(self, index: int):
+        """The round's block of problems split by the recipe's pass-rate band (or None)."""
+        spec = self.recipe.curriculum
+        if spec is None:
+            return None
+        from selftaught.loops.curriculum import CurriculumBand, band_filter, pass_rate_map
+        from selftaught.loops.rounds import problems_for_round
+
+        rows = [
+            row
+            for source in (SampleSource.GENERATE, SampleSource.ROLLOUT)
+            for row in self.store.problem_pass_rates(self.run_id, source=source)
+        ]
+        band = CurriculumBand(low=spec.low, high=spec.high, keep_unseen=spec.keep_unseen)
+        block = problems_for_round(self.train_pool, index, self.cfg.prompts_per_round)
+        return band_filter(block, pass_rate_map(rows, before_round=index), band)
 
 
 def _load_problems(recipe: Recipe, split: Split) -> list[Problem]:
@@ -181,13 +221,21 @@ def generate_stage(ctx: RunContext, index: int) -> None:
         from selftaught.loops.generate import generate
 
         parent = ctx.checkpoint(index - 1)
+        if ctx.method(index) is Method.DISTILL:
+            from selftaught.loops.distill import load_teacher
+
+            teacher = ctx.recipe.teacher_settings()
+            policy, producer = load_teacher(teacher, threads=ctx.threads), teacher.name
+        else:
+            policy, producer = _policy(parent.path, ctx), parent.id
         samples = generate(
-            _policy(parent.path, ctx), problems, k=ctx.cfg.k, params=ctx.cfg.sampling,
-            seed=_seed(ctx, index, "generate"), checkpoint_id=parent.id,
+            policy, problems, k=ctx.cfg.k, params=ctx.cfg.sampling,
+            seed=_seed(ctx, index, "generate"), checkpoint_id=producer,
             batch_size=ctx.cfg.batch_size, progress=advance,
         )
         inserted = ctx.store.add_samples(ctx.run_id, index, samples)
-        return {"n_samples": len(samples), "n_inserted": inserted, "n_tokens": sum(s.n_tokens for s in samples)}
+        metrics = {"n_samples": len(samples), "n_inserted": inserted, "n_tokens": sum(s.n_tokens for s in samples)}
+        return {**metrics, **_curriculum_metrics(ctx, index)}
 
     run_stage(ctx, index, Stage.GENERATE, body, total=len(problems))
 
@@ -210,8 +258,8 @@ def judge_stage(ctx: RunContext, index: int) -> None:
 @task(name="rationalize", cache_policy=NO_CACHE)
 def rationalize_stage(ctx: RunContext, index: int) -> None:
     def body(advance: Advance) -> dict:
-        if ctx.recipe.method is not Method.STAR:
-            return {"n_samples": 0, "skipped": f"method {ctx.recipe.method.value} does not rationalize"}
+        if ctx.method(index) is not Method.STAR:
+            return {"n_samples": 0, "skipped": f"method {ctx.method(index).value} does not rationalize"}
         from selftaught.loops.rounds import rationalize
 
         parent = ctx.checkpoint(index - 1)
@@ -242,7 +290,15 @@ def curate_stage(ctx: RunContext, index: int) -> None:
         judged = store.get_judged(ctx.run_id, index, SampleSource.GENERATE)
         rationalized = store.get_judged(ctx.run_id, index, SampleSource.RATIONALIZE)
         by_id = {p.id: p for p in ctx.round_problems(index)}
-        ts = CURATORS[ctx.recipe.method](judged, rationalized, by_id, ctx.cfg.max_per_problem)
+        method = ctx.method(index)
+        if ctx.family(index) is Family.PREFERENCE:
+            from selftaught.loops.dpo import build_pairs, pair_stats
+
+            pairs = build_pairs(judged, by_id, max_pairs_per_problem=ctx.recipe.dpo.max_pairs_per_problem)
+            advance(len(pairs))
+            return pair_stats(judged, pairs)  # the train stage rebuilds them from the same rows
+        curator = CURATORS[Method.RFT if method is Method.DISTILL else method]
+        ts = curator(judged, rationalized, by_id, ctx.cfg.max_per_problem)
         store.add_training_set(ctx.run_id, index, ts)
         advance(len(ts.examples))
         return dict(ts.stats)
@@ -276,6 +332,8 @@ def train_stage(ctx: RunContext, index: int) -> None:
         from selftaught.loops.train import train_sft
 
         ckpt = _existing_checkpoint(ctx, index)
+        if ckpt is None and ctx.family(index) is Family.PREFERENCE:
+            ckpt = _train_dpo(ctx, index, advance)
         if ckpt is None:
             ts = ctx.store.get_training_set(ctx.run_id, index)
             if ts is None:
@@ -285,12 +343,70 @@ def train_stage(ctx: RunContext, index: int) -> None:
                 parent.path, ts, str(ctx.checkpoint_dir(index)),
                 cfg=replace(ctx.cfg.round_sft, seed=_seed(ctx, index, "train")),
                 checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
-                progress=advance, threads=ctx.threads,
+                progress=advance, threads=ctx.threads, lora=ctx.recipe.lora_settings(),
             )
         ctx.store.add_checkpoint(ctx.run_id, ckpt)
         return {"checkpoint": ckpt.id, "train_loss": ckpt.config.get("train_loss"), "n_examples": ckpt.config.get("n_examples")}
 
-    run_stage(ctx, index, Stage.TRAIN, body, total=ctx.cfg.round_sft.steps)
+    steps = ctx.recipe.dpo.steps if ctx.family(index) is Family.PREFERENCE else ctx.cfg.round_sft.steps
+    run_stage(ctx, index, Stage.TRAIN, body, total=steps)
+
+
+def _train_dpo(ctx: RunContext, index: int, advance: Advance) -> Checkpoint:
+    """DPO on the pairs of this round's stored verdicts (a pure function of them)."""
+    from selftaught.loops.dpo import build_pairs, train_dpo
+
+    judged = ctx.store.get_judged(ctx.run_id, index, SampleSource.GENERATE)
+    by_id = {p.id: p for p in ctx.round_problems(index)}
+    pairs = build_pairs(judged, by_id, max_pairs_per_problem=ctx.recipe.dpo.max_pairs_per_problem)
+    parent = ctx.checkpoint(index - 1)
+    return train_dpo(
+        parent.path, pairs, str(ctx.checkpoint_dir(index)),
+        cfg=ctx.recipe.dpo_settings(seed=_seed(ctx, index, "train")),
+        checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
+        progress=advance, threads=ctx.threads,
+    )
+
+
+@task(name="train-rl", cache_policy=NO_CACHE)
+def rl_train_stage(ctx: RunContext, index: int) -> None:
+    """GRPO/RLOO: the trainer generates, scores and learns; its rollouts go to the store."""
+    method = ctx.method(index)
+    settings = ctx.recipe.rl_settings(method, seed=_seed(ctx, index, "train"))
+
+    def body(advance: Advance) -> dict:
+        from selftaught.loops.rl import load_rollouts, reward_verifier, train_rl
+
+        ckpt = _existing_checkpoint(ctx, index)
+        if ckpt is None:
+            parent = ctx.checkpoint(index - 1)
+            result = train_rl(
+                method, parent.path, ctx.round_problems(index), str(ctx.checkpoint_dir(index)),
+                cfg=settings,
+                verifier=reward_verifier(ctx.recipe.reward, ctx.judge_fn(), judge_name=ctx.recipe.judge),
+                checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
+                progress=advance, threads=ctx.threads,
+            )
+            ckpt, rollouts = result.checkpoint, list(result.rollouts)
+        else:  # trained before an interruption: the checkpoint carries its rollouts
+            rollouts = load_rollouts(ckpt.path)
+        store = ctx.store
+        store.add_samples(ctx.run_id, index, [j.sample for j in rollouts])
+        store.add_verdicts(ctx.run_id, index, rollouts)
+        store.add_checkpoint(ctx.run_id, ckpt)
+        n_pass = sum(j.verdict.passed for j in rollouts)
+        return {
+            "checkpoint": ckpt.id, "method": method.value, "train_loss": ckpt.config.get("train_loss"),
+            "n_rollouts": len(rollouts), "rollout_pass_rate": n_pass / max(len(rollouts), 1),
+            **_curriculum_metrics(ctx, index),
+        }
+
+    run_stage(ctx, index, Stage.TRAIN, body, total=settings.steps)
+
+
+def _curriculum_metrics(ctx: RunContext, index: int) -> dict:
+    split = ctx.round_curriculum(index)
+    return {} if split is None else {"curriculum": split.stats()}
 
 
 @task(name="cold-start", cache_policy=NO_CACHE)
@@ -393,6 +509,11 @@ def round_flow(run_id: str, index: int, recipe: dict, db_url: str, home: str, th
         cold_start_stage(ctx)
         for stage in (Stage.GENERATE, Stage.JUDGE, Stage.RATIONALIZE, Stage.CURATE):
             run_stage(ctx, 0, stage, lambda advance: {"skipped": "cold start"}, total=None)
+    elif ctx.family(index) is Family.ONLINE_RL:
+        skipped = f"{ctx.method(index).value}: the trainer generates and judges its own rollouts"
+        for stage in (Stage.GENERATE, Stage.JUDGE, Stage.RATIONALIZE, Stage.CURATE):
+            run_stage(ctx, index, stage, lambda advance: {"skipped": skipped}, total=None)
+        rl_train_stage(ctx, index)
     else:
         generate_stage(ctx, index)
         judge_stage(ctx, index)
@@ -445,6 +566,9 @@ class RoundTiming:
 def run_flow(run_id: str, recipe: dict, db_url: str, home: str, threads: int = 0) -> list[dict]:
     """Cold start (round 0) then ``recipe.rounds`` rounds; resumes from what the store holds."""
     ctx = _context(run_id, recipe, db_url, home, threads)
+    teacher = ctx.recipe.teacher
+    if teacher is not None and teacher.path is not None and not (Path(teacher.path) / "config.json").is_file():
+        raise ConfigError(f"teacher.path: not a saved model (no config.json): {teacher.path}")
     store = ctx.store
     store.create_run(run_id, name=ctx.recipe.name, recipe=recipe)
     store.add_problems(ctx.train_pool + ctx.heldout)

@@ -77,6 +77,7 @@ class RLSettings:
     num_generations: int = 8  # G: completions per prompt (the group)
     beta: float = 0.0  # KL coefficient to the reference (round's starting policy)
     epsilon: float = 0.2  # PPO-style clip range of the importance ratio
+    num_iterations: int = 1  # optimizer steps per generated batch (GRPO's mu; > 1 reuses rollouts)
     temperature: float = 1.0  # rollout sampling temperature
     max_completion_length: int = 40  # tokens per rollout
     warmup: float = 0.0  # linear warm-up: a fraction of steps if < 1, else a step count
@@ -122,6 +123,7 @@ def _common_rl_args(cfg: RLSettings, output_dir: str) -> dict[str, Any]:
         top_k=0,
         beta=cfg.beta,
         epsilon=cfg.epsilon,
+        num_iterations=cfg.num_iterations,
         warmup_steps=cfg.warmup,
         lr_scheduler_type="constant_with_warmup",
         max_grad_norm=cfg.max_grad_norm,

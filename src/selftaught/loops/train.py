@@ -17,6 +17,9 @@ rounds have something to improve. Optionally some of those rows are also shown w
 the STaR hint in the prompt (``hint_fraction``), so that the policy can use a hint
 when STaR rationalizes; the rows trained in the rounds never contain it.
 
+``lora`` trains low-rank adapters instead of every weight (``lora.py``); they are merged
+before the save, so the checkpoint is a plain model either way.
+
 An empty training set trains nothing: the checkpoint is the parent's weights saved
 again under the new id, with ``config["skipped"] = True``.
 """
@@ -32,6 +35,7 @@ from typing import Any
 
 from selftaught.errors import DataError
 from selftaught.loops.checkpoint import save_checkpoint
+from selftaught.loops.lora import LoRASettings, build_lora_config, merged
 from selftaught.loops.curate import rationalization_prompt
 from selftaught.loops.policy import quiet_transformers, set_threads
 from selftaught.records import Checkpoint, Problem, TrainingExample, TrainingSet
@@ -111,6 +115,7 @@ def train_sft(
     round_index: int | None,
     progress: Callable[[int], None] | None = None,
     threads: int = 0,
+    lora: LoRASettings | None = None,
 ) -> Checkpoint:
     """Fine-tune the policy at ``base_path`` on ``ts``; save atomically to ``out_dir``."""
     set_threads(threads)
@@ -127,6 +132,8 @@ def train_sft(
         "training_set": dict(ts.stats),
         "n_examples": len(ts.examples),
     }
+    if lora is not None:
+        config["lora"] = asdict(lora)
     if ts.examples:
         data = Dataset.from_dict(
             {"prompt": [e.prompt for e in ts.examples], "completion": [e.completion for e in ts.examples]}
@@ -141,10 +148,11 @@ def train_sft(
                 train_dataset=data,
                 processing_class=tokenizer,
                 callbacks=[_progress_callback(progress)] if progress else None,
+                peft_config=build_lora_config(lora),
             )
             trainer.remove_callback(PrinterCallback)  # it prints the final metrics dict
             result = trainer.train()
-            model = trainer.model
+            model = merged(trainer.model)
         config["train_loss"] = float(result.training_loss)
         config["skipped"] = False
     else:
