@@ -3,9 +3,18 @@
 ``DemoConfig`` is what ``selftaught demo`` and ``benchmarks/demo_curve.py`` run:
 build the tiny policy, cold-start it on gold solutions, then ``rounds`` rounds of
 generate -> judge -> (rationalize) -> curate -> train -> evaluate on 2-digit
-addition. The numbers were tuned on 2 shared CPU cores to finish cold start + 3
-rounds in well under 10 minutes while raising held-out sampled accuracy by more
-than 15 points (measured curves: the loops report / README).
+addition. The numbers were tuned on 2 shared CPU cores (1 torch thread, load
+average 3-8 from other work) with ``benchmarks/demo_curve.py``:
+
+- cold start: 200 SFT steps x 16 rows at lr 1e-3 puts held-out pass@1 near 10-17%
+  (150 x 32 left it at 5-8% and the rounds then learned little; 240-300 x 16 gave
+  40-50%, too strong to show the rounds);
+- seed 0: pass@1 11.1% -> RFT 21.2 / 38.9 / 46.2%, STaR 25.7 / 41.1 / 49.6%;
+  build + cold start + 3 rounds took 314 s (RFT) and 329 s (STaR) wall.
+
+A quarter of the cold-start rows are also shown with the STaR hint so the policy
+learns to use it (``cold_start_hint_fraction``); without that, a model trained from
+scratch ignores the hint and STaR rationalizes almost nothing (1-2 rows a round).
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ class DemoConfig:
     n_train: int = 768  # training-problem pool (train split only)
     prompts_per_round: int = 256  # problems sampled per round (rotating through the pool)
     n_cold_start: int = 256  # gold solutions used for the cold-start SFT
-    cold_start_hint_fraction: float = 0.5  # share of them also shown with the STaR hint (see train.gold_training_set)
+    cold_start_hint_fraction: float = 0.25  # share of them also shown with the STaR hint (see train.gold_training_set)
     n_heldout: int = 200  # held-out problems evaluated after every checkpoint
     k: int = 8  # samples per training problem per round
     eval_k: int = 8  # samples per held-out problem (pass@k, maj@k)
@@ -46,7 +55,7 @@ class DemoConfig:
         default_factory=lambda: SamplingParams(temperature=1.0, max_new_tokens=32)
     )  # round sampling (the rationalization pass uses the same params)
     cold_start_sft: SFTSettings = field(
-        default_factory=lambda: SFTSettings(lr=1e-3, steps=150, batch_size=32, warmup=0.1)
+        default_factory=lambda: SFTSettings(lr=1e-3, steps=200, batch_size=16, warmup=0.1)
     )  # the cold-start SFT on gold solutions: short, so the policy stays weak
     round_sft: SFTSettings = field(
         default_factory=lambda: SFTSettings(lr=5e-4, steps=60, batch_size=32, warmup=0.1)
