@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     cold = cold_start(
         init_path, pool[: cfg.n_cold_start], str(root / "cold"),
         cfg=replace(cfg.cold_start_sft, seed=cfg.seed), checkpoint_id="cold", threads=threads,
-        hint_fraction=cfg.cold_start_hint_fraction,
+        hint_fraction=cfg.cold_start_hint_fraction, stop=cfg.cold_start_stop(pool),
     )
     t_cold_train = time.perf_counter() - clock
     clock = time.perf_counter()
@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         batch_size=cfg.batch_size,
     )
     t_cold_eval = time.perf_counter() - clock
-    print(f"# build {t_init:.1f}s, cold-start SFT {t_cold_train:.1f}s, eval {t_cold_eval:.1f}s")
+    print(f"# build {t_init:.1f}s, cold-start SFT {t_cold_train:.1f}s "
+          f"(stopped at step {cold.config.get('stopped_at_step', cfg.cold_start_sft.steps)}, "
+          f"probe {cold.config.get('probe', [])[-3:]}), eval {t_cold_eval:.1f}s")
 
     header = f"{'checkpoint':<12}{'greedy':>9}{'pass@1':>9}{'pass@' + str(cfg.eval_k):>9}{'maj@' + str(cfg.eval_k):>9}{'seconds':>9}   deltas vs cold (greedy pass@1 pass@k maj@k)"
     results: dict = {"config": repr(cfg), "cold": base.__dict__ | {"extra": dict(base.extra)}, "methods": {}}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from selftaught.errors import DataError
@@ -65,3 +67,16 @@ def test_gold_training_set_can_teach_the_hint_format():
     assert ts.stats == {"n_examples": 6, "n_problems": 4, "n_hinted": 2}
     with pytest.raises(ValueError):
         gold_training_set(problems, hint_fraction=1.5)
+
+
+def test_stop_at_accuracy_ends_training_at_the_first_check_that_reaches_the_target(micro_policy_path, tmp_path):
+    from selftaught.loops.train import StopAtAccuracy
+
+    problems = make_problems(8, Split.TRAIN, seed=0)
+    probe = tuple(make_problems(12, Split.TRAIN, seed=0)[8:])
+    ckpt = cold_start(
+        micro_policy_path, problems, str(tmp_path / "cold"), cfg=replace(TINY_SFT, steps=6),
+        checkpoint_id="cold", threads=1, stop=StopAtAccuracy(probe, target=0.0, every=2, max_new_tokens=4),
+    )
+    assert ckpt.config["stopped_at_step"] == 2
+    assert ckpt.config["probe"] == [(2, 0.0)]

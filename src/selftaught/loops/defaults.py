@@ -22,8 +22,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from selftaught.loops.train import SFTSettings
-from selftaught.records import SamplingParams
+from collections.abc import Sequence
+
+from selftaught.loops.train import SFTSettings, StopAtAccuracy
+from selftaught.records import Problem, SamplingParams
 
 
 class Method(enum.StrEnum):
@@ -46,6 +48,9 @@ class DemoConfig:
     prompts_per_round: int = 256  # problems sampled per round (rotating through the pool)
     n_cold_start: int = 256  # gold solutions used for the cold-start SFT
     cold_start_hint_fraction: float = 0.25  # share of them also shown with the STaR hint (see train.gold_training_set)
+    cold_start_target: float = 0.35  # stop the cold start once greedy accuracy on the probe reaches this (0 = never)
+    cold_start_probe: int = 64  # train-split problems after the cold-start ones, used as that probe
+    cold_start_check_every: int = 10  # optimizer steps between probe checks
     n_heldout: int = 200  # held-out problems evaluated after every checkpoint
     k: int = 8  # samples per training problem per round
     eval_k: int = 8  # samples per held-out problem (pass@k, maj@k)
@@ -55,9 +60,23 @@ class DemoConfig:
         default_factory=lambda: SamplingParams(temperature=1.0, max_new_tokens=32)
     )  # round sampling (the rationalization pass uses the same params)
     cold_start_sft: SFTSettings = field(
-        default_factory=lambda: SFTSettings(lr=1e-3, steps=200, batch_size=16, warmup=0.1)
-    )  # the cold-start SFT on gold solutions: short, so the policy stays weak
+        default_factory=lambda: SFTSettings(lr=1e-3, steps=400, batch_size=16, warmup=0.1)
+    )  # the cold-start SFT on gold solutions: at most this long, stopped early at cold_start_target
     round_sft: SFTSettings = field(
         default_factory=lambda: SFTSettings(lr=5e-4, steps=60, batch_size=32, warmup=0.1)
     )  # the SFT of each round on its curated set
     batch_size: int = 64  # prompts per generate call
+
+    def cold_start_stop(self, pool: Sequence[Problem]) -> StopAtAccuracy | None:
+        """The early stop for the cold start: probe = the pool's problems after the cold-start ones."""
+        if self.cold_start_target <= 0:
+            return None
+        probe = tuple(pool[self.n_cold_start : self.n_cold_start + self.cold_start_probe])
+        if not probe:
+            return None
+        return StopAtAccuracy(
+            problems=probe,
+            target=self.cold_start_target,
+            every=self.cold_start_check_every,
+            max_new_tokens=self.sampling.max_new_tokens,
+        )

@@ -104,6 +104,57 @@ def _progress_callback(progress: Callable[[int], None]) -> Any:
     return ProgressCallback()
 
 
+@dataclass(frozen=True)
+class StopAtAccuracy:
+    """Stop SFT once greedy accuracy on ``problems`` reaches ``target`` (checked every ``every`` steps).
+
+    The cold start uses it to land in the same place whatever the seed: the step at
+    which a from-scratch model "gets" the chain format varies a lot with its
+    initialisation (measured: seed 0 reached 17% sampled accuracy at step 200,
+    seed 1 had 4%), so a fixed step count gives either a broken or a too-strong policy.
+    The probe problems must come from the train split.
+    """
+
+    problems: tuple[Problem, ...]
+    target: float  # greedy accuracy in [0, 1]
+    every: int = 20  # optimizer steps between checks
+    max_new_tokens: int = 32
+
+
+def _probe_accuracy(model: Any, tokenizer: Any, stop: StopAtAccuracy) -> float:
+    from selftaught.loops.generate import generate
+    from selftaught.loops.policy import Policy
+    from selftaught.loops.verify import judge_all
+    from selftaught.records import SamplingParams
+
+    was_training = model.training
+    model.eval()
+    try:
+        samples = generate(
+            Policy(model=model, tokenizer=tokenizer, path=""), stop.problems, k=1, seed=0,
+            params=SamplingParams(max_new_tokens=stop.max_new_tokens, do_sample=False), batch_size=256,
+        )
+    finally:
+        model.train(was_training)
+    judged = judge_all(samples, {p.id: p for p in stop.problems})
+    return sum(j.verdict.passed for j in judged) / max(len(judged), 1)
+
+
+def _stop_callback(stop: StopAtAccuracy, tokenizer: Any, record: dict[str, Any]) -> Any:
+    from transformers import TrainerCallback
+
+    class StopCallback(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if state.global_step % stop.every == 0 and state.global_step < state.max_steps:
+                acc = _probe_accuracy(model, tokenizer, stop)
+                record.setdefault("probe", []).append((state.global_step, acc))
+                if acc >= stop.target:
+                    record["stopped_at_step"] = state.global_step
+                    control.should_training_stop = True
+
+    return StopCallback()
+
+
 def train_sft(
     base_path: str,
     ts: TrainingSet,
@@ -116,8 +167,13 @@ def train_sft(
     progress: Callable[[int], None] | None = None,
     threads: int = 0,
     lora: LoRASettings | None = None,
+    stop: StopAtAccuracy | None = None,
 ) -> Checkpoint:
-    """Fine-tune the policy at ``base_path`` on ``ts``; save atomically to ``out_dir``."""
+    """Fine-tune the policy at ``base_path`` on ``ts``; save atomically to ``out_dir``.
+
+    With ``stop``, training ends early once the probe accuracy reaches its target
+    (``config["stopped_at_step"]``; every check is in ``config["probe"]``).
+    """
     set_threads(threads)
     quiet_transformers()
     from datasets import Dataset
@@ -138,6 +194,9 @@ def train_sft(
         data = Dataset.from_dict(
             {"prompt": [e.prompt for e in ts.examples], "completion": [e.completion for e in ts.examples]}
         )
+        callbacks = [_progress_callback(progress)] if progress else []
+        if stop is not None:
+            callbacks.append(_stop_callback(stop, tokenizer, config))
         with tempfile.TemporaryDirectory(prefix="selftaught-sft-") as scratch:
             from transformers.trainer_callback import PrinterCallback
             from trl import SFTTrainer
@@ -147,7 +206,7 @@ def train_sft(
                 args=build_sft_config(cfg, scratch),
                 train_dataset=data,
                 processing_class=tokenizer,
-                callbacks=[_progress_callback(progress)] if progress else None,
+                callbacks=callbacks or None,
                 peft_config=build_lora_config(lora),
             )
             trainer.remove_callback(PrinterCallback)  # it prints the final metrics dict
@@ -205,10 +264,13 @@ def cold_start(
     progress: Callable[[int], None] | None = None,
     threads: int = 0,
     hint_fraction: float = 0.0,
+    stop: StopAtAccuracy | None = None,
 ) -> Checkpoint:
     """SFT on gold solutions (R1's cold start): a short run that leaves the policy weak.
 
     ``hint_fraction``: see ``gold_training_set`` (the demo uses it so STaR can rationalize).
+    ``stop``: end as soon as greedy accuracy on a train-split probe reaches a target
+    (``cfg.steps`` is then the most it may take); see ``StopAtAccuracy``.
     """
     return train_sft(
         base_path,
@@ -220,4 +282,5 @@ def cold_start(
         round_index=round_index,
         progress=progress,
         threads=threads,
+        stop=stop,
     )
