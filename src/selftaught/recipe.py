@@ -153,8 +153,8 @@ class RLOOSpec(RLSpec):
 class DPOSpec(_Strict):
     """Iterative DPO on verified pairs (defaults: measured; pure sigmoid made things worse)."""
 
-    lr: float = Field(2e-4, gt=0)
-    steps: int = Field(40, ge=1)
+    lr: float = Field(5e-4, gt=0)
+    steps: int = Field(60, ge=1)
     batch_size: int = Field(32, ge=1)
     beta: float = Field(0.1, gt=0)
     loss_types: tuple[Literal["sigmoid", "hinge", "ipo", "robust", "sft", "apo_zero", "apo_down"], ...] = ("sigmoid", "sft")

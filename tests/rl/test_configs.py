@@ -30,7 +30,7 @@ def test_vllm_backend_sets_trl_use_vllm(tmp_path):
 
 def test_dpo_config_keeps_the_sft_term(tmp_path):
     c = build_dpo_config(DPOSettings(), str(tmp_path))
-    assert list(c.loss_type) == ["sigmoid", "sft"] and c.learning_rate == 2e-4 and c.beta == 0.1
+    assert list(c.loss_type) == ["sigmoid", "sft"] and c.learning_rate == 5e-4 and c.beta == 0.1
     assert (c.bf16, c.use_cpu, c.gradient_checkpointing) == (False, True, False)
 
 
