@@ -34,6 +34,13 @@ PUBLIC = {
     "add_evaluation": "(self, run_id: 'str', index: 'int | None', ev: 'Evaluation') -> 'None'",
     "get_evaluations": "(self, run_id: 'str') -> 'list[tuple[int | None, Evaluation]]'",
     "round_table": "(self, run_id: 'str') -> 'list[dict]'",
+    # constitutional AI (flows/cai.py)
+    "add_constitution": "(self, hash: 'str', name: 'str', text: 'str') -> 'bool'",
+    "get_constitution": "(self, hash: 'str') -> 'dict | None'",
+    "add_critiques": "(self, run_id: 'str', index: 'int', critiques: 'Sequence[Critique]') -> 'int'",
+    "add_revisions": "(self, run_id: 'str', index: 'int', revisions: 'Sequence[Revision]') -> 'int'",
+    "add_preference_pairs": "(self, run_id: 'str', index: 'int', pairs: 'Sequence[PreferencePair]', kept: 'Iterable[PreferencePair]' = ()) -> 'int'",
+    "get_cai": "(self, run_id: 'str', index: 'int') -> 'CaiRecords'",
     # history (selftaught samples / problem / export / report)
     "sample_query_statement": "(self, *, order_by: 'str' = 'id', limit: 'int | None' = 50, **filters: 'Any') -> 'Select'",
     "export_samples": "(self, *, limit: 'int | None' = None, **filters: 'Any') -> 'Iterator[dict]'",

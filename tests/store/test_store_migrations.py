@@ -18,7 +18,7 @@ from selftaught.store.models import Base
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {
     "runs", "rounds", "stages", "problems", "samples", "verdicts", "training_examples",
-    "checkpoints", "evaluations",
+    "checkpoints", "evaluations", "constitutions", "critiques", "revisions", "preference_pairs",
 }  # fmt: skip
 
 
@@ -124,6 +124,7 @@ def test_wheel_ships_migrations_and_uses_them(tmp_path):
         "selftaught/_migrations/alembic/versions/0001_initial.py",
         "selftaught/_migrations/alembic/versions/0002_sample_run_id.py",
         "selftaught/_migrations/alembic/versions/0003_drop_low_cardinality_verdict_indexes.py",
+        "selftaught/_migrations/alembic/versions/0004_constitutional_ai.py",
     ):
         assert expected in names
     code = (

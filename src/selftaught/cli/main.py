@@ -352,7 +352,7 @@ def _register_optional() -> None:
     """Commands that live beside their feature (judges, constitutions, ...)."""
     import importlib
 
-    for name in ("verify_cmd", "constitution_cmd", "schedule_cmd", "history_cmd", "report_cmd"):
+    for name in ("verify_cmd", "constitution_cmd", "schedule_cmd", "history_cmd", "report_cmd", "cai_cmd"):
         try:
             module = importlib.import_module(f"selftaught.cli.{name}")
         except ModuleNotFoundError as e:

@@ -17,12 +17,16 @@ def round_table(rows: list[dict], timings: list[dict] | None = None, *, title: s
 
     Held-out columns: greedy accuracy, sampled accuracy (pass@1), pass@k and maj@k. ``orch``
     is the share of the round's wall time spent outside the stages (Prefect and the
-    store's bookkeeping), shown when the round ran in this process.
+    store's bookkeeping), shown when the round ran in this process. ``const.`` (only for
+    runs with a constitution) is the first 8 hex digits of the round's constitution hash.
     """
     t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, caption="round 0 is the cold-start policy; orch = share of wall time outside the stages")
     k = next((r["heldout_k"] for r in rows if r.get("heldout_k")), "k")
     for col in ("round", "samples", "pass", "ration.", "rows", "greedy", "pass@1", f"pass@{k}", f"maj@{k}", "sec", "orch"):
         t.add_column(col, justify="right", no_wrap=True, min_width=len(col))
+    constitutional = any(r.get("constitution_hash") for r in rows)
+    if constitutional:
+        t.add_column("const.", no_wrap=True)
     overhead = {x["index"]: x for x in timings or []}
     for r in rows:
         secs = sum((r.get("seconds") or {}).values())
@@ -31,7 +35,7 @@ def round_table(rows: list[dict], timings: list[dict] | None = None, *, title: s
         label = str(r["index"])
         if done < len(Stage):
             label += f" ({done}/{len(Stage)} stages)"
-        t.add_row(
+        cells = [
             label,
             str(r["n_samples"]),
             _pct(r["pass_rate"]),
@@ -43,7 +47,10 @@ def round_table(rows: list[dict], timings: list[dict] | None = None, *, title: s
             _pct(r["heldout_maj_at_k"]),
             f"{secs:.0f}",
             "-" if o is None else f"{o['orchestration_share']:.1%}",
-        )
+        ]
+        if constitutional:
+            cells.append((r.get("constitution_hash") or "-")[:8])
+        t.add_row(*cells)
     return t
 
 

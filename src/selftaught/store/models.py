@@ -21,9 +21,10 @@ Closed sets (``Split``, ``Outcome``, ``SampleSource``, ``Stage``, ``StageStatus`
 ``Enum`` columns stored as their *values* in a VARCHAR (``native_enum=False``, fixed
 length), portable across SQLite and PostgreSQL and stable when a member is added.
 
-Room is left for later tables (critiques and revisions keyed by sample + principle +
-constitution hash, preference pairs keyed by round + chosen + rejected sample, step labels
-keyed by sample + step); they hang off ``samples.id`` and ``rounds.id`` like verdicts do.
+Constitutional AI (0004): ``constitutions`` (one row per version, keyed by content hash);
+``critiques`` and ``revisions`` keyed by (sample, pass); ``preference_pairs`` keyed by
+(round, problem, principle). They hang off ``samples.id`` and ``rounds.id`` like verdicts
+do, and name the constitution version they were made under.
 
 This module imports SQLAlchemy but nothing else heavy; it knows nothing about records
 (conversion lives in ``convert.py``).
@@ -306,4 +307,71 @@ class EvaluationRow(Base):
     pass_at_k: Mapped[float]
     maj_at_k: Mapped[float]
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# Constitutional AI (migration 0004) ---------------------------------------------------------
+
+
+class ConstitutionRow(Base):
+    """One version of a constitution, stored once: its hash, name and canonical JSON text."""
+
+    __tablename__ = "constitutions"
+
+    hash: Mapped[str] = mapped_column(primary_key=True)  # sha256 of ``text``
+    name: Mapped[str]
+    text: Mapped[str] = mapped_column(Text)  # canonical JSON (``constitution.canonical_json``)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CritiqueRow(Base):
+    """Pass ``pass_index`` of the critique chain of one answer (a stored sample)."""
+
+    __tablename__ = "critiques"
+    __table_args__ = (UniqueConstraint("sample_id", "pass_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"))
+    pass_index: Mapped[int]
+    principle_id: Mapped[str]
+    constitution_hash: Mapped[str] = mapped_column(ForeignKey("constitutions.hash"))
+    answer: Mapped[str] = mapped_column(Text)  # the text critiqued
+    text: Mapped[str] = mapped_column(Text)
+    seed: Mapped[int]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RevisionRow(Base):
+    """The revision written after critique ``pass_index`` of one answer."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("sample_id", "pass_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"))
+    pass_index: Mapped[int]
+    principle_id: Mapped[str]
+    constitution_hash: Mapped[str] = mapped_column(ForeignKey("constitutions.hash"))
+    text: Mapped[str] = mapped_column(Text)
+    seed: Mapped[int]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class PreferencePairRow(Base):
+    """An AI-feedback comparison of two stored answers under one principle."""
+
+    __tablename__ = "preference_pairs"
+    __table_args__ = (UniqueConstraint("round_id", "problem_pk", "principle_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    problem_pk: Mapped[int] = mapped_column(ForeignKey("problems.id"))
+    chosen_sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"))
+    rejected_sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"))
+    principle_id: Mapped[str]
+    constitution_hash: Mapped[str] = mapped_column(ForeignKey("constitutions.hash"))
+    p_chosen: Mapped[float]  # the feedback model's probability that ``chosen`` is better
+    kept: Mapped[bool] = mapped_column(Boolean, default=False)  # p_chosen >= threshold
+    feedback_model: Mapped[str]
+    option_logprobs: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
