@@ -7,8 +7,10 @@ SFT step: the point is the plumbing with a real chat model, not the effect
 (``benchmarks/cai_effect.py`` measures that).
 
 Opt-in (SELFTAUGHT_SMOLLM2_FLOW=1): on the shared 2-core box, under other jobs' load, it
-ran past 7 minutes (stuck in the critique generation of round 1), far over the ~2.5 min a
-default slow test may take. ``tests/loops/test_cai_smollm2.py`` (SmolLM2 through
+passed in 476 s (round 0: GGUF rebuild + hash 119 s, held-out answer 38 s; round 1:
+answer/critique/revise on 2 prompts 274 s, SFT 5 s, held-out 33 s; both revisions were
+rejected as repeats of the critique, so the SFT step trained nothing), far over the
+~2.5 min a default slow test may take. ``tests/loops/test_cai_smollm2.py`` (SmolLM2 through
 ``sl_cai`` directly) stays the default real-model test; the flow is tested by default on the
 tiny chat model (``test_cai_flow.py``).
 """
