@@ -367,6 +367,7 @@ _register_optional()
 
 def main() -> None:
     """Entry point: known errors become one line and exit code 2."""
+    _quiet_prefect()  # before anything imports prefect
     try:
         app()
     except SelftaughtError as e:
