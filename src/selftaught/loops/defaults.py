@@ -6,11 +6,15 @@ generate -> judge -> (rationalize) -> curate -> train -> evaluate on 2-digit
 addition. The numbers were tuned on 2 shared CPU cores (1 torch thread, load
 average 3-8 from other work) with ``benchmarks/demo_curve.py``:
 
-- cold start: 200 SFT steps x 16 rows at lr 1e-3 puts held-out pass@1 near 10-17%
-  (150 x 32 left it at 5-8% and the rounds then learned little; 240-300 x 16 gave
-  40-50%, too strong to show the rounds);
-- seed 0: pass@1 11.1% -> RFT 21.2 / 38.9 / 46.2%, STaR 25.7 / 41.1 / 49.6%;
-  build + cold start + 3 rounds took 314 s (RFT) and 329 s (STaR) wall.
+- cold start: at most 400 SFT steps x 16 rows at lr 1e-3, stopped as soon as greedy
+  accuracy on 64 unseen train-split problems reaches 35% (checked every 10 steps).
+  A fixed step count was a knife edge: 150 x 32 gave 5-8% sampled accuracy and the
+  rounds learned little; 200 x 16 gave 17% on seed 0 but 4% on seed 1 (whose RFT
+  rounds then collapsed); 240-300 x 16 gave 40-50%, too strong to show the rounds.
+- seed 0: pass@1 16.0% -> RFT 38.7 / 53.8 / 58.8%, STaR 36.9 / 53.5 / 63.8%
+  (336 s wall each for build + cold start + 3 rounds, load average ~6);
+  seed 1: 19.1% -> RFT 33.8 / 40.3 / 46.9%, STaR 31.1 / 36.8 / 45.9%
+  (512 s and 602 s at load average ~8).
 
 A quarter of the cold-start rows are also shown with the STaR hint so the policy
 learns to use it (``cold_start_hint_fraction``); without that, a model trained from
