@@ -10,7 +10,8 @@ from selftaught.errors import ConfigError
 from selftaught.loops.defaults import DemoConfig
 from selftaught.recipe import Recipe, load_recipe
 
-RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("*.yaml"))
+RECIPES = sorted(p for p in (Path(__file__).parents[1] / "recipes").glob("*.yaml") if not p.name.startswith("cai-"))
+CAI_RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("cai-*.yaml"))
 
 
 def test_defaults_are_the_demo_config():
@@ -21,6 +22,13 @@ def test_defaults_are_the_demo_config():
 def test_shipped_recipes_load(path):
     recipe = load_recipe(path)
     assert recipe.loop_config().rounds == recipe.rounds
+
+
+@pytest.mark.parametrize("path", CAI_RECIPES, ids=lambda p: p.name)
+def test_shipped_cai_recipes_load(path):
+    from selftaught.cai_recipe import load_cai_recipe
+
+    assert load_cai_recipe(path).rounds >= 1
 
 
 def test_recipe_fields_reach_the_loop_config(tmp_path):
@@ -57,3 +65,10 @@ def test_errors_name_the_line(tmp_path, text, line, reason):
     with pytest.raises(ConfigError) as e:
         load_recipe(f)
     assert e.value.line == line and reason in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("name", ["arithmetic-star.yaml", "arithmetic-rft.yaml"])
+def test_arithmetic_recipes_spell_out_the_demo_defaults(name):
+    """These files document the defaults; they must not drift from DemoConfig."""
+    recipe = load_recipe(Path(__file__).parents[1] / "recipes" / name)
+    assert recipe.loop_config() == Recipe(name=recipe.name, method=recipe.method).loop_config()

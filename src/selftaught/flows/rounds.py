@@ -434,6 +434,8 @@ def cold_start_stage(ctx: RunContext) -> None:
                     cfg=replace(ctx.cfg.cold_start_sft, seed=ctx.cfg.seed),
                     checkpoint_id=ctx.checkpoint_id(0), parent_id=None, round_index=0,
                     progress=advance, threads=ctx.threads,
+                    hint_fraction=ctx.cfg.cold_start_hint_fraction,
+                    stop=ctx.cfg.cold_start_stop(pool),
                 ) if examples else _save_untrained(ctx, init)
         ctx.store.add_checkpoint(ctx.run_id, ckpt)
         return {"checkpoint": ckpt.id, "train_loss": ckpt.config.get("train_loss")}
