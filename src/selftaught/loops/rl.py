@@ -32,6 +32,10 @@ the manifest), so a checkpoint found complete after a crash still carries them.
 
 The learning rate matters more than anything else here (STACK-NOTES): at 3e-5 both
 methods took a 21% cold-start policy to ~40% in 40 steps; GRPO at 2e-4 collapsed to 7%.
+From the current demo cold start (18% sampled accuracy) the same 40 steps left GRPO flat
+(17.9%) and moved RLOO +0.9 points; every larger learning rate tried made GRPO worse
+(README). The sparse correctness signal of a weak policy is the limit, not the wiring: a
+toy reward that only asks for a final "7" is learned in 8 steps.
 
 Generation backend: in-process HF ``generate`` by default. ``backend="vllm"`` sets TRL's
 ``use_vllm=True`` (colocated); it needs a GPU and the ``vllm`` extra and has not been run
