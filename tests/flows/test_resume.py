@@ -1,8 +1,10 @@
 """kill -9 at any point, then resume: same samples per round, no duplicates, a valid chain.
 
-The victim run is killed twice (mid-training in round 1, mid-evaluation in round 2) through
-its whole process group, as a crash would, then resumed to the end and compared with a run
-of the same recipe that was never interrupted.
+The victim run is killed twice through its whole process group, as a crash would: once
+as soon as round 1's judge stage is done (so somewhere in rationalize/curate/train), once as
+soon as round 2's generate stage is done (somewhere in judge ... evaluate). Conditions that
+stay true, not "stage X is running", so a fast stage cannot slip past the watcher. It is
+then resumed to the end and compared with a run of the same recipe never interrupted.
 """
 
 from __future__ import annotations
@@ -43,15 +45,16 @@ def test_kill_9_twice_then_resume_matches_an_uninterrupted_run(finished_run, tmp
         return check
 
     first = start_cli(["run", str(recipe), "--run-id", "victim"], env, log)
-    wait_until(stage_is(1, Stage.TRAIN, "running"), first, log)
+    wait_until(stage_is(1, Stage.JUDGE, "done"), first, log)
     kill_group(first)
+    with Store(url, upgrade=False) as s:
+        assert s.stage_status("victim", 1).get(Stage.EVALUATE) != "done"  # really interrupted
 
     second = start_cli(["run", str(recipe), "--resume", "victim"], env, log)
-    wait_until(stage_is(2, Stage.EVALUATE, "running"), second, log)
+    wait_until(stage_is(2, Stage.GENERATE, "done"), second, log)
     kill_group(second)
-
     with Store(url, upgrade=False) as s:
-        assert s.stage_status("victim", 2).get(Stage.EVALUATE) == "running"  # really interrupted
+        assert s.stage_status("victim", 2).get(Stage.EVALUATE) != "done"
     run_cli(["run", str(recipe), "--resume", "victim"], env, log)
 
     ref_url = f"sqlite:///{ref_root / 'store.db'}"
