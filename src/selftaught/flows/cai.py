@@ -49,7 +49,7 @@ from prefect import flow
 from selftaught.cai_recipe import CaiRecipe
 from selftaught.errors import CheckpointError
 from selftaught.flows.progress import Advance
-from selftaught.flows.rounds import open_store, run_stage
+from selftaught.flows.rounds import RunLayout, run_stage
 from selftaught.records import Checkpoint, Evaluation, Problem, SampleSource, Split, Stage
 from selftaught.store import Store
 
@@ -57,7 +57,7 @@ _NOT_USED = "not used by Constitutional AI"
 
 
 @dataclass(frozen=True)
-class CaiContext:
+class CaiContext(RunLayout):
     """What every CAI stage needs; rebuilt from plain flow parameters."""
 
     run_id: str
@@ -65,25 +65,6 @@ class CaiContext:
     db_url: str
     home: Path
     threads: int = 0
-
-    @property
-    def store(self) -> Store:
-        return open_store(self.db_url)
-
-    def run_dir(self) -> Path:
-        return self.home / "runs" / re.sub(r"[^A-Za-z0-9_.-]", "_", self.run_id)
-
-    def checkpoint_dir(self, index: int) -> Path:
-        return self.run_dir() / f"round-{index:03d}"
-
-    def checkpoint_id(self, index: int) -> str:
-        return f"{self.run_id}/r{index}"
-
-    def checkpoint(self, index: int) -> Checkpoint:
-        ckpt = self.store.get_checkpoint(self.checkpoint_id(index))
-        if ckpt is None:
-            raise CheckpointError(f"run {self.run_id}: round {index} has no checkpoint in the store")
-        return ckpt
 
     def seed(self, index: int, stage: str) -> int:
         from selftaught.loops.rounds import stage_seed

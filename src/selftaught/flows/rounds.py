@@ -57,7 +57,7 @@ from selftaught.errors import CheckpointError, ConfigError
 from selftaught.flows.progress import Advance, reporter
 from selftaught.loops.methods import Family
 from selftaught.recipe import Method, Recipe, recipe_from_dict
-from selftaught.records import Checkpoint, Judged, Problem, SampleSource, Split, Stage
+from selftaught.records import Checkpoint, Problem, SampleSource, Split, Stage
 from selftaught.store import Store
 
 # ---------------------------------------------------------------------------- context
@@ -72,23 +72,16 @@ def open_store(db_url: str) -> Store:
     return _stores[db_url]
 
 
-@dataclass(frozen=True)
-class RunContext:
-    """What every stage needs to know; rebuilt from plain flow parameters."""
+class RunLayout:
+    """Where a run keeps things: its store, folder and checkpoints (needs run_id, db_url, home)."""
 
     run_id: str
-    recipe: Recipe
     db_url: str
     home: Path
-    threads: int = 0
 
     @property
     def store(self) -> Store:
         return open_store(self.db_url)
-
-    @cached_property
-    def cfg(self):
-        return self.recipe.loop_config()
 
     def run_dir(self) -> Path:
         return self.home / "runs" / re.sub(r"[^A-Za-z0-9_.-]", "_", self.run_id)
@@ -104,6 +97,23 @@ class RunContext:
         if ckpt is None:
             raise CheckpointError(f"run {self.run_id}: round {index} has no checkpoint in the store")
         return ckpt
+
+
+@dataclass(frozen=True)
+class RunContext(RunLayout):
+    """What every stage needs to know; rebuilt from plain flow parameters."""
+
+    run_id: str
+    recipe: Recipe
+    db_url: str
+    home: Path
+    threads: int = 0
+
+
+    @cached_property
+    def cfg(self):
+        return self.recipe.loop_config()
+
 
     # -- problems are a pure function of the recipe; the store gets a copy on run start
     @cached_property
