@@ -1,0 +1,397 @@
+"""The store's history queries: the round table, sample search, one problem across
+rounds, pass rates and score histograms. A mixin of ``Store``; callers see only ``Store``.
+All filter values reach SQL as bound parameters."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+from sqlalchemy import Integer, Select, case, cast, func, select
+
+from selftaught.errors import StoreError
+from selftaught.records import STAGE_ORDER, Outcome, SampleSource, Split, Stage
+from selftaught.store._sql import _enum, _flat
+from selftaught.store.models import (
+    CheckpointRow,
+    EvaluationRow,
+    ProblemRow,
+    Round,
+    SampleRow,
+    StageRun,
+    StageStatus,
+    TrainingExampleRow,
+    VerdictRow,
+)
+
+
+class HistoryMixin:
+    def round_table(self, run_id: str) -> list[dict]:
+        """One flat dict per round of the run, in round order (see ``ROUND_TABLE_KEYS``)."""
+        with self._read() as conn:
+            rounds = conn.execute(
+                select(Round.id, Round.index, Round.constitution_hash)
+                .where(Round.run_id == run_id)
+                .order_by(Round.index)
+            ).all()
+            if not rounds:
+                return []
+            in_run = Round.run_id == run_id
+
+            stages = conn.execute(
+                select(StageRun.round_id, StageRun.stage, StageRun.status, StageRun.seconds)
+                .join(Round, Round.id == StageRun.round_id)
+                .where(in_run)
+            ).all()
+            counts = conn.execute(
+                select(SampleRow.round_id, SampleRow.source, func.count())
+                .join(Round, Round.id == SampleRow.round_id)
+                .where(in_run)
+                .group_by(SampleRow.round_id, SampleRow.source)
+            ).all()
+            # a generate sample passes when every verdict on it passes
+            per_sample = (
+                select(
+                    SampleRow.round_id.label("round_id"),
+                    func.min(case((VerdictRow.outcome == Outcome.PASS, 1), else_=0)).label("ok"),
+                )
+                .join(Round, Round.id == SampleRow.round_id)
+                .join(VerdictRow, VerdictRow.sample_id == SampleRow.id)
+                .where(in_run, SampleRow.source == SampleSource.GENERATE)
+                .group_by(SampleRow.round_id, SampleRow.id)
+                .subquery()
+            )
+            passes = conn.execute(
+                select(per_sample.c.round_id, func.count(), func.sum(per_sample.c.ok))
+                .group_by(per_sample.c.round_id)
+            ).all()
+            train = conn.execute(
+                select(
+                    TrainingExampleRow.round_id,
+                    func.count(),
+                    func.count(case((SampleRow.rationalized, 1))),
+                )
+                .join(Round, Round.id == TrainingExampleRow.round_id)
+                .outerjoin(SampleRow, SampleRow.id == TrainingExampleRow.sample_id)
+                .where(in_run)
+                .group_by(TrainingExampleRow.round_id)
+            ).all()
+            checkpoints = conn.execute(
+                select(CheckpointRow.round_index, CheckpointRow.id)
+                .where(CheckpointRow.run_id == run_id, CheckpointRow.round_index.is_not(None))
+                .order_by(CheckpointRow.created_at, CheckpointRow.id)
+            ).all()
+            evals = conn.execute(
+                select(EvaluationRow.__table__)
+                .join(Round, Round.id == EvaluationRow.round_id)
+                .where(in_run, EvaluationRow.split == Split.HELDOUT)
+                .order_by(EvaluationRow.k, EvaluationRow.id)
+            ).all()
+
+        by_round: dict[int, dict[str, Any]] = {}
+        for r in rounds:
+            by_round[r.id] = {
+                "index": r.index,
+                "stages_done": [],
+                "stage_status": {},
+                "n_samples": 0,
+                "n_generate": 0,
+                "n_rationalized": 0,
+                "n_judged": 0,
+                "pass_rate": None,
+                "n_train": 0,
+                "n_train_rationalized": 0,
+                "checkpoint_id": None,
+                "heldout_k": None,
+                "heldout_greedy": None,
+                "heldout_pass_at_1": None,
+                "heldout_pass_at_k": None,
+                "heldout_maj_at_k": None,
+                "seconds": {},
+                "constitution_hash": r.constitution_hash,
+            }
+        index_to_round = {row["index"]: row for row in by_round.values()}
+        for round_id, stage, status, seconds in sorted(
+            stages, key=lambda s: STAGE_ORDER.index(Stage(s.stage))
+        ):
+            row = by_round[round_id]
+            row["stage_status"][Stage(stage).value] = StageStatus(status).value
+            if status == StageStatus.DONE:
+                row["stages_done"].append(Stage(stage).value)
+            if seconds is not None:
+                row["seconds"][Stage(stage).value] = seconds
+        for round_id, source, n in counts:
+            row = by_round[round_id]
+            row["n_samples"] += n
+            if source == SampleSource.GENERATE:
+                row["n_generate"] = n
+            elif source == SampleSource.RATIONALIZE:
+                row["n_rationalized"] = n
+        for round_id, judged, passed in passes:
+            by_round[round_id]["n_judged"] = judged
+            by_round[round_id]["pass_rate"] = (passed or 0) / judged if judged else None
+        for round_id, n, n_rat in train:
+            by_round[round_id]["n_train"] = n
+            by_round[round_id]["n_train_rationalized"] = n_rat
+        for round_index, ckpt_id in checkpoints:  # the latest checkpoint of a round wins
+            if round_index in index_to_round:
+                index_to_round[round_index]["checkpoint_id"] = ckpt_id
+        for ev in evals:  # the largest k wins
+            row = by_round[ev.round_id]
+            row.update(
+                heldout_k=ev.k,
+                heldout_greedy=ev.greedy_accuracy,
+                heldout_pass_at_1=ev.pass_at_1,
+                heldout_pass_at_k=ev.pass_at_k,
+                heldout_maj_at_k=ev.maj_at_k,
+            )
+        return [by_round[r.id] for r in rounds]
+
+    def query_samples(
+        self,
+        *,
+        run_id: str | None = None,
+        round_index: int | None = None,
+        problem: str | None = None,
+        outcome: Outcome | str | None = None,
+        judge: str | None = None,
+        source: SampleSource | str | None = None,
+        rationalized: bool | None = None,
+        checkpoint_id: str | None = None,
+        min_score: float | None = None,
+        max_score: float | None = None,
+        text: str | None = None,
+        problem_text: str | None = None,
+        split: Split | str | None = None,
+        order_by: str = "id",
+        limit: int | None = 50,
+    ) -> list[dict]:
+        """Search the sample history: one flat dict per (sample, verdict).
+
+        A sample with no verdict appears once with ``outcome``/``score``/``judge`` None,
+        unless a verdict filter (outcome, judge, min_score, max_score) is given. ``text``
+        is a case-insensitive substring of the completion, ``problem_text`` of the
+        problem's prompt; ``split`` is the problem's split. ``order_by`` is one of
+        ``QUERY_ORDERS`` (prefix ``-`` for descending); ``limit=None`` returns everything.
+        """
+        filters = {k: v for k, v in locals().items() if k not in ("self", "order_by", "limit")}
+        stmt = self._sample_query(_QUERY_COLS, filters, order_by=order_by, limit=limit)
+        with self._read() as conn:
+            return [_flat(r._mapping) for r in conn.execute(stmt)]
+
+    def sample_query_statement(self, *, order_by: str = "id", limit: int | None = 50, **filters: Any) -> Select:
+        """The SELECT that ``query_samples`` runs for these filters (for EXPLAIN and benchmarks)."""
+        return self._sample_query(_QUERY_COLS, filters, order_by=order_by, limit=limit)
+
+    def export_samples(self, *, limit: int | None = None, **filters: Any) -> Iterator[dict]:
+        """Like ``query_samples`` (same filters, id order) plus the problem's own prompt,
+        answer and split: what ``selftaught export`` turns into datasets. Streams rows."""
+        cols = (*_QUERY_COLS, ProblemRow.prompt.label("problem_prompt"),
+                ProblemRow.answer.label("answer"), ProblemRow.split.label("split"))  # fmt: skip
+        stmt = self._sample_query(cols, filters, order_by="id", limit=limit)
+        with self._read() as conn:
+            for r in conn.execution_options(yield_per=5000).execute(stmt):
+                yield _flat(r._mapping)
+
+    def _sample_query(
+        self, cols: Sequence[Any], filters: dict[str, Any], *, order_by: str, limit: int | None
+    ):
+        """One SELECT over samples x rounds x problems (+ verdicts), filters as bound values."""
+        unknown = set(filters) - set(_SAMPLE_FILTERS)
+        if unknown:
+            raise StoreError(f"unknown sample filter(s): {sorted(unknown)}")
+        stmt = (
+            select(*cols)
+            .join(Round, Round.id == SampleRow.round_id)
+            .join(ProblemRow, ProblemRow.id == SampleRow.problem_pk)
+            .outerjoin(VerdictRow, VerdictRow.sample_id == SampleRow.id)
+        )
+        given = {k: v for k, v in filters.items() if v is not None}
+        run, index = given.pop("run_id", None), given.pop("round_index", None)
+        # run and round become conditions on samples' own indexed columns (the planner
+        # then walks one index in id order instead of joining through rounds and sorting)
+        if index is not None:
+            round_ids = select(Round.id).where(Round.index == int(index))
+            if run is not None:
+                stmt = stmt.where(SampleRow.round_id == round_ids.where(Round.run_id == str(run)).scalar_subquery())
+            else:
+                stmt = stmt.where(SampleRow.round_id.in_(round_ids))
+        elif run is not None:
+            stmt = stmt.where(SampleRow.run_id == str(run))
+        for name, value in given.items():
+            stmt = stmt.where(_SAMPLE_FILTERS[name](value))
+        descending = order_by.startswith("-")
+        keys = QUERY_ORDERS.get(order_by.removeprefix("-"))
+        if keys is None:
+            raise StoreError(
+                f"cannot order samples by {order_by!r}; choose one of {sorted(QUERY_ORDERS)} "
+                "(prefix - for descending)"
+            )
+        keys = (*keys, SampleRow.id, VerdictRow.id)
+        stmt = stmt.order_by(*(k.desc() if descending else k.asc() for k in keys))
+        if limit is not None:
+            if int(limit) < 1:
+                raise StoreError(f"limit must be at least 1, not {limit}")
+            stmt = stmt.limit(int(limit))
+        return stmt
+
+    def problem_history(self, problem_id: str, *, run_id: str | None = None) -> dict | None:
+        """One problem across rounds: per (run, round) how many samples were judged and
+        passed (generate and eval samples; a sample passes when every verdict on it
+        passes), the first round with a pass, and the best and latest samples.
+        None if the problem is unknown."""
+        with self._read() as conn:
+            prob = conn.execute(
+                select(ProblemRow.__table__).where(ProblemRow.problem_id == problem_id)
+            ).one_or_none()
+            if prob is None:
+                return None
+            per_sample = (
+                select(
+                    Round.run_id.label("run"),
+                    Round.index.label("round"),
+                    SampleRow.source.label("source"),
+                    func.min(case((VerdictRow.outcome == Outcome.PASS, 1), else_=0)).label("ok"),
+                    func.max(VerdictRow.score).label("score"),
+                )
+                .join(Round, Round.id == SampleRow.round_id)
+                .join(VerdictRow, VerdictRow.sample_id == SampleRow.id)
+                .where(SampleRow.problem_pk == prob.id)
+                .group_by(Round.run_id, Round.index, SampleRow.source, SampleRow.id)
+            )
+            if run_id is not None:
+                per_sample = per_sample.where(Round.run_id == run_id)
+            sub = per_sample.subquery()
+            rounds = conn.execute(
+                select(sub.c.run, sub.c.round, sub.c.source, func.count(), func.sum(sub.c.ok),
+                       func.avg(sub.c.score))
+                .group_by(sub.c.run, sub.c.round, sub.c.source)
+                .order_by(sub.c.run, sub.c.round, sub.c.source)
+            ).all()  # fmt: skip
+        per_round = [
+            {"run": r[0], "round": r[1], "source": SampleSource(r[2]).value, "n_judged": r[3],
+             "n_pass": int(r[4] or 0), "pass_rate": (r[4] or 0) / r[3] if r[3] else None,
+             "mean_score": r[5]}
+            for r in rounds
+        ]  # fmt: skip
+        first = next((r for r in per_round if r["n_pass"] and r["source"] != "rationalize"), None)
+        common = {"problem": problem_id, "run_id": run_id, "limit": 5}
+        best = self.query_samples(**common, order_by="-score")
+        latest = self.query_samples(**common, order_by="-id")
+        return {
+            "problem_id": prob.problem_id,
+            "prompt": prob.prompt,
+            "answer": prob.answer,
+            "split": Split(prob.split).value,
+            "rounds": per_round,
+            "first_solved": None if first is None else {"run": first["run"], "round": first["round"]},
+            "best": best,
+            "latest": latest,
+        }
+
+    def problem_pass_rates(self, run_id: str, *, source: SampleSource | str = "generate") -> list[dict]:
+        """Per (round, problem) of a run: samples judged and passed (every verdict passes)."""
+        per_sample = (
+            select(
+                Round.index.label("round"),
+                SampleRow.problem_pk.label("problem_pk"),
+                func.min(case((VerdictRow.outcome == Outcome.PASS, 1), else_=0)).label("ok"),
+            )
+            .join(Round, Round.id == SampleRow.round_id)
+            .join(VerdictRow, VerdictRow.sample_id == SampleRow.id)
+            .where(Round.run_id == run_id, SampleRow.source == _enum(SampleSource, source))
+            .group_by(Round.index, SampleRow.problem_pk, SampleRow.id)
+            .subquery()
+        )
+        stmt = (
+            select(per_sample.c.round, ProblemRow.problem_id, func.count(), func.sum(per_sample.c.ok))
+            .join(ProblemRow, ProblemRow.id == per_sample.c.problem_pk)
+            .group_by(per_sample.c.round, ProblemRow.problem_id)
+            .order_by(per_sample.c.round, ProblemRow.problem_id)
+        )
+        with self._read() as conn:
+            return [
+                {"round": r, "problem_id": p, "n_judged": n, "n_pass": int(k or 0)}
+                for r, p, n, k in conn.execute(stmt)
+            ]
+
+    def score_histogram(
+        self, run_id: str, *, bins: int = 10, source: SampleSource | str | None = None
+    ) -> list[dict]:
+        """Verdict scores of a run counted in ``bins`` equal bins over [0, 1], per (round,
+        judge): ``{"round", "judge", "counts"}``. Counted in SQL, so it stays cheap on a
+        large run."""
+        if bins < 1:
+            raise StoreError(f"bins must be at least 1, not {bins}")
+        scaled = VerdictRow.score * bins
+        # SQLite's CAST truncates (scores are >= 0, so it floors); PostgreSQL's rounds
+        raw = func.floor(scaled) if self._pg else cast(scaled, Integer)
+        bucket = case((VerdictRow.score >= 1, bins - 1), (VerdictRow.score <= 0, 0), else_=raw)
+        stmt = (
+            select(Round.index, VerdictRow.judge, bucket.label("b"), func.count())
+            .join(SampleRow, SampleRow.id == VerdictRow.sample_id)
+            .join(Round, Round.id == SampleRow.round_id)
+            .where(Round.run_id == run_id)
+            .group_by(Round.index, VerdictRow.judge, bucket)
+            .order_by(Round.index, VerdictRow.judge)
+        )
+        if source is not None:
+            stmt = stmt.where(SampleRow.source == _enum(SampleSource, source))
+        out: dict[tuple[int, str], list[int]] = {}
+        with self._read() as conn:
+            for index, judge, b, n in conn.execute(stmt):
+                out.setdefault((index, judge), [0] * bins)[int(b)] += n
+        return [{"round": i, "judge": j, "counts": c} for (i, j), c in out.items()]
+
+
+# selected columns -------------------------------------------------------------------------
+
+_QUERY_COLS = (
+    SampleRow.id.label("sample_id"),
+    Round.run_id.label("run"),
+    Round.index.label("round"),
+    ProblemRow.problem_id,
+    SampleRow.source,
+    SampleRow.index,
+    SampleRow.prompt,
+    SampleRow.completion,
+    VerdictRow.outcome,
+    VerdictRow.score,
+    VerdictRow.judge,
+    VerdictRow.judge_version,
+    VerdictRow.detail,
+    SampleRow.rationalized,
+    SampleRow.checkpoint_id,
+    SampleRow.seed,
+)
+#: ``query_samples`` filters -> WHERE clause builders (values become bound parameters)
+_SAMPLE_FILTERS: dict[str, Any] = {
+    "run_id": lambda v: Round.run_id == str(v),
+    "round_index": lambda v: Round.index == int(v),
+    "problem": lambda v: SampleRow.problem_pk
+    == select(ProblemRow.id).where(ProblemRow.problem_id == str(v)).scalar_subquery(),
+    "outcome": lambda v: VerdictRow.outcome == _enum(Outcome, v),
+    "judge": lambda v: VerdictRow.judge == str(v),
+    "source": lambda v: SampleRow.source == _enum(SampleSource, v),
+    "rationalized": lambda v: SampleRow.rationalized.is_(bool(v)),
+    "checkpoint_id": lambda v: SampleRow.checkpoint_id == str(v),
+    "min_score": lambda v: VerdictRow.score >= float(v),
+    "max_score": lambda v: VerdictRow.score <= float(v),
+    "text": lambda v: SampleRow.completion.icontains(str(v), autoescape=True),
+    "problem_text": lambda v: ProblemRow.prompt.icontains(str(v), autoescape=True),
+    "split": lambda v: ProblemRow.split == _enum(Split, v),
+}
+#: ``query_samples(order_by=...)`` choices -> sort columns
+QUERY_ORDERS = {
+    "id": (SampleRow.id,),
+    "round": (Round.index,),
+    "problem": (ProblemRow.problem_id, SampleRow.source, SampleRow.index),
+    "score": (VerdictRow.score,),
+    "created_at": (SampleRow.created_at,),
+}
+ROUND_TABLE_KEYS = (
+    "index", "stages_done", "stage_status", "n_samples", "n_generate", "n_rationalized",
+    "n_judged", "pass_rate", "n_train", "n_train_rationalized", "checkpoint_id", "heldout_k",
+    "heldout_greedy", "heldout_pass_at_1", "heldout_pass_at_k", "heldout_maj_at_k",
+    "seconds", "constitution_hash",
+)  # fmt: skip
+
