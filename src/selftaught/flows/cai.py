@@ -1,7 +1,7 @@
 """Constitutional AI rounds as Prefect flows: the constitution file is re-read every round.
 
 A CAI run is round 0 (register the starting policy, measure it) plus ``recipe.rounds``
-rounds. Stages reuse the store-backed ``run_stage`` of ``flows/rounds.py`` (a stage marked
+rounds. Stages reuse the store-backed ``run_stage`` of ``flows/context.py`` (a stage marked
 done is skipped on a re-run; every write is an idempotent upsert), with the same stage
 names as the other rounds:
 
@@ -49,7 +49,7 @@ from prefect import flow
 from selftaught.cai_recipe import CaiRecipe
 from selftaught.errors import CheckpointError
 from selftaught.flows.progress import Advance
-from selftaught.flows.rounds import RunLayout, run_stage
+from selftaught.flows.context import RunLayout, run_stage
 from selftaught.records import Checkpoint, Evaluation, Problem, SampleSource, Split, Stage
 from selftaught.store import Store
 
@@ -166,7 +166,7 @@ def smollm2_dir(home: Path) -> Path:
 
 def register_policy_stage(ctx: CaiContext) -> None:
     """Round 0's train stage: the starting policy becomes checkpoint ``RUN/r0``."""
-    from selftaught.flows.rounds import _existing_checkpoint, _register_given
+    from selftaught.flows.stages import _existing_checkpoint, _register_given
 
     init = ctx.recipe.policy
 
@@ -270,7 +270,7 @@ def train_stage(ctx: CaiContext, index: int) -> None:
     r = ctx.recipe
 
     def body(advance: Advance) -> dict:
-        from selftaught.flows.rounds import _existing_checkpoint
+        from selftaught.flows.stages import _existing_checkpoint
 
         ckpt = _existing_checkpoint(ctx, index)  # type: ignore[arg-type]
         if ckpt is None:

@@ -1,0 +1,179 @@
+"""What a run's stages share: the run's store, folders and problems (``RunContext``), and
+``run_stage``, the one rule every stage follows (skip if the store says done; else record
+start, run the body, record finish or failure with its timing). See ``flows/rounds.py``
+for how rounds are assembled from stages."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from selftaught.errors import CheckpointError, ConfigError
+from selftaught.flows.progress import Advance, reporter
+from selftaught.recipe import Method, Recipe
+from selftaught.records import Checkpoint, Problem, SampleSource, Split, Stage
+from selftaught.store import Store
+
+# ---------------------------------------------------------------------------- context
+
+_stores: dict[str, Store] = {}
+
+
+def open_store(db_url: str) -> Store:
+    """One Store per URL per process (schema upgraded on first open)."""
+    if db_url not in _stores:
+        _stores[db_url] = Store(db_url)
+    return _stores[db_url]
+
+
+class RunLayout:
+    """Where a run keeps things: its store, folder and checkpoints (needs run_id, db_url, home)."""
+
+    run_id: str
+    db_url: str
+    home: Path
+
+    @property
+    def store(self) -> Store:
+        return open_store(self.db_url)
+
+    def run_dir(self) -> Path:
+        return self.home / "runs" / re.sub(r"[^A-Za-z0-9_.-]", "_", self.run_id)
+
+    def checkpoint_dir(self, index: int) -> Path:
+        return self.run_dir() / f"round-{index:03d}"
+
+    def checkpoint_id(self, index: int) -> str:
+        return f"{self.run_id}/r{index}"
+
+    def checkpoint(self, index: int) -> Checkpoint:
+        ckpt = self.store.get_checkpoint(self.checkpoint_id(index))
+        if ckpt is None:
+            raise CheckpointError(f"run {self.run_id}: round {index} has no checkpoint in the store")
+        return ckpt
+
+
+@dataclass(frozen=True)
+class RunContext(RunLayout):
+    """What every stage needs to know; rebuilt from plain flow parameters."""
+
+    run_id: str
+    recipe: Recipe
+    db_url: str
+    home: Path
+    threads: int = 0
+
+
+    @cached_property
+    def cfg(self):
+        return self.recipe.loop_config()
+
+
+    # -- problems are a pure function of the recipe; the store gets a copy on run start
+    @cached_property
+    def train_pool(self) -> list[Problem]:
+        return _load_problems(self.recipe, Split.TRAIN)
+
+    @cached_property
+    def heldout(self) -> list[Problem]:
+        return _load_problems(self.recipe, Split.HELDOUT)
+
+    def round_problems(self, index: int) -> list[Problem]:
+        from selftaught.loops.rounds import problems_for_round
+
+        split = self.round_curriculum(index)
+        if split is not None:
+            return list(split.kept)
+        return problems_for_round(self.train_pool, index, self.cfg.prompts_per_round)
+
+    def judge_fn(self):
+        return judge_for(self.recipe.judge)
+
+    def method(self, index: int) -> Method:
+        return self.recipe.method_for_round(index)
+
+    def family(self, index: int):
+        return self.recipe.family_for_round(index)
+
+    def round_curriculum(self, index: int):
+        """The round's block of problems split by the recipe's pass-rate band (or None)."""
+        spec = self.recipe.curriculum
+        if spec is None:
+            return None
+        from selftaught.loops.curriculum import (
+            CurriculumBand,
+            band_filter,
+            pass_rate_map,
+        )
+        from selftaught.loops.rounds import problems_for_round
+
+        rows = [
+            row
+            for source in (SampleSource.GENERATE, SampleSource.ROLLOUT)
+            for row in self.store.problem_pass_rates(self.run_id, source=source)
+        ]
+        band = CurriculumBand(low=spec.low, high=spec.high, keep_unseen=spec.keep_unseen)
+        block = problems_for_round(self.train_pool, index, self.cfg.prompts_per_round)
+        return band_filter(block, pass_rate_map(rows, before_round=index), band)
+
+
+def _load_problems(recipe: Recipe, split: Split) -> list[Problem]:
+    task = recipe.task
+    if task.kind == "arithmetic":
+        from selftaught.loops.arithmetic import make_problems
+
+        n = task.n_train if split is Split.TRAIN else task.n_heldout
+        return make_problems(n, split, recipe.seed, task.digits)
+    from selftaught.loops.arithmetic import load_problems_jsonl
+
+    path = task.train if split is Split.TRAIN else task.heldout
+    problems = load_problems_jsonl(path)
+    return [replace(p, split=split) for p in problems]
+
+
+def judge_for(name: str) -> Callable[[Problem, str], Any]:
+    """The judge function named in a recipe: ``arithmetic`` or any registered verifier."""
+    if name == "arithmetic":
+        from selftaught.loops.verify import judge_arithmetic
+
+        return judge_arithmetic
+    try:
+        from selftaught.judges import get_verifier
+    except ImportError:  # pragma: no cover - the judges package is part of selftaught
+        raise ConfigError(f"judge: unknown judge {name!r}") from None
+    return get_verifier(name).verify
+
+
+def _seed(ctx: RunContext, index: int, stage: str) -> int:
+    from selftaught.loops.rounds import stage_seed
+
+    return stage_seed(ctx.cfg.seed, index, stage)
+
+
+# ------------------------------------------------------------------------- one stage
+
+
+def run_stage(ctx: RunContext, index: int, stage: Stage, body: Callable[[Advance], dict], total: int | None):
+    """Run ``body`` unless the store says this stage is done; record status and timing."""
+    label = f"round {index} {stage.value}"
+    store = ctx.store
+    if store.stage_status(ctx.run_id, index).get(stage) == "done":
+        reporter().skip(label, "already done")
+        return
+    store.start_stage(ctx.run_id, index, stage)
+    clock = time.perf_counter()
+    try:
+        metrics = body(reporter().start(label, total))
+    except BaseException as exc:  # includes KeyboardInterrupt: record it, then re-raise
+        store.fail_stage(ctx.run_id, index, stage, error=f"{type(exc).__name__}: {exc}"[:2000])
+        raise
+    seconds = time.perf_counter() - clock
+    store.finish_stage(ctx.run_id, index, stage, seconds=seconds, metrics=metrics)
+    reporter().finish(label, seconds, metrics)
+
+

@@ -1,0 +1,314 @@
+"""The stages of a round as Prefect tasks: cold start, generate, judge, rationalize,
+curate, train (SFT / DPO), train-rl (GRPO / RLOO) and evaluate. Each reads its inputs from
+the store, calls one ``selftaught.loops`` function, writes its outputs in one idempotent
+bulk write and is marked done through ``run_stage`` (``flows/context.py``). ``flows/
+rounds.py`` decides which stages a round runs."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from selftaught.errors import CheckpointError
+from selftaught.flows.context import RunContext, _seed, run_stage
+from selftaught.flows.progress import Advance
+from selftaught.loops.methods import Family
+from selftaught.recipe import Method
+from selftaught.records import Checkpoint, SampleSource, Stage
+
+# ----------------------------------------------------------------------- the stages
+
+
+def _policy(path: str, ctx: RunContext):
+    from selftaught.loops.policy import load_policy
+
+    return load_policy(path, threads=ctx.threads)
+
+
+@task(name="generate", cache_policy=NO_CACHE)
+def generate_stage(ctx: RunContext, index: int) -> None:
+    problems = ctx.round_problems(index)
+
+    def body(advance: Advance) -> dict:
+        from selftaught.loops.generate import generate
+
+        parent = ctx.checkpoint(index - 1)
+        if ctx.method(index) is Method.DISTILL:
+            from selftaught.loops.distill import load_teacher
+
+            teacher = ctx.recipe.teacher_settings()
+            policy, producer = load_teacher(teacher, threads=ctx.threads), teacher.name
+        else:
+            policy, producer = _policy(parent.path, ctx), parent.id
+        samples = generate(
+            policy, problems, k=ctx.cfg.k, params=ctx.cfg.sampling,
+            seed=_seed(ctx, index, "generate"), checkpoint_id=producer,
+            batch_size=ctx.cfg.batch_size, progress=advance,
+        )
+        inserted = ctx.store.add_samples(ctx.run_id, index, samples)
+        metrics = {"n_samples": len(samples), "n_inserted": inserted, "n_tokens": sum(s.n_tokens for s in samples)}
+        return {**metrics, **_curriculum_metrics(ctx, index)}
+
+    run_stage(ctx, index, Stage.GENERATE, body, total=len(problems))
+
+
+@task(name="judge", cache_policy=NO_CACHE)
+def judge_stage(ctx: RunContext, index: int) -> None:
+    def body(advance: Advance) -> dict:
+        from selftaught.loops.verify import judge_all
+
+        samples = ctx.store.get_samples(ctx.run_id, index, SampleSource.GENERATE)
+        judged = judge_all(samples, {p.id: p for p in ctx.round_problems(index)}, ctx.judge_fn())
+        advance(len(samples))
+        ctx.store.add_verdicts(ctx.run_id, index, judged)
+        n_pass = sum(j.verdict.passed for j in judged)
+        return {"n_judged": len(judged), "n_pass": n_pass, "pass_rate": n_pass / max(1, len(judged))}
+
+    run_stage(ctx, index, Stage.JUDGE, body, total=None)
+
+
+@task(name="rationalize", cache_policy=NO_CACHE)
+def rationalize_stage(ctx: RunContext, index: int) -> None:
+    def body(advance: Advance) -> dict:
+        if ctx.method(index) is not Method.STAR:
+            return {"n_samples": 0, "skipped": f"method {ctx.method(index).value} does not rationalize"}
+        from selftaught.loops.rounds import rationalize
+
+        parent = ctx.checkpoint(index - 1)
+        judged = ctx.store.get_judged(ctx.run_id, index, SampleSource.GENERATE)
+        rationalized = rationalize(
+            _policy(parent.path, ctx), judged, {p.id: p for p in ctx.round_problems(index)},
+            k=ctx.cfg.k, params=ctx.cfg.sampling, seed=_seed(ctx, index, "rationalize"),
+            checkpoint_id=parent.id, judge_fn=ctx.judge_fn(), batch_size=ctx.cfg.batch_size,
+        )
+        ctx.store.add_samples(ctx.run_id, index, [j.sample for j in rationalized])
+        ctx.store.add_verdicts(ctx.run_id, index, rationalized)
+        advance(len(rationalized))
+        return {
+            "n_problems": len({j.sample.problem_id for j in rationalized}),
+            "n_samples": len(rationalized),
+            "n_pass": sum(j.verdict.passed for j in rationalized),
+        }
+
+    run_stage(ctx, index, Stage.RATIONALIZE, body, total=None)
+
+
+@task(name="curate", cache_policy=NO_CACHE)
+def curate_stage(ctx: RunContext, index: int) -> None:
+    def body(advance: Advance) -> dict:
+        from selftaught.loops.rounds import CURATORS
+
+        store = ctx.store
+        judged = store.get_judged(ctx.run_id, index, SampleSource.GENERATE)
+        rationalized = store.get_judged(ctx.run_id, index, SampleSource.RATIONALIZE)
+        by_id = {p.id: p for p in ctx.round_problems(index)}
+        method = ctx.method(index)
+        if ctx.family(index) is Family.PREFERENCE:
+            from selftaught.loops.dpo import build_pairs, pair_stats
+
+            pairs = build_pairs(judged, by_id, max_pairs_per_problem=ctx.recipe.dpo.max_pairs_per_problem)
+            advance(len(pairs))
+            return pair_stats(judged, pairs)  # the train stage rebuilds them from the same rows
+        curator = CURATORS[Method.RFT if method is Method.DISTILL else method]
+        ts = curator(judged, rationalized, by_id, ctx.cfg.max_per_problem)
+        store.add_training_set(ctx.run_id, index, ts)
+        advance(len(ts.examples))
+        return dict(ts.stats)
+
+    run_stage(ctx, index, Stage.CURATE, body, total=None)
+
+
+def _existing_checkpoint(ctx: RunContext, index: int) -> Checkpoint | None:
+    """A complete checkpoint left at this round's path by an interrupted attempt."""
+    from selftaught.loops.checkpoint import verify_checkpoint
+
+    path = ctx.checkpoint_dir(index)
+    if not path.exists():
+        return None
+    try:
+        manifest = verify_checkpoint(path)
+    except CheckpointError:
+        shutil.rmtree(path)  # never renamed into place complete: cannot be trusted
+        return None
+    meta = manifest.get("meta", {})
+    return Checkpoint(
+        id=ctx.checkpoint_id(index), path=str(path), sha256=manifest["sha256"],
+        parent_id=meta.get("parent_id"), round_index=index,
+        config={k: v for k, v in meta.items() if k not in ("checkpoint_id", "parent_id", "round_index")},
+    )
+
+
+@task(name="train", cache_policy=NO_CACHE)
+def train_stage(ctx: RunContext, index: int) -> None:
+    def body(advance: Advance) -> dict:
+        from selftaught.loops.train import train_sft
+
+        ckpt = _existing_checkpoint(ctx, index)
+        if ckpt is None and ctx.family(index) is Family.PREFERENCE:
+            ckpt = _train_dpo(ctx, index, advance)
+        if ckpt is None:
+            ts = ctx.store.get_training_set(ctx.run_id, index)
+            if ts is None:
+                raise CheckpointError(f"run {ctx.run_id}: round {index} has no curated training set")
+            parent = ctx.checkpoint(index - 1)
+            ckpt = train_sft(
+                parent.path, ts, str(ctx.checkpoint_dir(index)),
+                cfg=replace(ctx.cfg.round_sft, seed=_seed(ctx, index, "train")),
+                checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
+                progress=advance, threads=ctx.threads, lora=ctx.recipe.lora_settings(),
+            )
+        ctx.store.add_checkpoint(ctx.run_id, ckpt)
+        return {"checkpoint": ckpt.id, "train_loss": ckpt.config.get("train_loss"), "n_examples": ckpt.config.get("n_examples")}
+
+    steps = ctx.recipe.dpo.steps if ctx.family(index) is Family.PREFERENCE else ctx.cfg.round_sft.steps
+    run_stage(ctx, index, Stage.TRAIN, body, total=steps)
+
+
+def _train_dpo(ctx: RunContext, index: int, advance: Advance) -> Checkpoint:
+    """DPO on the pairs of this round's stored verdicts (a pure function of them)."""
+    from selftaught.loops.dpo import build_pairs, train_dpo
+
+    judged = ctx.store.get_judged(ctx.run_id, index, SampleSource.GENERATE)
+    by_id = {p.id: p for p in ctx.round_problems(index)}
+    pairs = build_pairs(judged, by_id, max_pairs_per_problem=ctx.recipe.dpo.max_pairs_per_problem)
+    parent = ctx.checkpoint(index - 1)
+    return train_dpo(
+        parent.path, pairs, str(ctx.checkpoint_dir(index)),
+        cfg=ctx.recipe.dpo_settings(seed=_seed(ctx, index, "train")),
+        checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
+        progress=advance, threads=ctx.threads,
+    )
+
+
+@task(name="train-rl", cache_policy=NO_CACHE)
+def rl_train_stage(ctx: RunContext, index: int) -> None:
+    """GRPO/RLOO: the trainer generates, scores and learns; its rollouts go to the store."""
+    method = ctx.method(index)
+    settings = ctx.recipe.rl_settings(method, seed=_seed(ctx, index, "train"))
+
+    def body(advance: Advance) -> dict:
+        from selftaught.loops.rl import load_rollouts, reward_verifier, train_rl
+
+        ckpt = _existing_checkpoint(ctx, index)
+        if ckpt is None:
+            parent = ctx.checkpoint(index - 1)
+            result = train_rl(
+                method, parent.path, ctx.round_problems(index), str(ctx.checkpoint_dir(index)),
+                cfg=settings,
+                verifier=reward_verifier(ctx.recipe.reward, ctx.judge_fn(), judge_name=ctx.recipe.judge),
+                checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
+                progress=advance, threads=ctx.threads,
+            )
+            ckpt, rollouts = result.checkpoint, list(result.rollouts)
+        else:  # trained before an interruption: the checkpoint carries its rollouts
+            rollouts = load_rollouts(ckpt.path)
+        store = ctx.store
+        store.add_samples(ctx.run_id, index, [j.sample for j in rollouts])
+        store.add_verdicts(ctx.run_id, index, rollouts)
+        store.add_checkpoint(ctx.run_id, ckpt)
+        n_pass = sum(j.verdict.passed for j in rollouts)
+        return {
+            "checkpoint": ckpt.id, "method": method.value, "train_loss": ckpt.config.get("train_loss"),
+            "n_rollouts": len(rollouts), "rollout_pass_rate": n_pass / max(len(rollouts), 1),
+            **_curriculum_metrics(ctx, index),
+        }
+
+    run_stage(ctx, index, Stage.TRAIN, body, total=settings.steps)
+
+
+def _curriculum_metrics(ctx: RunContext, index: int) -> dict:
+    split = ctx.round_curriculum(index)
+    return {} if split is None else {"curriculum": split.stats()}
+
+
+@task(name="cold-start", cache_policy=NO_CACHE)
+def cold_start_stage(ctx: RunContext) -> None:
+    """Round 0's train stage: build + cold-start the tiny policy, or register a given one."""
+    policy = ctx.recipe.policy
+
+    def body(advance: Advance) -> dict:
+        ckpt = _existing_checkpoint(ctx, 0)
+        if ckpt is None and policy.init != "tiny":
+            ckpt = _register_given(ctx, Path(policy.init))
+        if ckpt is None:
+            from selftaught.loops.tinymodel import init_policy
+            from selftaught.loops.train import cold_start
+
+            ctx.run_dir().mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=ctx.run_dir(), prefix=".init-") as scratch:
+                init = init_policy(Path(scratch) / "init", seed=ctx.cfg.seed, size=ctx.cfg.size)
+                pool = ctx.train_pool
+                examples = [p for p in pool if p.solution][: ctx.cfg.n_cold_start]
+                if policy.cold_start_steps == 0 or not examples:
+                    examples = []
+                ckpt = cold_start(
+                    init, examples, str(ctx.checkpoint_dir(0)),
+                    cfg=replace(ctx.cfg.cold_start_sft, seed=ctx.cfg.seed),
+                    checkpoint_id=ctx.checkpoint_id(0), parent_id=None, round_index=0,
+                    progress=advance, threads=ctx.threads,
+                    hint_fraction=ctx.cfg.cold_start_hint_fraction,
+                    stop=ctx.cfg.cold_start_stop(pool),
+                ) if examples else _save_untrained(ctx, init)
+        ctx.store.add_checkpoint(ctx.run_id, ckpt)
+        return {"checkpoint": ckpt.id, "train_loss": ckpt.config.get("train_loss")}
+
+    run_stage(ctx, 0, Stage.TRAIN, body, total=policy.cold_start_steps)
+
+
+def _save_untrained(ctx: RunContext, init_path: str) -> Checkpoint:
+    from selftaught.loops.checkpoint import save_checkpoint
+    from selftaught.loops.policy import load_policy
+
+    p = load_policy(init_path)
+    sha = save_checkpoint(p.model, p.tokenizer, ctx.checkpoint_dir(0), meta={"parent_id": None, "init": "tiny"})
+    return Checkpoint(id=ctx.checkpoint_id(0), path=str(ctx.checkpoint_dir(0)), sha256=sha, round_index=0)
+
+
+def _register_given(ctx: RunContext, path: Path) -> Checkpoint:
+    """Round 0 from a user's checkpoint: hash it as it is, without copying it."""
+    from selftaught.loops.checkpoint import verify_checkpoint
+
+    try:
+        sha = verify_checkpoint(path)["sha256"]
+    except CheckpointError:
+        import hashlib
+
+        digest = hashlib.sha256()
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            digest.update(f.relative_to(path).as_posix().encode())
+            digest.update(hashlib.sha256(f.read_bytes()).digest())
+        sha = digest.hexdigest()
+    return Checkpoint(id=ctx.checkpoint_id(0), path=str(path), sha256=sha, round_index=0, config={"init": str(path)})
+
+
+@task(name="evaluate", cache_policy=NO_CACHE)
+def evaluate_stage(ctx: RunContext, index: int) -> None:
+    heldout = ctx.heldout
+
+    def body(advance: Advance) -> dict:
+        from selftaught.loops.evaluate import evaluate
+
+        ckpt = ctx.checkpoint(index)
+        ev, samples, judged = evaluate(
+            _policy(ckpt.path, ctx), heldout, k=ctx.cfg.eval_k, seed=_seed(ctx, 0, "evaluate"),
+            checkpoint_id=ckpt.id, temperature=ctx.cfg.eval_temperature, judge_fn=ctx.judge_fn(),
+            max_new_tokens=ctx.cfg.sampling.max_new_tokens, batch_size=ctx.cfg.batch_size,
+            progress=advance,
+        )
+        store = ctx.store
+        store.add_samples(ctx.run_id, index, samples)
+        store.add_verdicts(ctx.run_id, index, judged)
+        store.add_evaluation(ctx.run_id, index, ev)
+        return {
+            "greedy_accuracy": ev.greedy_accuracy, "pass_at_1": ev.pass_at_1,
+            "pass_at_k": ev.pass_at_k, "maj_at_k": ev.maj_at_k, "k": ev.k,
+        }
+
+    run_stage(ctx, index, Stage.EVALUATE, body, total=2 * len(heldout))
+
+
