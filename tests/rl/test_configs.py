@@ -23,6 +23,26 @@ def test_rl_config(build, tmp_path):
     assert c.report_to in ([], "none", ["none"])
 
 
+def test_reward_scaling_reaches_trl(tmp_path):
+    # GRPO: TRL's scale_rewards as given; RLOO: "batch" is normalize_advantages, "group" has no meaning
+    assert build_grpo_config(RLSettings(scale_rewards="batch"), str(tmp_path)).scale_rewards == "batch"
+    assert build_grpo_config(RLSettings(), str(tmp_path)).scale_rewards == "none"  # the measured default
+    assert build_rloo_config(RLSettings(scale_rewards="batch"), str(tmp_path)).normalize_advantages is True
+    assert build_rloo_config(RLSettings(), str(tmp_path)).normalize_advantages is False
+    with pytest.raises(ValueError, match="no per-group"):
+        build_rloo_config(RLSettings(scale_rewards="group"), str(tmp_path))
+
+
+def test_rloo_recipe_rejects_group_scaling(tmp_path):
+    from selftaught.errors import ConfigError
+    from selftaught.recipe import load_recipe
+
+    f = tmp_path / "r.yaml"
+    f.write_text("method: rloo\nrloo:\n  scale_rewards: group\n")
+    with pytest.raises(ConfigError, match=r"r.yaml:3"):
+        load_recipe(f)
+
+
 def test_vllm_backend_sets_trl_use_vllm(tmp_path):
     c = build_grpo_config(RLSettings(backend="vllm"), str(tmp_path))
     assert c.use_vllm and c.vllm_mode == "colocate"
@@ -50,8 +70,9 @@ def test_recipe_sections_reach_the_settings():
         {"method": "rloo", "rloo": {"lr": 1e-5, "steps": 3}, "lora": {"r": 4}, "backend": "hf", "seed": 5}
     )
     s = r.rl_settings(r.method_for_round(1), seed=11)
-    assert (s.lr, s.steps, s.beta, s.seed, s.lora.r) == (1e-5, 3, 0.05, 11, 4)  # RLOO's own beta
-    assert r.rl_settings(RoundMethod.GRPO, seed=0).beta == 0.0
+    assert (s.lr, s.steps, s.beta, s.seed, s.lora.r) == (1e-5, 3, 0.05, 11, 4)
+    g = recipe_from_dict({"grpo": {"beta": 0.0, "scale_rewards": "group"}}).rl_settings(RoundMethod.GRPO, seed=0)
+    assert (g.beta, g.scale_rewards) == (0.0, "group")
     d = recipe_from_dict({"method": "dpo", "dpo": {"loss_types": ["sigmoid"]}}).dpo_settings(seed=1)
     assert d.loss_types == ("sigmoid",) and d.lora is None
 
