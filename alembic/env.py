@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import context
 
 from selftaught.store.db import make_engine
-from selftaught.store.models import Base
+from selftaught.store.models import UNMODELLED, Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -28,12 +28,18 @@ def _url() -> str:
     return url
 
 
+def _include_name(name, type_, parent_names) -> bool:
+    """Leave out objects the models do not describe (search indexes of migration 0005)."""
+    return not (name or "").startswith(UNMODELLED)
+
+
 def _configure(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
         compare_server_default=True,
+        include_name=_include_name,
         # SQLite cannot ALTER most things; batch mode copies the table instead
         render_as_batch=connection.dialect.name == "sqlite",
     )

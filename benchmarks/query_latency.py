@@ -18,9 +18,16 @@ problems and verdicts keep their keys). On PostgreSQL (``--db postgresql+psycopg
 the baseline turns index and bitmap scans off for the session instead. The ratio column is
 baseline p95 / indexed p95.
 
-Queries that have no indexed form (a substring of completions: ``LIKE '%x%'``) are timed
-too and say so. Store-level aggregates (``round_table``, ``problem_history``) are timed
-through the Store API only (several statements each; no baseline).
+Completion substring search (``--text``) is timed for a rare, a common and a 2-character
+pattern; on SQLite its index is the FTS5 trigram table of migration 0005. The baseline
+builds every query as before 0005 (no FTS5 condition: ``NOT INDEXED`` cannot switch a rowid
+lookup off; score order sorted, not read off the verdict indexes).
+Statement building is inside the timing (the text search probes the index there).
+Store-level aggregates (``round_table``, ``problem_history``) are timed through the Store
+API only (several statements each). ``round_table`` reads each round's cached counts (the
+fill finishes a stage per round, as a real run does); the "counted live" row is the same
+counting done for every round, as for a store written before 0005, and the two are
+checked to be equal.
 """
 
 from __future__ import annotations
@@ -33,11 +40,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import event, select, text
 
-from selftaught.records import Judged, Outcome, Problem, Sample, SampleSource, SamplingParams, Verdict
+from selftaught.records import Judged, Outcome, Problem, Sample, SampleSource, SamplingParams, Stage, Verdict
 from selftaught.store import Store
 from selftaught.store.db import make_engine
+from selftaught.store.models import Round
+from selftaught.store.summaries import round_counts, round_report
 
 RUN = "bench"
 
@@ -79,6 +88,7 @@ def fill(store: Store, n_samples: int, rounds: int, k: int, seed: int) -> float:
                 break
         store.add_samples(RUN, r, samples)
         store.add_verdicts(RUN, r, judged)
+        store.finish_stage(RUN, r, Stage.JUDGE, seconds=1.0, metrics={})  # caches the round's counts
         done += len(samples)
         print(f"  round {r}: {done:,} samples ({time.perf_counter() - clock:.0f} s)", file=sys.stderr)
         if done >= n_samples:
@@ -110,9 +120,8 @@ def time_statement(engine, make_stmt, repeat: int, *, full_scan: bool) -> tuple[
             for knob in ("enable_indexscan", "enable_bitmapscan", "enable_indexonlyscan"):
                 conn.execute(text(f"SET {knob} = off"))
         for i in range(repeat + 2):
-            stmt = make_stmt()
             clock = time.perf_counter()
-            got = conn.execute(stmt).all()
+            got = conn.execute(make_stmt(full_scan)).all()
             elapsed = time.perf_counter() - clock
             if i >= 2:  # two warm-up runs
                 times.append(elapsed)
@@ -157,21 +166,34 @@ def main(argv: list[str] | None = None) -> None:
     def rnd_problem() -> str:
         return f"p{rng.randrange(n_problems):06d}"
 
-    q = store.sample_query_statement
+    def q(full_scan: bool = False, **filters):
+        if full_scan:  # the baseline: the query built as before 0005 (no text or verdict index)
+            store.__dict__.update(_fts=False, _score_pages=False)
+        try:
+            return store.sample_query_statement(**filters)
+        finally:
+            store.__dict__.pop("_fts", None)
+            store.__dict__.pop("_score_pages", None)
+
     queries = [
-        ("run page (run, limit 50)", lambda: q(run_id=RUN)),
-        ("run failures, newest first", lambda: q(run_id=RUN, outcome="fail", order_by="-id")),
-        ("round page (run, round, limit 50)", lambda: q(run_id=RUN, round_index=rnd_round())),
-        ("round failures (+ outcome=fail)", lambda: q(run_id=RUN, round_index=rnd_round(), outcome="fail")),
-        ("problem across rounds (all rows)", lambda: q(problem=rnd_problem(), limit=None)),
-        ("problem in run, by round", lambda: q(run_id=RUN, problem=rnd_problem(), order_by="round", limit=None)),
-        ("checkpoint (limit 50)", lambda: q(checkpoint_id=f"{RUN}/r{rnd_round()}")),
-        ("rationalized in round", lambda: q(run_id=RUN, round_index=rnd_round(), rationalized=True)),
-        ("judge=format, newest first", lambda: q(run_id=RUN, judge="format", order_by="-id")),
-        ("round, score 0.2-0.4, best first", lambda: q(run_id=RUN, round_index=rnd_round(), min_score=0.2,
+        ("run page (run, limit 50)", lambda f: q(f, run_id=RUN)),
+        ("run failures, newest first", lambda f: q(f, run_id=RUN, outcome="fail", order_by="-id")),
+        ("round page (run, round, limit 50)", lambda f: q(f, run_id=RUN, round_index=rnd_round())),
+        ("round failures (+ outcome=fail)", lambda f: q(f, run_id=RUN, round_index=rnd_round(), outcome="fail")),
+        ("problem across rounds (all rows)", lambda f: q(f, problem=rnd_problem(), limit=None)),
+        ("problem in run, by round", lambda f: q(f, run_id=RUN, problem=rnd_problem(), order_by="round", limit=None)),
+        ("checkpoint (limit 50)", lambda f: q(f, checkpoint_id=f"{RUN}/r{rnd_round()}")),
+        ("rationalized in round", lambda f: q(f, run_id=RUN, round_index=rnd_round(), rationalized=True)),
+        ("judge=format, newest first", lambda f: q(f, run_id=RUN, judge="format", order_by="-id")),
+        ("round, score 0.2-0.4, best first", lambda f: q(f, run_id=RUN, round_index=rnd_round(), min_score=0.2,
                                                        max_score=0.4, order_by="-score")),
-        ("problem prompt contains (problems only)", lambda: q(problem_text=f"{rng.randrange(97)}+", limit=50)),
-        ("completion contains (no index possible)", lambda: q(run_id=RUN, text=f"zz{rng.randrange(9)}")),
+        ("round, best first (no score filter)", lambda f: q(f, run_id=RUN, round_index=rnd_round(), order_by="-score")),
+        ("run, score 0.2-0.4, best first", lambda f: q(f, run_id=RUN, min_score=0.2, max_score=0.4, order_by="-score")),
+        ("problem prompt contains (problems only)", lambda f: q(f, problem_text=f"{rng.randrange(97)}+", limit=50)),
+        ("completion contains, rare (none match)", lambda f: q(f, run_id=RUN, text=f"zz{rng.randrange(9)}")),
+        ("completion contains, ~0.1% of samples", lambda f: q(f, run_id=RUN, text=f" {rng.randrange(100, 1000)}</t")),
+        ("completion contains, common", lambda f: q(f, run_id=RUN, text=f"<think>{rng.randrange(10)}")),
+        ("completion contains, 2 chars (scans)", lambda f: q(f, run_id=RUN, text=f"z{rng.randrange(9)}")),
     ]
     print(f"\n{store.url.split('://')[0]}: {sum(r['n_samples'] for r in store.round_table(RUN)):,} samples, "
           f"{n_problems:,} problems, {len(rounds)} rounds; ms, {args.repeat} runs (baseline {args.baseline_repeat})")
@@ -184,13 +206,36 @@ def main(argv: list[str] | None = None) -> None:
         mark = " " if p95 < 100 else "!"
         print(f"{name:42} {rows:>5} {p50:>8.1f} {p95:>7.1f}{mark} | {b50:>9.1f} {b95:>9.1f} {b95 / p95:>6.1f}x")
 
+    def round_counts_all() -> dict:  # what round_table adds for rounds without a cache
+        with store._read() as conn:
+            ids = conn.execute(select(Round.id).where(Round.run_id == RUN)).scalars().all()
+            return round_counts(conn, ids)
+
+    cached_table = store.round_table(RUN)
+    live = [c for _, c in sorted(round_counts_all().items())]  # round ids grow with the index
+    for c, row in zip(live, cached_table, strict=True):
+        assert {k: row[k] for k in c if k in row} == {k: c[k] for k in c if k in row}, (c, row)
+        assert row["pass_rate"] == (c["n_pass"] / c["n_judged"] if c["n_judged"] else None)
+    print(f"round_table: cached counts of {len(cached_table)} rounds equal the live counts")
+    with store._read() as conn:
+        ids = conn.execute(select(Round.id).where(Round.run_id == RUN).order_by(Round.index)).scalars().all()
+        live_report = round_report(conn, ids, pg=store._pg)
+    assert store.problem_pass_rates(RUN) == [
+        {"round": i, "problem_id": pid, "n_judged": n, "n_pass": k}
+        for i, rid in enumerate(ids) for pid, n, k in live_report[rid]["problems"]]  # fmt: skip
+    assert store.score_histogram(RUN, bins=10, source="generate") == [
+        {"round": i, "judge": j, "counts": c} for i, rid in enumerate(ids) for j, c in live_report[rid]["hist"]]
+    print("report: cached pass rates and histograms equal the live ones")
+
     for name, call in (
         ("round_table (selftaught rounds RUN)", lambda: store.round_table(RUN)),
+        ("round_table counts, live (no cache)", round_counts_all),
         ("problem_history (selftaught problem ID)", lambda: store.problem_history(rnd_problem())),
-        ("problem_pass_rates (report)", lambda: store.problem_pass_rates(RUN)),
-        ("score_histogram (report)", lambda: store.score_histogram(RUN)),
+        ("problem_pass_rates (report, cached)", lambda: store.problem_pass_rates(RUN)),
+        ("score_histogram (report, cached)", lambda: store.score_histogram(RUN, bins=10, source="generate")),
+        ("score_histogram, all sources (live)", lambda: store.score_histogram(RUN)),
     ):
-        reps = 5 if "report" in name or "round_table" in name else args.repeat
+        reps = 5 if "live" in name else args.repeat
         times = []
         for i in range(reps + 1):
             clock = time.perf_counter()

@@ -41,6 +41,7 @@ class SampleSource(enum.StrEnum):
     RATIONALIZE = "rationalize"  # STaR: re-prompted with the answer as a hint
     EVAL = "eval"  # held-out evaluation
     ROLLOUT = "rollout"  # generated inside an RL trainer (GRPO/RLOO)
+    SEARCH = "search"  # the answer a test-time search selected (selftaught.search)
 
 
 class Stage(enum.StrEnum):
@@ -265,3 +266,78 @@ class CaiFailure:
     principle_id: str | None = None
     sample_key: tuple[str, str, int] | None = None
     pass_index: int | None = None
+
+
+# --- Test-time search (issue 7: best-of-N, revision, beam search, MCTS) ------------------
+#
+# A search over one problem set leaves one ``SearchRecord``: per problem a ``SearchResult``
+# (the selected answer, whether it is right, what it cost) and every ``SearchNode`` it made
+# (whole candidates, partial step paths, rollouts) with their scores, so that a search can
+# be inspected afterwards. ``selftaught.search`` produces them; the store keeps them.
+
+
+class SearchMethod(enum.StrEnum):
+    """How a search spends its budget and picks an answer."""
+
+    GREEDY = "greedy"  # one greedy completion (the budget-independent baseline)
+    MAJORITY = "majority"  # N samples, the most common final answer
+    BON_ORM = "bon-orm"  # N samples, the highest outcome-reward-model score
+    BON_PRM = "bon-prm"  # N samples, the highest aggregated process-reward-model score
+    BEAM = "beam"  # beam search over steps, pruned by the PRM
+    MCTS = "mcts"  # Monte-Carlo tree search over steps (UCB), PRM or rollout value
+    REVISE = "revise"  # answer, check with a reward model, regenerate from the first doubtful step
+
+
+@dataclass(frozen=True)
+class SearchNode:
+    """One thing a search generated for one problem: a whole candidate, a partial step
+    path (tree/beam node) or a rollout. ``index`` counts from 0 per problem in creation
+    order; ``parent`` is the index of the node it extends (None from the prompt).
+    ``text`` is the whole completion so far; ``step`` the text this node added.
+    ``scores`` holds what was computed about it (``prm`` step scores, ``orm``, ``agg``,
+    MCTS ``value``/``visits``); ``correct`` is the verifier's verdict on a final node
+    (measurement only: never used to select), None for a partial one."""
+
+    problem_id: str
+    index: int
+    parent: int | None
+    depth: int
+    kind: str  # candidate | partial | rollout | revision | greedy
+    text: str
+    step: str
+    final: bool
+    n_tokens: int
+    scores: Mapping[str, Any] = field(default_factory=dict)
+    correct: bool | None = None
+    selected: bool = False
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search chose for one problem and what that cost (generated samples and tokens)."""
+
+    problem_id: str
+    completion: str
+    answer: str | None
+    correct: bool
+    samples: int  # complete solutions generated (candidates, rollouts, revisions)
+    tokens: int  # every generated token, partial steps and rollouts included
+    expansions: int = 0  # step generations (beam/MCTS)
+    node_index: int | None = None
+
+
+@dataclass(frozen=True)
+class SearchRecord:
+    """One search over a problem set: its configuration, per-problem results and nodes."""
+
+    id: str
+    method: SearchMethod
+    budget: int
+    config: Mapping[str, Any]
+    checkpoint: str
+    results: tuple[SearchResult, ...]
+    nodes: tuple[SearchNode, ...] = ()
+
+    @property
+    def accuracy(self) -> float:
+        return sum(r.correct for r in self.results) / len(self.results) if self.results else 0.0

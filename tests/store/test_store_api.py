@@ -47,6 +47,16 @@ PUBLIC = {
     "problem_history": "(self, problem_id: 'str', *, run_id: 'str | None' = None) -> 'dict | None'",
     "problem_pass_rates": "(self, run_id: 'str', *, source: 'SampleSource | str' = 'generate') -> 'list[dict]'",
     "score_histogram": "(self, run_id: 'str', *, bins: 'int' = 10, source: 'SampleSource | str | None' = None) -> 'list[dict]'",
+    # step labels and reward models (prm/, cli/prm_cmd.py)
+    "add_step_labels": "(self, run_id: 'str', index: 'int', labels: 'Sequence[StepLabel]', *, params: 'dict | None' = None) -> 'int'",
+    "get_step_labels": "(self, run_id: 'str', index: 'int') -> 'list[StepLabel]'",
+    "add_reward_model": "(self, run_id: 'str', ckpt: 'Checkpoint', *, kind: 'str', data: 'dict | None' = None, metrics: 'dict | None' = None) -> 'None'",
+    "get_reward_model": "(self, checkpoint_id: 'str') -> 'dict | None'",
+    "list_reward_models": "(self, *, run_id: 'str | None' = None, kind: 'str | None' = None, checkpoint_id: 'str | None' = None) -> 'list[dict]'",
+    # test-time search (search/, cli/search_cmd.py)
+    "add_search": "(self, search: 'SearchRecord', *, run_id: 'str | None' = None) -> 'bool'",
+    "get_search": "(self, search_id: 'str', *, nodes: 'bool' = True) -> 'SearchRecord | None'",
+    "list_searches": "(self, run_id: 'str | None' = None) -> 'list[dict[str, Any]]'",
 }  # fmt: skip
 QUERY_FILTERS = [
     "run_id", "round_index", "problem", "outcome", "judge", "source", "rationalized",

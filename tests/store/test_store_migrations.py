@@ -13,20 +13,24 @@ import sqlalchemy as sa
 
 from selftaught.errors import StoreError
 from selftaught.store import Store, migrations
-from selftaught.store.models import Base
+from selftaught.store.models import UNMODELLED, Base
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {
     "runs", "rounds", "stages", "problems", "samples", "verdicts", "training_examples",
     "checkpoints", "evaluations", "constitutions", "critiques", "revisions", "preference_pairs",
 }  # fmt: skip
+TABLES |= {"step_labels", "reward_models"}  # migration 0006 (prm)
+TABLES |= {"searches", "search_results", "search_nodes"}  # migration 0007 (search)
 
 
 def _tables(url: str) -> set[str]:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return set(sa.inspect(conn).get_table_names()) - {"alembic_version"}
+            names = set(sa.inspect(conn).get_table_names()) - {"alembic_version"}
+            # SQLite's FTS5 table of completions and its shadow tables (0005; not in the models)
+            return {n for n in names if not n.startswith(UNMODELLED)}
     finally:
         engine.dispose()
 

@@ -226,7 +226,7 @@ def samples(
     rationalized: Annotated[Optional[bool], typer.Option("--rationalized/--not-rationalized", help="Only STaR rationalizations, or none.")] = None,
     checkpoint: Annotated[Optional[str], typer.Option(help="Id of the checkpoint that produced them.")] = None,
     split: Annotated[Optional[str], typer.Option(help="Problem split: train or heldout.")] = None,
-    text: Annotated[Optional[str], typer.Option(help="Substring of the completion (a full scan: slow on a large store).")] = None,
+    text: Annotated[Optional[str], typer.Option(help="Substring of the completion (case-insensitive). 3+ characters use the store's trigram index (SQLite FTS5, PostgreSQL pg_trgm); shorter ones scan every completion (slow on a large store).")] = None,
     sort: Annotated[str, typer.Option(help="id, round, problem, score or created_at; prefix - for descending.")] = "id",
     limit: Annotated[int, typer.Option(min=0, help="At most this many rows (0 = all).")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array, for scripts.")] = False,
@@ -352,7 +352,8 @@ def _register_optional() -> None:
     """Commands that live beside their feature (judges, constitutions, ...)."""
     import importlib
 
-    for name in ("verify_cmd", "constitution_cmd", "schedule_cmd", "history_cmd", "report_cmd", "cai_cmd"):
+    for name in ("verify_cmd", "constitution_cmd", "schedule_cmd", "history_cmd", "report_cmd", "cai_cmd", "prm_cmd",
+                 "search_cmd"):
         try:
             module = importlib.import_module(f"selftaught.cli.{name}")
         except ModuleNotFoundError as e:

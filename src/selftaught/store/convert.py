@@ -136,9 +136,11 @@ def truncate_detail(detail: str) -> str:
     return detail if len(detail) <= DETAIL_MAX else detail[: DETAIL_MAX - 1] + "…"
 
 
-def verdict_to_row(v: Verdict, *, sample_id: int) -> dict[str, Any]:
+def verdict_to_row(v: Verdict, *, sample_id: int, round_id: int, run_id: str) -> dict[str, Any]:
     return {
         "sample_id": sample_id,
+        "round_id": round_id,  # the sample's round and run (denormalised, migration 0005)
+        "run_id": run_id,
         "judge": v.judge,
         "judge_version": v.judge_version,
         "outcome": v.outcome,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Integer, Select, case, cast, func, select
+from sqlalchemy import Select, case, func, select
 
 from selftaught.errors import StoreError
 from selftaught.records import STAGE_ORDER, Outcome, SampleSource, Split, Stage
@@ -19,61 +19,45 @@ from selftaught.store.models import (
     SampleRow,
     StageRun,
     StageStatus,
-    TrainingExampleRow,
     VerdictRow,
+)
+from selftaught.store.summaries import (
+    REPORT_BINS,
+    cached,
+    cached_report,
+    round_counts,
+    round_report,
+    score_bucket,
 )
 
 
 class HistoryMixin:
+    #: read score-ordered pages off the verdict indexes of 0005 (False: sort, as before;
+    #: ``benchmarks/query_latency.py`` turns it off for its baseline)
+    _score_pages = True
+
     def round_table(self, run_id: str) -> list[dict]:
-        """One flat dict per round of the run, in round order (see ``ROUND_TABLE_KEYS``)."""
+        """One flat dict per round of the run, in round order (see ``ROUND_TABLE_KEYS``).
+
+        Sample, verdict and training counts come from each round's cache (filled when a
+        stage finishes, ``store/summaries.py``), or are counted live for a round without
+        one; stages, checkpoints and evaluations are always read live."""
         with self._read() as conn:
             rounds = conn.execute(
-                select(Round.id, Round.index, Round.constitution_hash)
+                select(Round.id, Round.index, Round.constitution_hash, Round.summary)
                 .where(Round.run_id == run_id)
                 .order_by(Round.index)
             ).all()
             if not rounds:
                 return []
             in_run = Round.run_id == run_id
+            counts = {r.id: cached(r.summary) for r in rounds}
+            counts.update(round_counts(conn, [rid for rid, c in counts.items() if c is None]))
 
             stages = conn.execute(
                 select(StageRun.round_id, StageRun.stage, StageRun.status, StageRun.seconds)
                 .join(Round, Round.id == StageRun.round_id)
                 .where(in_run)
-            ).all()
-            counts = conn.execute(
-                select(SampleRow.round_id, SampleRow.source, func.count())
-                .join(Round, Round.id == SampleRow.round_id)
-                .where(in_run)
-                .group_by(SampleRow.round_id, SampleRow.source)
-            ).all()
-            # a generate sample passes when every verdict on it passes
-            per_sample = (
-                select(
-                    SampleRow.round_id.label("round_id"),
-                    func.min(case((VerdictRow.outcome == Outcome.PASS, 1), else_=0)).label("ok"),
-                )
-                .join(Round, Round.id == SampleRow.round_id)
-                .join(VerdictRow, VerdictRow.sample_id == SampleRow.id)
-                .where(in_run, SampleRow.source == SampleSource.GENERATE)
-                .group_by(SampleRow.round_id, SampleRow.id)
-                .subquery()
-            )
-            passes = conn.execute(
-                select(per_sample.c.round_id, func.count(), func.sum(per_sample.c.ok))
-                .group_by(per_sample.c.round_id)
-            ).all()
-            train = conn.execute(
-                select(
-                    TrainingExampleRow.round_id,
-                    func.count(),
-                    func.count(case((SampleRow.rationalized, 1))),
-                )
-                .join(Round, Round.id == TrainingExampleRow.round_id)
-                .outerjoin(SampleRow, SampleRow.id == TrainingExampleRow.sample_id)
-                .where(in_run)
-                .group_by(TrainingExampleRow.round_id)
             ).all()
             checkpoints = conn.execute(
                 select(CheckpointRow.round_index, CheckpointRow.id)
@@ -119,19 +103,11 @@ class HistoryMixin:
                 row["stages_done"].append(Stage(stage).value)
             if seconds is not None:
                 row["seconds"][Stage(stage).value] = seconds
-        for round_id, source, n in counts:
+        for round_id, c in counts.items():
             row = by_round[round_id]
-            row["n_samples"] += n
-            if source == SampleSource.GENERATE:
-                row["n_generate"] = n
-            elif source == SampleSource.RATIONALIZE:
-                row["n_rationalized"] = n
-        for round_id, judged, passed in passes:
-            by_round[round_id]["n_judged"] = judged
-            by_round[round_id]["pass_rate"] = (passed or 0) / judged if judged else None
-        for round_id, n, n_rat in train:
-            by_round[round_id]["n_train"] = n
-            by_round[round_id]["n_train_rationalized"] = n_rat
+            row.update({k: c[k] for k in ("n_samples", "n_generate", "n_rationalized", "n_judged",
+                                          "n_train", "n_train_rationalized")})  # fmt: skip
+            row["pass_rate"] = c["n_pass"] / c["n_judged"] if c["n_judged"] else None
         for round_index, ckpt_id in checkpoints:  # the latest checkpoint of a round wins
             if round_index in index_to_round:
                 index_to_round[round_index]["checkpoint_id"] = ckpt_id
@@ -209,30 +185,62 @@ class HistoryMixin:
         run, index = given.pop("run_id", None), given.pop("round_index", None)
         # run and round become conditions on samples' own indexed columns (the planner
         # then walks one index in id order instead of joining through rounds and sorting)
+        one_round = None
         if index is not None:
             round_ids = select(Round.id).where(Round.index == int(index))
             if run is not None:
-                stmt = stmt.where(SampleRow.round_id == round_ids.where(Round.run_id == str(run)).scalar_subquery())
+                one_round = round_ids.where(Round.run_id == str(run)).scalar_subquery()
+                stmt = stmt.where(SampleRow.round_id == one_round)
             else:
                 stmt = stmt.where(SampleRow.round_id.in_(round_ids))
         elif run is not None:
             stmt = stmt.where(SampleRow.run_id == str(run))
         for name, value in given.items():
             stmt = stmt.where(_SAMPLE_FILTERS[name](value))
+        if "text" in given:  # an index narrows the candidates (store/text_index.py)
+            candidates = self._completion_candidates(str(given["text"]), limit)
+            if candidates is not None:
+                stmt = stmt.where(candidates)
         descending = order_by.startswith("-")
+        ties = (SampleRow.id, VerdictRow.id)
+        if self._score_pages and order_by.removeprefix("-") == "score":
+            # read the round's or run's verdicts in score order off ix_verdicts_round_id_score
+            # / ix_verdicts_run_id_score (0005) instead of sorting them all
+            in_verdicts = (
+                VerdictRow.round_id == one_round if one_round is not None
+                else VerdictRow.run_id == str(run) if run is not None and index is None
+                else None
+            )  # fmt: skip
+            if in_verdicts is not None and (
+                _VERDICT_FILTERS & set(given)  # only (sample, verdict) rows can match anyway
+                or self._verdicts_fill_page(stmt.where(in_verdicts), descending, limit)
+            ):
+                stmt = stmt.where(in_verdicts)
+                ties = (VerdictRow.sample_id, VerdictRow.id)  # = samples.id here: in the index
         keys = QUERY_ORDERS.get(order_by.removeprefix("-"))
         if keys is None:
             raise StoreError(
                 f"cannot order samples by {order_by!r}; choose one of {sorted(QUERY_ORDERS)} "
                 "(prefix - for descending)"
             )
-        keys = (*keys, SampleRow.id, VerdictRow.id)
+        keys = (*keys, *ties)
         stmt = stmt.order_by(*(k.desc() if descending else k.asc() for k in keys))
         if limit is not None:
             if int(limit) < 1:
                 raise StoreError(f"limit must be at least 1, not {limit}")
             stmt = stmt.limit(int(limit))
         return stmt
+
+    def _verdicts_fill_page(self, judged: Select, descending: bool, limit: int | None) -> bool:
+        """Whether a score-ordered page holds only judged rows, so that the query may drop the
+        samples without a verdict: they sort last (SQLite: NULL is smallest, so in descending
+        order; PostgreSQL: largest, so in ascending order) and ``judged`` alone has at least
+        ``limit`` rows (one probe, stopped at ``limit`` rows)."""
+        if limit is None or descending == self._pg:
+            return False
+        page = judged.with_only_columns(VerdictRow.id).limit(int(limit)).subquery()
+        with self._read() as conn:
+            return conn.execute(select(func.count()).select_from(page)).scalar_one() >= int(limit)
 
     def problem_history(self, problem_id: str, *, run_id: str | None = None) -> dict | None:
         """One problem across rounds: per (run, round) how many samples were judged and
@@ -289,7 +297,11 @@ class HistoryMixin:
         }
 
     def problem_pass_rates(self, run_id: str, *, source: SampleSource | str = "generate") -> list[dict]:
-        """Per (round, problem) of a run: samples judged and passed (every verdict passes)."""
+        """Per (round, problem) of a run: samples judged and passed (every verdict passes).
+        For generate samples (the report's) from each round's cache (``summaries.py``)."""
+        if _enum(SampleSource, source) == SampleSource.GENERATE:
+            return [{"round": i, "problem_id": pid, "n_judged": n, "n_pass": k}
+                    for i, problems in self._round_reports(run_id, "problems") for pid, n, k in problems]  # fmt: skip
         per_sample = (
             select(
                 Round.index.label("round"),
@@ -318,14 +330,14 @@ class HistoryMixin:
         self, run_id: str, *, bins: int = 10, source: SampleSource | str | None = None
     ) -> list[dict]:
         """Verdict scores of a run counted in ``bins`` equal bins over [0, 1], per (round,
-        judge): ``{"round", "judge", "counts"}``. Counted in SQL, so it stays cheap on a
-        large run."""
+        judge): ``{"round", "judge", "counts"}``. Counted in SQL; the report's histogram
+        (generate samples, 10 bins) comes from each round's cache (``summaries.py``)."""
         if bins < 1:
             raise StoreError(f"bins must be at least 1, not {bins}")
-        scaled = VerdictRow.score * bins
-        # SQLite's CAST truncates (scores are >= 0, so it floors); PostgreSQL's rounds
-        raw = func.floor(scaled) if self._pg else cast(scaled, Integer)
-        bucket = case((VerdictRow.score >= 1, bins - 1), (VerdictRow.score <= 0, 0), else_=raw)
+        if bins == REPORT_BINS and source is not None and _enum(SampleSource, source) == SampleSource.GENERATE:
+            return [{"round": i, "judge": judge, "counts": list(counts)}
+                    for i, hist in self._round_reports(run_id, "hist") for judge, counts in hist]  # fmt: skip
+        bucket = score_bucket(bins, self._pg)
         stmt = (
             select(Round.index, VerdictRow.judge, bucket.label("b"), func.count())
             .join(SampleRow, SampleRow.id == VerdictRow.sample_id)
@@ -341,6 +353,21 @@ class HistoryMixin:
             for index, judge, b, n in conn.execute(stmt):
                 out.setdefault((index, judge), [0] * bins)[int(b)] += n
         return [{"round": i, "judge": j, "counts": c} for (i, j), c in out.items()]
+
+    def _round_reports(self, run_id: str, key: str) -> list[tuple[int, list]]:
+        """(round index, its ``key`` report counts) per round: cached, or counted live if not.
+        Only ``key`` is read out of the cached JSON (the other part can be large)."""
+        with self._read() as conn:
+            rounds = conn.execute(
+                select(Round.id, Round.index, Round.report["v"].as_integer().label("v"),
+                       Round.report["bins"].as_integer().label("bins"), Round.report[key].label("part"))
+                .where(Round.run_id == run_id)
+                .order_by(Round.index)
+            ).all()  # fmt: skip
+            parts = {r.id: r.part for r in rounds if cached_report({"v": r.v, "bins": r.bins, key: r.part}, key)}
+            missing = [r.id for r in rounds if r.id not in parts]
+            parts.update((rid, rep[key]) for rid, rep in round_report(conn, missing, pg=self._pg).items())
+        return [(r.index, parts[r.id]) for r in rounds]
 
 
 # selected columns -------------------------------------------------------------------------
@@ -380,6 +407,8 @@ _SAMPLE_FILTERS: dict[str, Any] = {
     "problem_text": lambda v: ProblemRow.prompt.icontains(str(v), autoescape=True),
     "split": lambda v: ProblemRow.split == _enum(Split, v),
 }
+#: filters that only a (sample, verdict) row can pass: samples without a verdict drop out
+_VERDICT_FILTERS = {"outcome", "judge", "min_score", "max_score"}
 #: ``query_samples(order_by=...)`` choices -> sort columns
 QUERY_ORDERS = {
     "id": (SampleRow.id,),

@@ -26,6 +26,11 @@ Constitutional AI (0004): ``constitutions`` (one row per version, keyed by conte
 (round, problem, principle). They hang off ``samples.id`` and ``rounds.id`` like verdicts
 do, and name the constitution version they were made under.
 
+History speed (0005): ``verdicts.round_id``/``run_id`` are copies of the sample's, so that
+a round's or run's verdicts can be read in score order; ``rounds.summary`` and
+``rounds.report`` cache a round's counts (``summaries.py``). The completion search index (SQLite FTS5 table, or a
+PostgreSQL trigram index) lives outside these models (``UNMODELLED``, ``text_index.py``).
+
 This module imports SQLAlchemy but nothing else heavy; it knows nothing about records
 (conversion lives in ``convert.py``).
 """
@@ -55,7 +60,7 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from selftaught.records import Outcome, SampleSource, Split, Stage
+from selftaught.records import Outcome, SampleSource, SearchMethod, Split, Stage
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -69,6 +74,10 @@ NAMING_CONVENTION = {
 ENUM_LENGTH = 32
 #: ``verdicts.detail`` is cut to this many characters (a reason, not a transcript).
 DETAIL_MAX = 2000
+#: name prefixes of search objects that migration 0005 creates outside these models (SQLite's
+#: FTS5 table ``samples_fts`` and its shadow tables, PostgreSQL's trigram index):
+#: ``alembic/env.py`` leaves them out of ``alembic check``
+UNMODELLED = ("samples_fts", "ix_samples_completion_trgm")
 
 
 class StageStatus(enum.StrEnum):
@@ -167,6 +176,12 @@ class Round(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     constitution_hash: Mapped[str | None]
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the round's sample/verdict/training counts as of its last finished stage (0005),
+    # so `selftaught rounds` never re-counts a finished round; NULL = count live
+    # (cleared by every write of samples, verdicts or training examples: store/summaries.py)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # the same for the report: per-problem pass counts and score histograms (0005)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class StageRun(Base):
@@ -244,10 +259,19 @@ class VerdictRow(Base):
         # verdicts are reached through their sample (this leads with sample_id); no index
         # on outcome or judge: a few values each, they misled SQLite's planner (0003)
         UniqueConstraint("sample_id", "judge", "judge_version"),
+        # a round's or a run's verdicts in score order: `--sort -score` reads a page (0005)
+        # (sample_id: the tie-break of that order, so ties are read in order too, not sorted)
+        Index("ix_verdicts_round_id_score", "round_id", "score", "sample_id"),
+        Index("ix_verdicts_run_id_score", "run_id", "score", "sample_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"))
+    # the sample's round and run, copied (migration 0005) so that the indexes above can
+    # exist; written only by ``Store.add_verdicts``, from the sample's own, so no foreign
+    # keys (each one cost an extra lookup per inserted verdict)
+    round_id: Mapped[int]
+    run_id: Mapped[str]
     judge: Mapped[str]
     judge_version: Mapped[str]
     outcome: Mapped[Outcome] = mapped_column(_enum(Outcome))
@@ -375,3 +399,113 @@ class PreferencePairRow(Base):
     feedback_model: Mapped[str]
     option_logprobs: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# Step labels and reward models (migration 0006) --------------------------------------------
+
+
+class RewardModelKind(enum.StrEnum):
+    """What a reward-model checkpoint scores."""
+
+    ORM = "orm"  # outcome: P(the whole completion is correct)
+    PRM = "prm"  # process: per step, P(still on a path to the correct answer)
+
+
+class StepLabelRow(Base):
+    """The Math-Shepherd estimate for step ``step_index`` of one stored sample.
+
+    ``rollouts`` continuations from the step's prefix, ``successes`` of them correct (a
+    final-answer step: 1 rollout, the sample itself). Hard label = successes > 0, soft =
+    successes / rollouts. ``params`` holds how the rollouts were drawn (checkpoint, seed,
+    sampling params, delimiter)."""
+
+    __tablename__ = "step_labels"
+    __table_args__ = (UniqueConstraint("sample_id", "step_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"))
+    step_index: Mapped[int]
+    step: Mapped[str] = mapped_column(Text)
+    rollouts: Mapped[int]
+    successes: Mapped[int]
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RewardModelRow(Base):
+    """A checkpoint that is a reward model (``kind`` orm/prm), not a policy.
+
+    The checkpoint itself is an ordinary ``checkpoints`` row (path, hash, parent = the
+    policy it was initialised from); this row says what kind it is, what it was trained
+    on (``data``: run, rounds, row counts) and how good it is on held-out data
+    (``metrics``)."""
+
+    __tablename__ = "reward_models"
+
+    checkpoint_id: Mapped[str] = mapped_column(ForeignKey("checkpoints.id"), primary_key=True)
+    kind: Mapped[RewardModelKind] = mapped_column(_enum(RewardModelKind))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# Test-time search (migration 0007) ----------------------------------------------------------
+
+
+class SearchRow(Base):
+    """One test-time search over a problem set (``selftaught search``): method, budget,
+    config, the policy it searched with, and its totals (accuracy, samples, tokens)."""
+
+    __tablename__ = "searches"
+
+    id: Mapped[str] = mapped_column(primary_key=True)  # search.run.search_id: method-budget-hash
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id"), index=True)
+    method: Mapped[SearchMethod] = mapped_column(_enum(SearchMethod))
+    budget: Mapped[int]
+    checkpoint: Mapped[str] = mapped_column(Text)  # path or id of the policy
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)  # SearchConfig + reward models
+    n_problems: Mapped[int]
+    accuracy: Mapped[float]
+    samples: Mapped[int]  # complete solutions generated, all problems
+    tokens: Mapped[int]  # generated tokens, all problems
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SearchResultRow(Base):
+    """What one search selected for one problem, whether it is right, what it cost."""
+
+    __tablename__ = "search_results"
+    __table_args__ = (UniqueConstraint("search_id", "problem_pk"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    search_id: Mapped[str] = mapped_column(ForeignKey("searches.id"))
+    problem_pk: Mapped[int] = mapped_column(ForeignKey("problems.id"))
+    node_index: Mapped[int | None]  # the selected search_nodes.index
+    completion: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    correct: Mapped[bool] = mapped_column(Boolean)
+    samples: Mapped[int]
+    tokens: Mapped[int]
+    expansions: Mapped[int]
+
+
+class SearchNodeRow(Base):
+    """One candidate, partial step path or rollout of a search (``records.SearchNode``)."""
+
+    __tablename__ = "search_nodes"
+    __table_args__ = (UniqueConstraint("search_id", "problem_pk", "index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    search_id: Mapped[str] = mapped_column(ForeignKey("searches.id"))
+    problem_pk: Mapped[int] = mapped_column(ForeignKey("problems.id"))
+    index: Mapped[int]
+    parent_index: Mapped[int | None]
+    depth: Mapped[int]
+    kind: Mapped[str]
+    text: Mapped[str] = mapped_column(Text)
+    step: Mapped[str] = mapped_column(Text)
+    final: Mapped[bool] = mapped_column(Boolean)
+    n_tokens: Mapped[int]
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    correct: Mapped[bool | None] = mapped_column(Boolean)
+    selected: Mapped[bool] = mapped_column(Boolean, default=False)

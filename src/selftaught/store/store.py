@@ -8,7 +8,7 @@ Every write is idempotent. Each method is one transaction; bulk writes are one
 ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING`` on the table's natural key, so a
 Prefect retry that repeats a write stores nothing twice, and the count returned is the
 number of rows *newly* inserted. Samples and verdicts take a bulk path (``_bulk_insert_
-ignore``): the columns' own type converters, then the driver's executemany, at ~0.8 of raw
+ignore``): the columns' own type converters, then the driver's executemany, at ~0.6 of raw
 sqlite3's speed (``benchmarks/store_ingest.py``). Rows that would conflict are not compared (a sample
 regenerated with the same key keeps its first text) except where a silent mismatch would
 be a bug worth stopping for: a problem re-added with different content, a checkpoint id
@@ -27,6 +27,7 @@ The class is assembled from mixins, one per concern, so no file is long: this mo
 transactions, runs, problems, rounds, samples, verdicts, training sets, checkpoints and
 evaluations; ``lookups`` the natural-key lookups; ``cai_store`` the Constitutional AI
 records; ``history`` the read-side queries (round table, sample search, pass rates);
+``summaries`` the rounds' cached counts; ``text_index`` the completions' substring index;
 ``_sql`` the shared SQL helpers (the bulk insert path).
 """
 
@@ -68,7 +69,11 @@ from selftaught.store._sql import _bulk_insert_ignore, _chunks, _enum, _pk_name,
 from selftaught.store.cai_store import CaiRecords, CaiStoreMixin
 from selftaught.store.db import make_engine, read_only
 from selftaught.store.lookups import KeyLookupMixin
+from selftaught.store.prm_store import PrmStoreMixin
+from selftaught.store.search_store import SearchStoreMixin
 from selftaught.store.history import QUERY_ORDERS, ROUND_TABLE_KEYS, HistoryMixin
+from selftaught.store.summaries import RoundSummaryMixin
+from selftaught.store.text_index import TextIndexMixin
 from selftaught.store.models import (
     CheckpointRow,
     EvaluationRow,
@@ -89,7 +94,8 @@ _ERROR_MAX = 20_000
 _TRAINING_SET_KEY = "training_set"
 
 
-class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin):
+class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchStoreMixin,
+            TextIndexMixin, RoundSummaryMixin):
     """A selftaught store at ``url`` (``sqlite:///path.db`` or ``postgresql+psycopg://...``).
 
     >>> store = Store("sqlite://")          # in memory, schema created
@@ -296,6 +302,7 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin):
                     "error": None},
             update=("status", "finished_at", "seconds", "metrics", "error"),
         )  # fmt: skip
+        self._remember_counts(run_id, index)  # the round's counts, cached (summaries.py)
 
     def fail_stage(self, run_id: str, index: int, stage: Stage, *, error: str) -> None:
         """Mark a stage failed, keeping the error text (bounded)."""
@@ -338,7 +345,8 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin):
             rid = self._round_id(conn, run_id, index, create=True)
             pks = self._problem_pks(conn, {s.problem_id for s in samples})
             rows = convert.samples_to_rows(samples, run_id=run_id, round_id=rid, problem_pks=pks)
-            return self._insert_ignore(conn, SampleRow.__table__, rows, created_at=now)
+            self._forget_counts(conn, rid)
+            return self._insert_samples(conn, rows, now)  # and indexes their text (text_index.py)
 
     def get_samples(
         self, run_id: str, index: int, source: SampleSource | None = None
@@ -370,9 +378,10 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin):
             rid = self._round_id(conn, run_id, index)
             ids = self._sample_ids(conn, rid, [j.sample.key for j in judged])
             rows = [
-                convert.verdict_to_row(j.verdict, sample_id=sid)
+                convert.verdict_to_row(j.verdict, sample_id=sid, round_id=rid, run_id=run_id)
                 for j, sid in zip(judged, ids, strict=True)
             ]
+            self._forget_counts(conn, rid)
             return self._insert_ignore(conn, VerdictRow.__table__, rows, created_at=now)
 
     def get_judged(
@@ -441,6 +450,7 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin):
                 for i, e in enumerate(examples)
             ]
             n = self._insert_ignore(conn, TrainingExampleRow.__table__, rows)
+            self._forget_counts(conn, rid)
             record = {"method": ts.method, "stats": dict(ts.stats), "n_examples": len(rows)}
             conn.execute(
                 update(Round).where(Round.id == rid)

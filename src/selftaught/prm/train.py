@@ -1,0 +1,258 @@
+"""Train the outcome reward model (ORM) and the process reward model (PRM).
+
+In: rows and a base checkpoint (the policy). Out: an atomic checkpoint (``loops/checkpoint``)
+whose manifest says ``meta.kind`` = ``"orm"`` or ``"prm"``, plus what training took.
+
+- ORM rows: ``(prompt, completion, passed)`` from judged samples. Model:
+  ``LlamaForSequenceClassification`` (2 labels, cross-entropy), read at the last token.
+- PRM rows: TRL stepwise supervision ``{"prompt", "completions": [...], "labels": [...]}``
+  (``label.stepwise_rows``). Model: ``LlamaForTokenClassification`` (2 labels), trained on
+  the separator token after each step, every other position ignored
+  (``scorers.encode_steps``). Soft labels (floats) are turned into hard ones at
+  ``soft_threshold`` (> 0 by default: Math-Shepherd's hard estimate).
+
+Both start from the policy's weights (the transformer body; the classification head is
+new), which is how Math-Shepherd initialises its PRM; ``init="scratch"`` builds the same
+config randomly initialised instead.
+
+Which trainer and why: TRL 1.16 has no ``PRMTrainer`` any more (neither ``trl`` nor
+``trl.experimental`` ships one; it was removed after 0.2x), so the PRM is a token
+classifier trained with transformers' ``Trainer`` on exactly the layout TRL's PRMTrainer
+used. The ORM is not TRL's ``RewardTrainer`` either: that trains a Bradley-Terry score
+from chosen/rejected pairs of one prompt, which (a) uses only prompts that have both a
+correct and a wrong sample and (b) gives a relative score, not the P(correct) that
+``OutcomeScorer`` promises; a plain 2-label sequence classifier on every verified sample
+gives both. ``TrainingArguments`` is built in one place (``build_args``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from selftaught.errors import DataError
+from selftaught.loops.checkpoint import save_checkpoint
+from selftaught.loops.policy import quiet_transformers, set_threads
+from selftaught.prm.scorers import encode_outcome, encode_steps
+
+
+@dataclass(frozen=True)
+class RMSettings:
+    """One reward-model training run."""
+
+    lr: float = 5e-4  # peak learning rate (AdamW)
+    steps: int = 150  # optimizer steps (the data is repeated if it runs out)
+    batch_size: int = 32  # rows per optimizer step
+    warmup: float = 0.1  # linear warm-up: a fraction of steps if < 1, else a step count
+    weight_decay: float = 0.0  # AdamW weight decay
+    seed: int = 0  # data order and head initialisation
+    init: Literal["policy", "scratch"] = "policy"  # start from the policy's body or from random weights
+    soft_threshold: float = 0.0  # PRM: a soft label > this counts as a good step
+    balance: bool = True  # weight the two classes equally (most steps of a weak policy are one class)
+    layout: Literal["separator", "think"] = "separator"  # PRM input layout (scorers.encode_steps)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    path: str
+    sha256: str
+    rows: int  # training rows (samples for the ORM, solutions for the PRM)
+    targets: int  # labelled positions (= rows for the ORM, steps for the PRM)
+    positive_fraction: float
+    train_loss: float
+    seconds: float
+
+
+def build_args(cfg: RMSettings, output_dir: str) -> Any:
+    """The one place this package builds ``TrainingArguments``."""
+    from transformers import TrainingArguments
+
+    warmup = cfg.warmup if cfg.warmup >= 1 else round(cfg.warmup * cfg.steps)
+    return TrainingArguments(
+        output_dir=output_dir, learning_rate=cfg.lr, max_steps=cfg.steps,
+        per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=1,
+        warmup_steps=warmup, lr_scheduler_type="cosine", weight_decay=cfg.weight_decay,
+        seed=cfg.seed, data_seed=cfg.seed, bf16=False, fp16=False, use_cpu=True,
+        report_to="none", save_strategy="no", logging_strategy="no", disable_tqdm=True,
+        dataloader_num_workers=0, dataloader_pin_memory=False, remove_unused_columns=False,
+    )  # fmt: skip
+
+
+def _class_weights(targets: Sequence[int], balance: bool) -> list[float] | None:
+    if not balance:
+        return None
+    pos = sum(targets)
+    neg = len(targets) - pos
+    if pos == 0 or neg == 0:
+        return None
+    n = len(targets)
+    return [n / (2 * neg), n / (2 * pos)]
+
+
+def _train(kind: str, base_path: str, auto_class: str, features: list[dict], targets: list[int],
+           out_dir: str, cfg: RMSettings, threads: int, meta: dict) -> TrainResult:  # fmt: skip
+    set_threads(threads)
+    quiet_transformers()
+    import torch
+    import transformers
+    from transformers import AutoConfig, AutoTokenizer, Trainer
+    from transformers.trainer_callback import PrinterCallback
+
+    clock = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    klass = getattr(transformers, auto_class)
+    torch.manual_seed(cfg.seed)
+    if cfg.init == "policy":
+        model = klass.from_pretrained(base_path, num_labels=2)
+    else:
+        model = klass.from_config(AutoConfig.from_pretrained(base_path, num_labels=2))
+    model.config.pad_token_id = tokenizer.pad_token_id
+    weights = _class_weights(targets, cfg.balance)
+    pad_id = tokenizer.pad_token_id
+
+    def collate(batch: list[dict]) -> dict:
+        width = max(len(b["input_ids"]) for b in batch)
+        ids = [b["input_ids"] + [pad_id] * (width - len(b["input_ids"])) for b in batch]
+        mask = [[1] * len(b["input_ids"]) + [0] * (width - len(b["input_ids"])) for b in batch]
+        if isinstance(batch[0]["labels"], list):
+            labels = [b["labels"] + [-100] * (width - len(b["labels"])) for b in batch]
+        else:
+            labels = [b["labels"] for b in batch]
+        return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask),
+                "labels": torch.tensor(labels)}  # fmt: skip
+
+    class WeightedTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs.pop("labels")
+            outputs = model(**inputs)
+            w = None if weights is None else torch.tensor(weights, dtype=outputs.logits.dtype)
+            loss = torch.nn.functional.cross_entropy(
+                outputs.logits.reshape(-1, 2), labels.reshape(-1), weight=w, ignore_index=-100
+            )
+            return (loss, outputs) if return_outputs else loss
+
+    with tempfile.TemporaryDirectory(prefix=f"selftaught-{kind}-") as scratch:
+        trainer = WeightedTrainer(
+            model=model, args=build_args(cfg, scratch), train_dataset=features, data_collator=collate
+        )
+        trainer.remove_callback(PrinterCallback)
+        result = trainer.train()
+    model.eval()
+    seconds = time.perf_counter() - clock
+    positive = sum(targets) / len(targets)
+    full_meta = {"kind": kind, "base_path": str(base_path), "settings": asdict(cfg), "rows": len(features),
+                 "targets": len(targets), "positive_fraction": positive,
+                 "train_loss": float(result.training_loss), "train_seconds": seconds, **meta}  # fmt: skip
+    sha = save_checkpoint(model, tokenizer, out_dir, meta=full_meta)
+    return TrainResult(str(Path(out_dir)), sha, len(features), len(targets), positive,
+                       float(result.training_loss), seconds)  # fmt: skip
+
+
+def train_orm(
+    base_path: str,
+    rows: Sequence[tuple[str, str, bool]],
+    out_dir: str,
+    *,
+    cfg: RMSettings = RMSettings(),
+    threads: int = 0,
+    meta: dict | None = None,
+) -> TrainResult:
+    """Train the ORM on ``(prompt, completion, passed)`` rows; save it to ``out_dir``."""
+    if not rows:
+        raise DataError("no judged samples to train an outcome reward model on")
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    features = [{"input_ids": encode_outcome(tokenizer, p, c), "labels": int(ok)} for p, c, ok in rows]
+    targets = [int(ok) for _, _, ok in rows]
+    return _train("orm", base_path, "AutoModelForSequenceClassification", features, targets, out_dir,
+                  cfg, threads, meta or {})  # fmt: skip
+
+
+def _hard(label: bool | float | None, threshold: float) -> int | None:
+    if label is None:  # no label for this step (label.rollout_rows): ignored
+        return None
+    if isinstance(label, bool):
+        return int(label)
+    return int(float(label) > threshold)
+
+
+def train_prm(
+    base_path: str,
+    rows: Sequence[dict],
+    out_dir: str,
+    *,
+    cfg: RMSettings = RMSettings(),
+    threads: int = 0,
+    meta: dict | None = None,
+) -> TrainResult:
+    """Train the PRM on stepwise-supervision rows; save it to ``out_dir``."""
+    if not rows:
+        raise DataError("no step-labelled solutions to train a process reward model on")
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    features, targets = [], []
+    for n, row in enumerate(rows):
+        steps, labels = row.get("completions"), row.get("labels")
+        if not isinstance(steps, list) or not isinstance(labels, list) or len(steps) != len(labels):
+            raise DataError(f"stepwise row {n}: 'completions' and 'labels' must be lists of one length")
+        hard = [_hard(lab, cfg.soft_threshold) for lab in labels]
+        ids, labs, _ = encode_steps(tokenizer, row["prompt"], steps, hard, layout=cfg.layout)
+        features.append({"input_ids": ids, "labels": labs})
+        targets.extend(h for h in hard if h is not None)
+    return _train("prm", base_path, "AutoModelForTokenClassification", features, targets, out_dir,
+                  cfg, threads, {"layout": cfg.layout, **(meta or {})})  # fmt: skip
+
+
+def read_training_jsonl(path: str | Path, kind: Literal["orm", "prm"]) -> list:
+    """Training rows from a JSON-lines file, checked row by row.
+
+    PRM: TRL stepwise supervision, ``{"prompt", "completions": [str, ...], "labels": [...]}``
+    with one label per step (booleans, or numbers in [0, 1] for soft labels) -- what
+    ``selftaught prm export`` writes. ORM: TRL's unpaired layout,
+    ``{"prompt", "completion", "label": bool}``. Returns stepwise dicts (PRM) or
+    ``(prompt, completion, passed)`` tuples (ORM). A bad row raises ``DataError`` naming
+    the file, the line and the reason; blank lines are skipped.
+    """
+    import json
+
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read training file ({exc.strerror})") from exc
+    out: list = []
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
+            raise DataError(f"{where}: expected an object with a string 'prompt'")
+        if kind == "orm":
+            if not isinstance(row.get("completion"), str) or not isinstance(row.get("label"), bool):
+                raise DataError(f"{where}: an ORM row needs a string 'completion' and a boolean 'label'")
+            out.append((row["prompt"], row["completion"], row["label"]))
+            continue
+        steps, labels = row.get("completions"), row.get("labels")
+        if not isinstance(steps, list) or not steps or not all(isinstance(s, str) for s in steps):
+            raise DataError(f"{where}: 'completions' must be a non-empty list of step strings")
+        if not isinstance(labels, list) or len(labels) != len(steps):
+            raise DataError(f"{where}: 'labels' must be a list with one label per step ({len(steps)})")
+        for lab in labels:
+            if not isinstance(lab, (bool, int, float)) or not 0 <= float(lab) <= 1:
+                raise DataError(f"{where}: label {lab!r} is neither a boolean nor a number in [0, 1]")
+        out.append({"prompt": row["prompt"], "completions": steps, "labels": labels})
+    if not out:
+        raise DataError(f"{path}: no training rows")
+    return out

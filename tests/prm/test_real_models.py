@@ -1,0 +1,109 @@
+"""The real paths: a real (micro, untrained) Llama policy rolls out, real classifiers are
+trained with transformers' Trainer, saved as checkpoints and loaded back as scorers.
+
+Each test takes seconds on one core: micro model, a handful of problems, a few steps.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from selftaught.errors import CheckpointError
+from selftaught.loops.arithmetic import make_problems
+from selftaught.prm.scorers import OutcomeScorer, StepScorer, load_orm, load_prm
+from selftaught.prm.train import RMSettings, train_orm, train_prm
+from selftaught.records import Sample, SampleSource, SamplingParams, Split
+
+FAST = RMSettings(lr=3e-3, steps=30, batch_size=16, warmup=0)
+GARBAGE = " <think>zz</think> 0"
+
+
+def test_label_steps_with_a_real_policy_is_batched_and_reproducible(micro_policy):
+    from selftaught.loops.policy import load_policy
+    from selftaught.prm.label import label_steps
+
+    policy = load_policy(micro_policy, threads=1)
+    problems = make_problems(3, Split.TRAIN, 0)
+    params = SamplingParams(temperature=1.0, max_new_tokens=12)
+    samples = [Sample(p.id, 0, p.prompt, p.solution, SampleSource.GENERATE, 0, params) for p in problems]
+    by_id = {p.id: p for p in problems}
+    labels, stats = label_steps(policy, samples, by_id, rollouts=3, params=params, seed=5)
+    again, _ = label_steps(policy, samples, by_id, rollouts=3, params=params, seed=5)
+    assert labels == again
+    n_steps = sum(len(p.solution.split()) for p in problems)  # "<think>a", ..., "b</think>", answer
+    assert stats.steps == len(labels) == n_steps
+    finals = [lab for lab in labels if lab.rollouts == 1]
+    assert len(finals) == 3 and all(lab.successes == 1 for lab in finals)  # gold answers pass
+    assert stats.sequences_generated == 3 * stats.prefixes_rolled_out
+
+
+def test_orm_trains_saves_and_scores(micro_policy, tmp_path):
+    train, held = make_problems(48, Split.TRAIN, 1), make_problems(8, Split.HELDOUT, 1)
+    rows = [(p.prompt, p.solution, True) for p in train] + [(p.prompt, GARBAGE, False) for p in train]
+    result = train_orm(micro_policy, rows, str(tmp_path / "orm"), cfg=FAST, threads=1)
+    assert result.rows == 96 and result.positive_fraction == 0.5
+    orm = load_orm(result.path, threads=1)
+    assert isinstance(orm, OutcomeScorer)
+    good = orm.score([p.prompt for p in held], [p.solution for p in held])
+    bad = orm.score([p.prompt for p in held], [GARBAGE] * len(held))
+    assert all(0.0 <= x <= 1.0 for x in good + bad)
+    assert min(good) > max(bad)  # it learned the signal it was given, on unseen problems
+    manifest = json.loads((tmp_path / "orm" / "manifest.json").read_text())
+    assert manifest["meta"]["kind"] == "orm"
+    with pytest.raises(CheckpointError, match="not a 'prm'"):
+        load_prm(result.path)
+
+
+@pytest.mark.parametrize("layout", ["separator", "think"])
+def test_prm_trains_on_stepwise_rows_and_scores_every_step(micro_policy, tmp_path, layout):
+    train, held = make_problems(48, Split.TRAIN, 2), make_problems(6, Split.HELDOUT, 2)
+
+    def rows(problems):
+        out = []
+        for p in problems:
+            steps = p.solution.replace("<think>", "").replace("</think>", " ").split()
+            out.append({"prompt": p.prompt, "completions": steps, "labels": [True] * len(steps)})
+            out.append({"prompt": p.prompt, "completions": [steps[0], "zz", "0"], "labels": [True, False, False]})
+        return out
+
+    cfg = replace(FAST, layout=layout)
+    result = train_prm(micro_policy, rows(train), str(tmp_path / "prm"), cfg=cfg, threads=1)
+    assert result.targets == sum(len(r["labels"]) for r in rows(train))
+    prm = load_prm(result.path, threads=1)
+    assert prm.layout == layout  # read back from the manifest
+    assert isinstance(prm, StepScorer)
+    held_rows = rows(held)
+    scores = prm.score_steps([r["prompt"] for r in held_rows], [r["completions"] for r in held_rows])
+    assert [len(s) for s in scores] == [len(r["completions"]) for r in held_rows]
+    good = [s for r, ss in zip(held_rows, scores) for s, lab in zip(ss, r["labels"]) if lab]
+    bad = [s for r, ss in zip(held_rows, scores) for s, lab in zip(ss, r["labels"]) if not lab]
+    assert sum(good) / len(good) > 0.5 > sum(bad) / len(bad)
+    assert prm.score_steps([], []) == []
+
+
+def test_training_on_nothing_is_a_data_error(micro_policy, tmp_path):
+    from selftaught.errors import DataError
+
+    with pytest.raises(DataError, match="no judged samples"):
+        train_orm(micro_policy, [], str(tmp_path / "o"))
+    with pytest.raises(DataError, match="lists of one length"):
+        train_prm(micro_policy, [{"prompt": "p", "completions": ["a"], "labels": [1, 0]}], str(tmp_path / "p"))
+    assert not (tmp_path / "o").exists() and not (tmp_path / "p").exists()
+
+
+def test_build_reward_models_in_one_call(micro_policy, tmp_path):
+    from selftaught.prm.pipeline import BuildSettings, build_reward_models
+
+    settings = BuildSettings(n_problems=4, k=2, rollouts=2, max_new_tokens=12, n_eval_problems=3, eval_k=2,
+                             orm=RMSettings(steps=3, batch_size=4), prm=RMSettings(steps=3, batch_size=4))  # fmt: skip
+    built = build_reward_models(micro_policy, tmp_path, settings=settings, threads=1)
+    orm_path, prm_path = built
+    assert load_orm(orm_path) and load_prm(prm_path)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["labelling"]["samples"] == 8 and report["orm_heldout"]["n"] == 6
+    assert report["prm_heldout"]["solutions"] >= 1 and "accuracy_vs_exact" in report["prm_heldout"]
+    rows = [json.loads(line) for line in (tmp_path / "stepwise.jsonl").read_text().splitlines()]
+    assert rows and all(len(r["completions"]) == len(r["labels"]) for r in rows)
