@@ -32,7 +32,7 @@ def test_good_rows_of_both_kinds(tmp_path):
     "bad, kind, reason",
     [
         ("{not json", "prm", "not valid JSON"),  # syntax
-        ([1, 2], "prm", "string 'prompt'"),  # not an object
+        ([1, 2], "prm", "expected a JSON object"),  # not an object
         ({**GOOD_PRM, "completions": []}, "prm", "non-empty list"),  # no steps
         ({**GOOD_PRM, "labels": [True]}, "prm", "one label per step"),  # lengths differ
         ({**GOOD_PRM, "labels": [True, 2]}, "prm", "neither a boolean"),  # a label out of range

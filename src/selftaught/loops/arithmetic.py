@@ -19,11 +19,11 @@ knows nothing about models or judges.
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 from pathlib import Path
 
 from selftaught.errors import DataError
+from selftaught.jsonl import read_jsonl_objects
 from selftaught.records import Problem, Split
 
 #: Percent of operand pairs that live on the held-out side of the wall.
@@ -119,23 +119,9 @@ def load_problems_jsonl(path: str | Path) -> list[Problem]:
     A row that is not an object, lacks a field, or repeats an id raises
     ``DataError`` naming the file and line. Blank lines are skipped.
     """
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read problem file ({exc.strerror})") from exc
     out: list[Problem] = []
     ids: set[str] = set()
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not valid JSON ({exc.msg})") from exc
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected a JSON object")
+    for where, row in read_jsonl_objects(path, "problem file"):
         for key in ("id", "prompt", "answer"):
             value = row.get(key)
             if value is None or (isinstance(value, str) and not value.strip()):

@@ -221,23 +221,11 @@ def read_training_jsonl(path: str | Path, kind: Literal["orm", "prm"]) -> list:
     ``(prompt, completion, passed)`` tuples (ORM). A bad row raises ``DataError`` naming
     the file, the line and the reason; blank lines are skipped.
     """
-    import json
+    from selftaught.jsonl import read_jsonl_objects
 
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read training file ({exc.strerror})") from exc
     out: list = []
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: not valid JSON ({exc.msg})") from exc
-        if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
+    for where, row in read_jsonl_objects(path, "training file"):
+        if not isinstance(row.get("prompt"), str):
             raise DataError(f"{where}: expected an object with a string 'prompt'")
         if kind == "orm":
             if not isinstance(row.get("completion"), str) or not isinstance(row.get("label"), bool):
