@@ -207,6 +207,33 @@ class TeacherSpec(_Strict):
         return self
 
 
+class SearchSpec(_Strict):
+    """Test-time search as the generator of rft/star rounds (``selftaught.search``)."""
+
+    method: Literal["greedy", "majority", "bon-orm", "bon-prm", "beam", "mcts", "revise"] = "bon-prm"
+    budget: int = Field(4, ge=1)
+    "Whole-solution equivalents per searched answer (see search/run.py)."
+    aggregate: Literal["min", "last", "product"] = "min"
+    "PRM step scores -> solution score."
+    orm: str | None = None
+    "Outcome reward model checkpoint (relative to the recipe file); bon-orm needs it."
+    prm: str | None = None
+    "Process reward model checkpoint (relative to the recipe file); bon-prm, beam, mcts need it."
+    n: int = Field(1, ge=1, le=64)
+    "Searched answers per problem (each a search of its own seed)."
+
+    @model_validator(mode="after")
+    def _models_given(self) -> SearchSpec:
+        from selftaught.search.run import SearchConfig, check_models
+
+        try:
+            check_models(SearchConfig(method=self.method, budget=self.budget, aggregate=self.aggregate),
+                         orm=self.orm is not None, prm=self.prm is not None)  # fmt: skip
+        except ConfigError as e:
+            raise ValueError(e.reason.replace("--orm PATH", "`orm: PATH`").replace("--prm PATH", "`prm: PATH`"))
+        return self
+
+
 class Recipe(_Strict):
     name: str = "arithmetic"
     method: Method = Method(_D.method)
@@ -235,6 +262,8 @@ class Recipe(_Strict):
     "Pass-rate band filter on each round's prompts (off when absent)."
     teacher: TeacherSpec | None = None
     "The teacher of `distill` rounds."
+    search: SearchSpec | None = None
+    "Test-time search instead of plain sampling in rft/star rounds' generate stage (off when absent)."
 
     @model_validator(mode="before")
     @classmethod
@@ -249,6 +278,8 @@ class Recipe(_Strict):
             raise ValueError(f"rounds is {self.rounds} but stages lists {len(self.stages)} methods")
         if Method.DISTILL in self.methods() and self.teacher is None:
             raise ValueError("a distill round needs a `teacher`")
+        if self.search is not None and not {Method.RFT, Method.STAR} & set(self.methods()):
+            raise ValueError("search: only rft/star rounds generate by search, and this recipe has none")
         if not self.reward or any(w < 0 for w in self.reward.values()) or sum(self.reward.values()) <= 0:
             raise ValueError("reward: weights must be >= 0 with a positive sum")
         return self
@@ -344,8 +375,21 @@ def _resolve_paths(recipe: Recipe, base: Path, root, file: str) -> Recipe:
     if teacher is not None and teacher.path is not None:
         p = Path(teacher.path)
         teacher = teacher.model_copy(update={"path": str(p if p.is_absolute() else (base / p).resolve())})
+    search = recipe.search
+    if search is not None:
+        models = {}
+        for key in ("orm", "prm"):
+            if getattr(search, key) is None:
+                continue
+            p = Path(getattr(search, key))
+            p = p if p.is_absolute() else (base / p).resolve()
+            if not (p / "config.json").is_file():
+                raise ConfigError(f"search.{key}: not a saved model (no config.json): {p}",
+                                  file=file, line=line_of(root, ("search", key)))  # fmt: skip
+            models[key] = str(p)
+        search = search.model_copy(update=models)
     return recipe.model_copy(
-        update={"task": task.model_copy(update=updates), "policy": policy, "teacher": teacher}
+        update={"task": task.model_copy(update=updates), "policy": policy, "teacher": teacher, "search": search}
     )
 
 

@@ -87,6 +87,7 @@ class SamplingParams:
     top_k: int = 0
     max_new_tokens: int = 64
     do_sample: bool = True
+    search: str | None = None  # the stored search that selected it (id: METHOD-bBUDGET-hash); None = sampled
 
 
 @dataclass(frozen=True)

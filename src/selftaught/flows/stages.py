@@ -45,16 +45,45 @@ def generate_stage(ctx: RunContext, index: int) -> None:
             policy, producer = load_teacher(teacher, threads=ctx.threads), teacher.name
         else:
             policy, producer = _policy(parent.path, ctx), parent.id
-        samples = generate(
-            policy, problems, k=ctx.cfg.k, params=ctx.cfg.sampling,
-            seed=_seed(ctx, index, "generate"), checkpoint_id=producer,
-            batch_size=ctx.cfg.batch_size, progress=advance,
-        )
+        if ctx.recipe.search is not None and ctx.method(index) in (Method.RFT, Method.STAR):
+            samples = _search_samples(ctx, index, policy, problems, producer)
+            advance(len(problems))
+        else:
+            samples = generate(
+                policy, problems, k=ctx.cfg.k, params=ctx.cfg.sampling,
+                seed=_seed(ctx, index, "generate"), checkpoint_id=producer,
+                batch_size=ctx.cfg.batch_size, progress=advance,
+            )
         inserted = ctx.store.add_samples(ctx.run_id, index, samples)
         metrics = {"n_samples": len(samples), "n_inserted": inserted, "n_tokens": sum(s.n_tokens for s in samples)}
         return {**metrics, **_curriculum_metrics(ctx, index)}
 
     run_stage(ctx, index, Stage.GENERATE, body, total=len(problems))
+
+
+def _search_samples(ctx: RunContext, index: int, policy, problems, producer: str) -> list:
+    """The recipe's ``search:`` as the round's generator: ``n`` searches (seeds ``_seed`` + i)
+    from the round's starting policy, each stored with every node (``add_search``, linked to
+    the run); the selected answers become GENERATE samples (index i) whose ``params.search``
+    names their search, so judge -> curate -> train take them unchanged."""
+    from selftaught.prm.scorers import load_orm, load_prm
+    from selftaught.search.run import SearchConfig, run_search, samples_from
+
+    spec, sampling = ctx.recipe.search, ctx.cfg.sampling
+    orm = None if spec.orm is None else load_orm(spec.orm, threads=ctx.threads)
+    prm = None if spec.prm is None else load_prm(spec.prm, threads=ctx.threads)
+    samples = []
+    for i in range(spec.n):
+        cfg = SearchConfig(
+            method=spec.method, budget=spec.budget, aggregate=spec.aggregate, temperature=sampling.temperature,
+            max_new_tokens=sampling.max_new_tokens, batch_size=ctx.cfg.batch_size,
+            seed=_seed(ctx, index, "generate") + i,
+        )  # fmt: skip
+        record = run_search(policy, problems, cfg, orm=orm, prm=prm, checkpoint=producer, judge_fn=ctx.judge_fn())
+        ctx.store.add_search(record, run_id=ctx.run_id)  # a resumed round recomputes the same id: no-op
+        samples += samples_from(record, problems, checkpoint_id=producer, seed=cfg.seed, source=SampleSource.GENERATE,
+                                index=i, params=replace(cfg.params, search=record.id))  # fmt: skip
+    return samples
 
 
 @task(name="judge", cache_policy=NO_CACHE)

@@ -195,12 +195,16 @@ def to_record(states: Sequence[ProblemState], cfg: SearchConfig, config: dict, c
 
 
 def samples_from(record: SearchRecord, problems: Sequence[Problem], *, checkpoint_id: str | None = None,
-                 params: SamplingParams | None = None, seed: int = 0) -> list[Sample]:  # fmt: skip
-    """The selected answers as ``Sample``s (``source=SEARCH``, index 0, tokens = the search's cost)."""
+                 params: SamplingParams | None = None, seed: int = 0, source: SampleSource = SampleSource.SEARCH,
+                 index: int = 0) -> list[Sample]:  # fmt: skip
+    """The selected answers as ``Sample``s (``source``, ``index``, tokens = the search's cost).
+
+    A round's generate stage passes ``source=GENERATE`` and ``params.search`` = the record's
+    id, so judge/curate/train take them like sampled ones and each row names its search."""
     by_id = {p.id: p for p in problems}
     return [
-        Sample(problem_id=r.problem_id, index=0, prompt=by_id[r.problem_id].prompt, completion=r.completion,
-               source=SampleSource.SEARCH, seed=seed, params=params or SamplingParams(),
+        Sample(problem_id=r.problem_id, index=index, prompt=by_id[r.problem_id].prompt, completion=r.completion,
+               source=source, seed=seed, params=params or SamplingParams(),
                checkpoint_id=checkpoint_id, n_tokens=r.tokens)
         for r in record.results
     ]  # fmt: skip
