@@ -85,22 +85,6 @@ def subset(states, b: int):
     return out
 
 
-def auroc(pos: list[float], neg: list[float]) -> float | None:
-    """P(a correct candidate outscores a wrong one), ties half (rank-sum)."""
-    if not pos or not neg:
-        return None
-    allv = sorted([(v, 1) for v in pos] + [(v, 0) for v in neg])
-    i, rank_sum = 0, 0.0
-    while i < len(allv):
-        j = i
-        while j < len(allv) and allv[j][0] == allv[i][0]:
-            j += 1
-        avg = (i + j + 1) / 2  # ranks are 1-based
-        rank_sum += avg * sum(lab for _, lab in allv[i:j])
-        i = j
-    return (rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
-
-
 def first_step_agreement(pairs) -> dict:
     """Compare the PRM's first step < 0.5 with the true first error over ``(problem, node)``."""
     from selftaught.prm.steps import check_arithmetic_steps, first_error, split_steps
@@ -139,6 +123,7 @@ def main() -> None:
 
     from selftaught.loops.policy import load_policy
     from selftaught.loops.verify import judge_arithmetic
+    from selftaught.prm.quality import roc_auc, within_group_auc
     from selftaught.prm.scorers import aggregate, load_orm, load_prm
     from selftaught.search.bon import SELECT, sample_candidates
     from selftaught.search.run import SearchConfig, run_search, to_record
@@ -206,10 +191,14 @@ def main() -> None:
     all_nodes = [(s.problem, n) for s in pool for n in s.nodes]
     correct = [judge_arithmetic(p, n.text).passed for p, n in all_nodes]
     orm_scores = [n.scores["orm"] for _, n in all_nodes]
-    rm = {"orm_auroc": auroc([x for x, c in zip(orm_scores, correct) if c], [x for x, c in zip(orm_scores, correct) if not c])}
+    # over all candidates, and within each problem (what best-of-N depends on)
+    groups = [p.id for p, _ in all_nodes]
+    rm = {"orm_auroc": roc_auc(orm_scores, correct),
+          "orm_auroc_within_problem": within_group_auc(orm_scores, correct, groups)}  # fmt: skip
     for how in ("min", "last", "product"):
         sc = [aggregate(n.scores["prm"], how) for _, n in all_nodes]
-        rm[f"prm_{how}_auroc"] = auroc([x for x, c in zip(sc, correct) if c], [x for x, c in zip(sc, correct) if not c])
+        rm[f"prm_{how}_auroc"] = roc_auc(sc, correct)
+        rm[f"prm_{how}_auroc_within_problem"] = within_group_auc(sc, correct, groups)
     head_to_head = {}
     for b in budgets:
         o, p = pool_sel[b]["bon-orm"], pool_sel[b]["bon-prm"]

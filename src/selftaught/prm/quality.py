@@ -3,8 +3,9 @@
 In: a scorer and labelled held-out data. Out: plain dicts of metrics.
 
 - ``orm_quality``: ROC AUC (probability that a random correct completion outscores a
-  random wrong one, ties counted half) and accuracy at the 0.5 threshold, against the
-  judge's verdicts.
+  random wrong one, ties counted half) over all candidates and within each problem
+  (``within_group_auc``: what best-of-N depends on), and accuracy at the 0.5 threshold,
+  against the judge's verdicts.
 - ``prm_quality``: per-step accuracy at 0.5 and per-step AUC against (a) the Monte-Carlo
   hard labels and (b) the exact truth of the step checker, read as the PRM's own question
   "are this step and all before it right?" (the running AND of ``check_arithmetic_steps``);
@@ -46,6 +47,27 @@ def roc_auc(scores: Sequence[float], positive: Sequence[bool]) -> float | None:
     return (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
+def within_group_auc(
+    scores: Sequence[float], positive: Sequence[bool], groups: Sequence[object]
+) -> float | None:
+    """The mean of ``roc_auc`` within each group (a problem) that has both classes; None if
+    no group has. Best-of-N only ever compares candidates of one problem, so this -- not the
+    AUC over all candidates, which also rewards knowing which problems are easy -- is the
+    figure that predicts whether selection helps.
+
+    >>> within_group_auc([0.9, 0.8, 0.2, 0.1], [False, True, False, True], ["a", "a", "b", "b"])
+    0.0
+    >>> roc_auc([0.9, 0.8, 0.2, 0.1], [False, True, False, True])
+    0.25
+    """
+    by: dict[object, tuple[list[float], list[bool]]] = {}
+    for s, p, g in zip(scores, positive, groups, strict=True):
+        by.setdefault(g, ([], []))[0].append(s)
+        by[g][1].append(bool(p))
+    aucs = [a for s, p in by.values() if (a := roc_auc(s, p)) is not None]
+    return sum(aucs) / len(aucs) if aucs else None
+
+
 def orm_quality(
     scorer: OutcomeScorer, prompts: Sequence[str], completions: Sequence[str], passed: Sequence[bool]
 ) -> dict:
@@ -55,6 +77,7 @@ def orm_quality(
         "n": len(scores),
         "positive_fraction": sum(map(bool, passed)) / max(len(passed), 1),
         "auc": roc_auc(scores, [bool(p) for p in passed]),
+        "auc_within_problem": within_group_auc(scores, passed, prompts),
         "accuracy": correct / max(len(scores), 1),
     }
 
