@@ -29,7 +29,7 @@ from selftaught.loops.policy import load_policy
 from selftaught.loops.rounds import problems_for_round, run_round, stage_seed
 from selftaught.loops.tinymodel import init_policy
 from selftaught.loops.train import cold_start
-from selftaught.records import Checkpoint, Split
+from selftaught.records import Split
 
 
 def row(label: str, ev, seconds: float, base=None) -> str:

@@ -124,7 +124,7 @@ def demo(
     wall = time.perf_counter() - clock
     rows = _print_rounds(db, run_id, timings)
     from selftaught.cli.plots import plot_heldout
-    from selftaught.flows.rounds import RunContext
+    from selftaught.flows.context import RunContext
 
     out = plot or RunContext(run_id, recipe, db, home).run_dir() / "heldout.png"
     plot_heldout(rows, out, title=f"{run_id} ({method})")
@@ -284,7 +284,7 @@ def eval_(
 
     Example:  selftaught eval --checkpoint selftaught-home/runs/RUN/round-003 --problems heldout.jsonl
     """
-    from selftaught.flows.rounds import judge_for
+    from selftaught.flows.context import judge_for
     from selftaught.loops.arithmetic import load_problems_jsonl
     from selftaught.loops.evaluate import evaluate
     from selftaught.loops.policy import load_policy

@@ -51,16 +51,8 @@ from pathlib import Path
 from prefect import flow
 
 from selftaught.errors import ConfigError
-from selftaught.flows.context import (  # noqa: F401 (re-exported)
-    RunContext,
-    RunLayout,
-    judge_for,
-    open_store,
-    run_stage,
-)
-from selftaught.flows.stages import (  # noqa: F401 (re-exported)
-    _existing_checkpoint,
-    _register_given,
+from selftaught.flows.context import RunContext, run_stage
+from selftaught.flows.stages import (
     cold_start_stage,
     curate_stage,
     evaluate_stage,

@@ -43,7 +43,8 @@ from typing import Any
 from prefect import flow
 
 from selftaught.errors import ScheduleError
-from selftaught.flows.rounds import open_store, run_flow
+from selftaught.flows.context import open_store
+from selftaught.flows.rounds import run_flow
 from selftaught.records import Stage
 
 FLOW_NAME = "selftaught-scheduled"

@@ -51,13 +51,18 @@ def _problems(store: Any, samples: Sequence[Sample]) -> dict[str, Problem]:
     return {p.id: p for p in store.get_problems(ids)}
 
 
+def _producer(samples: Sequence[Sample], what: str, flag: str) -> str:
+    """The id of the checkpoint that produced most of ``samples`` (the policy they came from)."""
+    counts = Counter(s.checkpoint_id for s in samples if s.checkpoint_id)
+    if not counts:
+        raise StoreError(f"{what} name no checkpoint; pass {flag}")
+    return counts.most_common(1)[0][0]
+
+
 def _policy_path(store: Any, samples: Sequence[Sample], override: str | None) -> str:
     if override:
         return override
-    counts = Counter(s.checkpoint_id for s in samples if s.checkpoint_id)
-    if not counts:
-        raise StoreError("the samples name no checkpoint; pass --checkpoint PATH (the policy to roll out)")
-    ckpt_id = counts.most_common(1)[0][0]
+    ckpt_id = _producer(samples, "the samples", "--checkpoint PATH (the policy to roll out)")
     ckpt = store.get_checkpoint(ckpt_id)
     if ckpt is None:
         raise StoreError(f"checkpoint {ckpt_id!r} of the samples is not in the store; pass --checkpoint PATH")
@@ -126,10 +131,7 @@ def stepwise_for(store: Any, run_id: str, rounds: Sequence[int], *, soft: bool =
 def _resolve_base(store: Any, run_id: str, rounds: Sequence[int], base: str | None) -> tuple[str, str | None]:
     if base is None:
         samples = [s for r in rounds for s in store.get_samples(run_id, r, source=SampleSource.GENERATE)]
-        counts = Counter(s.checkpoint_id for s in samples if s.checkpoint_id)
-        if not counts:
-            raise StoreError("the rounds' samples name no checkpoint; pass --base CHECKPOINT_ID_OR_PATH")
-        base = counts.most_common(1)[0][0]
+        base = _producer(samples, "the rounds' samples", "--base CHECKPOINT_ID_OR_PATH")
     ckpt = store.get_checkpoint(base)
     if ckpt is not None:
         return ckpt.path, ckpt.id
