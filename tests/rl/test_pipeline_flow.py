@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from selftaught.loops.checkpoint import verify_checkpoint
-from selftaught.records import SampleSource, Stage
+from selftaught.records import SampleSource
 from selftaught.store import Store
 from tests.conftest import tiny_recipe_text
 from tests.helpers import cli_env, run_cli
