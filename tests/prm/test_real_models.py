@@ -40,11 +40,13 @@ def test_label_steps_with_a_real_policy_is_batched_and_reproducible(micro_policy
     assert stats.sequences_generated == 3 * stats.prefixes_rolled_out
 
 
-def test_orm_trains_saves_and_scores(micro_policy, tmp_path):
+@pytest.mark.parametrize("objective", ["pairwise", "classify"])
+def test_orm_trains_saves_and_scores(micro_policy, tmp_path, objective):
     train, held = make_problems(48, Split.TRAIN, 1), make_problems(8, Split.HELDOUT, 1)
     rows = [(p.prompt, p.solution, True) for p in train] + [(p.prompt, GARBAGE, False) for p in train]
-    result = train_orm(micro_policy, rows, str(tmp_path / "orm"), cfg=FAST, threads=1)
+    result = train_orm(micro_policy, rows, str(tmp_path / "orm"), cfg=replace(FAST, objective=objective), threads=1)
     assert result.rows == 96 and result.positive_fraction == 0.5
+    assert result.targets == (48 if objective == "pairwise" else 96)  # one (correct, wrong) pair per prompt
     orm = load_orm(result.path, threads=1)
     assert isinstance(orm, OutcomeScorer)
     good = orm.score([p.prompt for p in held], [p.solution for p in held])
@@ -52,9 +54,18 @@ def test_orm_trains_saves_and_scores(micro_policy, tmp_path):
     assert all(0.0 <= x <= 1.0 for x in good + bad)
     assert min(good) > max(bad)  # it learned the signal it was given, on unseen problems
     manifest = json.loads((tmp_path / "orm" / "manifest.json").read_text())
-    assert manifest["meta"]["kind"] == "orm"
+    assert manifest["meta"]["kind"] == "orm" and manifest["meta"]["objective"] == objective
     with pytest.raises(CheckpointError, match="not a 'prm'"):
         load_prm(result.path)
+
+
+def test_pairwise_orm_needs_a_prompt_with_both_classes(micro_policy, tmp_path):
+    from selftaught.errors import DataError
+
+    rows = [("Q: 1+1=? A:", " 2", True), ("Q: 1+2=? A:", " 4", False)]
+    with pytest.raises(DataError, match="both a correct and a wrong"):
+        train_orm(micro_policy, rows, str(tmp_path / "orm"), cfg=FAST, threads=1)
+    assert not (tmp_path / "orm").exists()
 
 
 @pytest.mark.parametrize("layout", ["separator", "think"])
@@ -97,13 +108,17 @@ def test_training_on_nothing_is_a_data_error(micro_policy, tmp_path):
 def test_build_reward_models_in_one_call(micro_policy, tmp_path):
     from selftaught.prm.pipeline import BuildSettings, build_reward_models
 
+    # an untrained policy is never right, so no prompt has a (correct, wrong) pair: classify
     settings = BuildSettings(n_problems=4, k=2, rollouts=2, max_new_tokens=12, n_eval_problems=3, eval_k=2,
-                             orm=RMSettings(steps=3, batch_size=4), prm=RMSettings(steps=3, batch_size=4))  # fmt: skip
+                             orm_problems=3, orm_k=2,
+                             orm=RMSettings(steps=3, batch_size=4, objective="classify"),
+                             prm=RMSettings(steps=3, batch_size=4))  # fmt: skip
     built = build_reward_models(micro_policy, tmp_path, settings=settings, threads=1)
     orm_path, prm_path = built
     assert load_orm(orm_path) and load_prm(prm_path)
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["labelling"]["samples"] == 8 and report["orm_heldout"]["n"] == 6
+    assert report["orm_sampling"]["samples"] == 6 and report["orm_train"]["rows"] >= 8 + 6
     assert report["prm_heldout"]["solutions"] >= 1 and "accuracy_vs_exact" in report["prm_heldout"]
     rows = [json.loads(line) for line in (tmp_path / "stepwise.jsonl").read_text().splitlines()]
     assert rows and all(len(r["completions"]) == len(r["labels"]) for r in rows)

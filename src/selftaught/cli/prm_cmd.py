@@ -81,6 +81,7 @@ def train(
     steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 150,
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-4,
     batch_size: Annotated[int, typer.Option(help="Rows per optimizer step.")] = 32,
+    objective: Annotated[str, typer.Option(help="ORM loss: pairwise (TRL RewardTrainer on a prompt's correct/wrong pairs; ranks a problem's answers) or classify (P(correct) over all samples).")] = "pairwise",
     eval_fraction: Annotated[float, typer.Option(help="Share of problems held out for the quality figures.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
     db: DbOpt = None,
@@ -89,7 +90,9 @@ def train(
 ) -> None:
     """Train a reward model from the store and record its checkpoint.
 
-    ORM: a sequence classifier on the rounds' judged samples, P(correct). PRM: a token
+    ORM: a scorer of the rounds' judged samples -- by default trained pairwise (TRL's
+    RewardTrainer on a prompt's correct vs wrong samples), or a P(correct) classifier
+    with --objective classify. PRM: a token
     classifier on the step labels (`selftaught prm label` first), P(step on a correct
     path). Both start from the policy's weights. A share of the problems is held out;
     its AUC/accuracy (ORM) or step accuracy (PRM) is printed and stored with the model.
@@ -106,8 +109,10 @@ def train(
 
     if kind not in ("orm", "prm"):
         raise typer.BadParameter(f"must be orm or prm, got {kind!r}", param_hint="--kind")
+    if objective not in ("pairwise", "classify"):
+        raise typer.BadParameter(f"must be pairwise or classify, got {objective!r}", param_hint="--objective")
     db, home, threads = _settings(db, home, threads)
-    cfg = RMSettings(lr=lr, steps=steps, batch_size=batch_size, seed=seed)
+    cfg = RMSettings(lr=lr, steps=steps, batch_size=batch_size, seed=seed, objective=objective)  # type: ignore[arg-type]
     if data is not None:
         from selftaught.prm.stored import train_from_file
 

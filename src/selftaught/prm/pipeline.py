@@ -8,7 +8,8 @@ the same steps through the store.
 
 ``build_reward_models`` runs, on train-split problems only:
 
-1. generate ``k`` samples per problem from the policy and judge them (the ORM's data);
+1. generate ``k`` samples per problem from the policy and judge them (ORM and PRM data),
+   plus ``orm_k`` samples for each of ``orm_problems`` more problems (ORM data only);
 2. Math-Shepherd labels for the steps of those samples (``label.label_steps``), keeping
    the judged rollouts (extra ORM rows by default; extra PRM rows if asked);
 3. train the ORM and the PRM (``train.train_orm`` / ``train.train_prm``);
@@ -72,8 +73,10 @@ class BuildSettings:
     seed: int = 0
     batch_size: int = 64  # prompts (prefixes) per generate call
     orm_on_rollouts: bool = True  # the ORM also learns from the judged MC rollouts (free data)
+    orm_problems: int = 1024  # more train-split problems sampled for the ORM only (no labelling: cheap)
+    orm_k: int = 16  # samples per ORM-only problem
     prm_on_rollouts: bool = False  # the PRM also learns from them (label.rollout_rows; measured, off)
-    orm: RMSettings = field(default_factory=RMSettings)
+    orm: RMSettings = field(default_factory=lambda: RMSettings(steps=600))  # pairwise (prm.train)
     prm: RMSettings = field(default_factory=RMSettings)
 
 
@@ -151,6 +154,7 @@ def build_reward_models(
                 for j in judged]  # fmt: skip
     if s.orm_on_rollouts:
         orm_rows += [(r.prompt, r.completion, r.passed) for r in rollouts]
+    orm_sampling = _orm_samples(policy, s, orm_rows)
     orm = train_orm(str(policy_path), orm_rows, str(work / "orm"), cfg=s.orm, threads=threads,
                     meta={"policy_sha256": _sha(policy_path)})  # fmt: skip
     prm_rows = rows + (rollout_rows(rollouts) if s.prm_on_rollouts else [])
@@ -160,6 +164,7 @@ def build_reward_models(
         "settings": asdict(s),
         "policy": str(policy_path),
         "labelling": label_timing,
+        "orm_sampling": orm_sampling,
         "orm_train": asdict(orm),
         "prm_train": asdict(prm),
     }
@@ -179,6 +184,30 @@ def build_reward_models(
     report["total_seconds"] = time.perf_counter() - clock
     (work / "report.json").write_text(json.dumps(report, indent=2, default=str))
     return BuiltRewardModels(orm.path, prm.path, report)
+
+
+def _orm_samples(policy: Any, s: BuildSettings, rows: list) -> dict:
+    """Append ``s.orm_k`` judged samples for each of ``s.orm_problems`` train problems to ``rows``.
+
+    The ORM needs many (correct, wrong) pairs of one prompt, and unlike step labels they
+    cost only sampling. Measured on the demo's cold start (100 held-out problems x 64):
+    within-problem AUROC 0.63 from 256 problems x 16 (150 steps), 0.71 from 1,024 x 16 (600).
+    """
+    from selftaught.loops.generate import generate
+    from selftaught.loops.verify import judge_all
+
+    if s.orm_problems <= 0:
+        return {"samples": 0, "seconds": 0.0}
+    clock = time.perf_counter()
+    problems = make_problems(s.orm_problems, Split.TRAIN, s.seed + 11, 2)
+    by_id = {p.id: p for p in problems}
+    params = SamplingParams(temperature=s.temperature, max_new_tokens=s.max_new_tokens)
+    judged = judge_all(generate(policy, problems, k=s.orm_k, params=params, seed=s.seed + 3,
+                                batch_size=s.batch_size), by_id)  # fmt: skip
+    rows += [(by_id[j.sample.problem_id].prompt, j.sample.completion, j.verdict.outcome is Outcome.PASS)
+             for j in judged]  # fmt: skip
+    return {"samples": len(judged), "correct": sum(j.verdict.outcome is Outcome.PASS for j in judged),
+            "seconds": time.perf_counter() - clock}  # fmt: skip
 
 
 def _sha(path: str | Path) -> str:

@@ -3,7 +3,8 @@
 In: prompts and completions (ORM) or prompts and step lists (PRM). Out: probabilities.
 
 - ``OutcomeScorer.score(prompts, completions)`` -> P(the completion's final answer is
-  correct), one float per pair.
+  correct), one float per pair (a pairwise-trained ORM: sigmoid of its score, which
+  orders one prompt's completions but is not calibrated across prompts).
 - ``StepScorer.score_steps(prompts, steps)`` -> per step, P(this step and all before it
   are on a path to the correct answer) -- the Math-Shepherd reading of a step label.
 - ``aggregate(step_scores, how)`` folds a step-score list into one solution score
@@ -12,9 +13,9 @@ In: prompts and completions (ORM) or prompts and step lists (PRM). Out: probabil
   return a scorer (torch and transformers are imported there, not at module import).
 
 Input format (shared with training, ``encode_outcome`` / ``encode_steps``): the ORM reads
-``prompt + completion`` and classifies the sequence at its last token
-(``LlamaForSequenceClassification``, 2 labels). The PRM reads TRL's stepwise-supervision
-layout: the prompt's tokens, then per step the step's tokens followed by
+``prompt + completion`` and scores the sequence at its last token
+(``LlamaForSequenceClassification``: 2 labels, or 1 output for a pairwise ORM). The PRM
+reads TRL's stepwise-supervision layout: the prompt's tokens, then per step the step's tokens followed by
 ``STEP_SEPARATOR``; the step's label sits on that separator token and every other
 position is ignored (-100) (``LlamaForTokenClassification``, 2 labels). A PRM trained
 with ``layout="think"`` reads the embedded task's own text instead, labelled at the last
@@ -158,7 +159,9 @@ def _pad_right(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[list[list[in
 
 @dataclass
 class ClassifierOutcomeScorer:
-    """An ORM checkpoint: a 2-label sequence classifier read at the last real token."""
+    """An ORM checkpoint read at the last real token: a 2-label classifier gives
+    softmax P(correct); a 1-output pairwise (Bradley-Terry) model gives sigmoid(score),
+    ordered like P(correct) among one prompt's completions (``prm.train``)."""
 
     model: Any
     tokenizer: Any
@@ -178,7 +181,10 @@ class ClassifierOutcomeScorer:
             ids_t, mask_t = torch.tensor(ids), torch.tensor(mask)
             with torch.inference_mode():  # the model reads the rightmost non-pad token
                 logits = self.model(input_ids=ids_t, attention_mask=mask_t).logits
-            out.extend(torch.softmax(logits.float(), -1)[:, 1].tolist())
+            if logits.shape[-1] == 1:  # pairwise: one scalar score
+                out.extend(torch.sigmoid(logits.float()[:, 0]).tolist())
+            else:
+                out.extend(torch.softmax(logits.float(), -1)[:, 1].tolist())
         return out
 
 
