@@ -11,7 +11,8 @@ One run, one process:
    train, on train-split problems only);
 2. on ``--problems`` held-out problems: greedy (the budget-independent baseline); one pool
    of max(budgets) samples per problem, scored once by the ORM and the PRM, from which
-   budget B reads its first B samples for majority vote, best-of-N by ORM and by PRM (min);
+   budget B reads its first B samples for majority vote, best-of-N by ORM and by PRM (min),
+   and the reward-weighted votes (``vote-orm``, ``vote-prm``: ``search.bon``);
    beam search and MCTS run afresh at each budget with a token cap of B x (the pool's mean
    tokens per sample), so every method pays about the same tokens per budget unit;
    ``--with-revise`` adds sequential revision (B attempts) as a row;
@@ -39,12 +40,13 @@ from pathlib import Path
 from selftaught.loops.arithmetic import make_problems
 from selftaught.records import Split
 
-METHODS = ("majority", "bon-orm", "bon-prm", "beam", "mcts", "revise")
+METHODS = ("majority", "bon-orm", "bon-prm", "vote-orm", "vote-prm", "beam", "mcts", "revise")
 #: selections read off the one pool: name -> (selection rule, PRM aggregation)
 POOL_VARIANTS = {"majority": ("majority", "min"), "bon-orm": ("bon-orm", "min"), "bon-prm": ("bon-prm", "min"),
-                 "bon-prm-last": ("bon-prm", "last"), "bon-prm-product": ("bon-prm", "product")}  # fmt: skip
+                 "vote-orm": ("vote-orm", "min"), "vote-prm": ("vote-prm", "min"), "bon-prm-last": ("bon-prm", "last"), "bon-prm-product": ("bon-prm", "product")}  # fmt: skip
 LABELS = {"greedy": "greedy", "majority": "majority vote", "bon-orm": "best-of-N, ORM",
-          "bon-prm": "best-of-N, PRM (min)", "beam": "beam search (PRM)", "mcts": "MCTS (PRM value)",
+          "bon-prm": "best-of-N, PRM (min)", "vote-orm": "weighted vote, ORM",
+          "vote-prm": "weighted vote, PRM (min)", "beam": "beam search (PRM)", "mcts": "MCTS (PRM value)",
           "revise": "revise (PRM check)", "pass": "pass@B (oracle bound)"}  # fmt: skip
 
 
@@ -269,7 +271,7 @@ def plot(acc: dict, greedy: float, budgets: list[int], out: Path, n: int) -> Pat
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
     ax.axhline(100 * greedy, color="black", ls="--", lw=1, label=LABELS["greedy"])
-    for m, style in zip((*METHODS, "pass"), ("o-", "s-", "^-", "D-", "v-", "x-", "k:")):
+    for m, style in zip((*METHODS, "pass"), ("o-", "s-", "^-", "P-", "X-", "D-", "v-", "x-", "k:")):
         if not acc[m]:
             continue
         ax.plot(budgets, [100 * acc[m][b] for b in budgets], style, label=LABELS[m])

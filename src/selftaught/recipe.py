@@ -210,15 +210,17 @@ class TeacherSpec(_Strict):
 class SearchSpec(_Strict):
     """Test-time search as the generator of rft/star rounds (``selftaught.search``)."""
 
-    method: Literal["greedy", "majority", "bon-orm", "bon-prm", "beam", "mcts", "revise"] = "bon-prm"
+    method: Literal[
+        "greedy", "majority", "bon-orm", "bon-prm", "vote-orm", "vote-prm", "beam", "mcts", "revise"
+    ] = "bon-prm"
     budget: int = Field(4, ge=1)
     "Whole-solution equivalents per searched answer (see search/run.py)."
     aggregate: Literal["min", "last", "product"] = "min"
     "PRM step scores -> solution score."
     orm: str | None = None
-    "Outcome reward model checkpoint (relative to the recipe file); bon-orm needs it."
+    "Outcome reward model checkpoint (relative to the recipe file); bon-orm and vote-orm need it."
     prm: str | None = None
-    "Process reward model checkpoint (relative to the recipe file); bon-prm, beam, mcts need it."
+    "Process reward model checkpoint (relative to the recipe file); bon-prm, vote-prm, beam, mcts need it."
     n: int = Field(1, ge=1, le=64)
     "Searched answers per problem (each a search of its own seed)."
 

@@ -284,6 +284,8 @@ class SearchMethod(enum.StrEnum):
     MAJORITY = "majority"  # N samples, the most common final answer
     BON_ORM = "bon-orm"  # N samples, the highest outcome-reward-model score
     BON_PRM = "bon-prm"  # N samples, the highest aggregated process-reward-model score
+    VOTE_ORM = "vote-orm"  # N samples, the final answer with the largest sum of ORM scores
+    VOTE_PRM = "vote-prm"  # N samples, the final answer with the largest sum of aggregated PRM scores
     BEAM = "beam"  # beam search over steps, pruned by the PRM
     MCTS = "mcts"  # Monte-Carlo tree search over steps (UCB), PRM or rollout value
     REVISE = "revise"  # answer, check with a reward model, regenerate from the first doubtful step
@@ -303,7 +305,7 @@ class SearchNode:
     index: int
     parent: int | None
     depth: int
-    kind: str  # candidate | partial | rollout | revision | greedy
+    kind: str  # candidate | partial | truncated | rollout | revision | greedy | fallback
     text: str
     step: str
     final: bool

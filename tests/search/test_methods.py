@@ -14,11 +14,12 @@ from selftaught.search.state import ProblemState, Scorers
 
 
 def _honest_cost(record) -> None:
-    """What a result says it spent is exactly what its stored nodes add up to."""
+    """What a result says it spent is exactly what its stored nodes add up to (an MCTS node
+    holds the tokens of the duplicate samples merged into it, and counts them, ``dups``)."""
     for r in record.results:
         nodes = [n for n in record.nodes if n.problem_id == r.problem_id]
         assert r.tokens == sum(n.n_tokens for n in nodes)
-        assert r.samples == sum(n.final for n in nodes)
+        assert r.samples == sum(n.final * (1 + n.scores.get("dups", 0)) for n in nodes)
         chosen = [n for n in nodes if n.selected]
         assert len(chosen) == 1 and chosen[0].index == r.node_index and chosen[0].final
         assert chosen[0].text == r.completion and chosen[0].correct == r.correct
@@ -47,6 +48,32 @@ def test_majority_follows_the_crowd_and_the_prm_does_not(policy, problems, prm, 
     assert by_prm.accuracy == by_orm.accuracy == 1.0
     assert all(r.samples == 4 for r in by_prm.results)
     assert all("prm" in n.scores and "agg" in n.scores for n in by_prm.nodes)
+
+
+def test_weighted_vote_sums_scores_per_answer(problems):
+    from selftaught.search.bon import select_orm, select_vote_orm
+
+    state = ProblemState(problems[0])
+    texts_scores = [(" <think>x</think> 72", 0.4), (" <think>y</think> 62", 0.9), (" <think>z</think> 72", 0.3),
+                    (" <think>w</think> 072", 0.35), (" no answer", 0.99)]  # fmt: skip
+    for text, score in texts_scores:
+        node = state.add(parent=None, kind="candidate", text=text, step=text, final=True, n_tokens=1)
+        node.scores["orm"] = score
+    # best-of-N takes the lone top score; the vote sums 72 (0.4 + 0.3 + 0.35) against 62 (0.9),
+    # and within 72 selects its best-scored candidate; the answerless one does not vote
+    assert select_orm(state.nodes).index == 4
+    assert select_vote_orm(state.nodes).index == 0
+    empty = ProblemState(problems[0])
+    for text, score in ((" a", 0.2), (" b", 0.7)):
+        empty.add(parent=None, kind="candidate", text=text, step=text, final=True, n_tokens=1).scores["orm"] = score
+    assert select_vote_orm(empty.nodes).index == 1  # nobody has an answer: the best score
+
+
+def test_weighted_vote_runs_as_a_search(policy, problems, prm, orm):
+    for method, models in (("vote-orm", {"orm": orm}), ("vote-prm", {"prm": prm})):
+        rec = _search(policy, problems, method, 4, **models)
+        assert rec.method is SearchMethod(method) and all(r.samples == 4 for r in rec.results)
+        assert rec.accuracy == 1.0  # the exact checker's scores outvote the repeated wrong answer
 
 
 @pytest.mark.parametrize("how, expected", [("min", 0), ("last", 1), ("product", 0)])
@@ -90,7 +117,8 @@ def test_mcts_visits_add_up_and_it_finds_the_right_path(policy, problems, prm):
         kids = [n for n in nodes if n.parent == root.index]
         assert root.scores["visits"] == sum(k.scores["visits"] for k in kids) and len(kids) <= 2
         assert r.tokens <= 4 * 200 + 40  # the cap, overshot by at most one step
-        assert r.expansions == sum(1 for n in nodes if n.kind in ("partial", "candidate"))
+        steps = [n for n in nodes if n.kind in ("partial", "candidate", "truncated")]
+        assert r.expansions == sum(1 + n.scores.get("dups", 0) for n in steps)  # merged samples count too
 
 
 def test_mcts_with_rollout_value_uses_the_orm(policy, problems, orm):
@@ -114,7 +142,8 @@ def test_revise_keeps_the_steps_before_the_first_doubtful_one(policy, problems, 
 
 
 @pytest.mark.parametrize("method, given, missing", [
-    ("bon-orm", {}, "--orm"), ("bon-prm", {}, "--prm"), ("beam", {"orm": True}, "--prm"),
+    ("bon-orm", {}, "--orm"), ("bon-prm", {}, "--prm"), ("vote-orm", {"prm": True}, "--orm"),
+    ("vote-prm", {"orm": True}, "--prm"), ("beam", {"orm": True}, "--prm"),
     ("mcts", {"orm": True}, "--prm"), ("revise", {}, "--prm"),
 ])  # fmt: skip
 def test_a_method_without_its_reward_model_fails_before_generating(policy, problems, prm, orm, method, given, missing):

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 #: what ``--method`` accepts; ``bon`` means bon-prm with a PRM, else bon-orm
-METHOD_CHOICES = ("greedy", "majority", "bon", "bon-orm", "bon-prm", "beam", "mcts", "revise")
+METHOD_CHOICES = ("greedy", "majority", "bon", "bon-orm", "bon-prm", "vote-orm", "vote-prm", "beam", "mcts", "revise")
 
 
 def _method(method: str, orm: Path | None, prm: Path | None) -> str:
@@ -31,7 +31,7 @@ def _method(method: str, orm: Path | None, prm: Path | None) -> str:
 
 def search(
     checkpoint: Annotated[Path, typer.Option(help="Policy checkpoint folder (a saved model).")],
-    method: Annotated[str, typer.Option(help="greedy | majority | bon (bon-prm with --prm, else bon-orm) | bon-orm | bon-prm | beam | mcts | revise.")] = "bon",
+    method: Annotated[str, typer.Option(help="greedy | majority | bon (bon-prm with --prm, else bon-orm) | bon-orm | bon-prm | vote-orm | vote-prm (answer with the largest summed ORM/PRM score) | beam | mcts | revise.")] = "bon",
     budget: Annotated[int, typer.Option(min=1, help="Whole-solution equivalents per problem: samples (bon, majority), attempts (revise), samples per step (beam), tokens of this many samples (mcts, beam's cap).")] = 4,
     orm: Annotated[Optional[Path], typer.Option(help="Outcome reward model checkpoint (selftaught prm train).")] = None,
     prm: Annotated[Optional[Path], typer.Option(help="Process reward model checkpoint (selftaught prm train).")] = None,

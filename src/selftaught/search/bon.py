@@ -11,6 +11,11 @@ same candidates, and reads budget B as the first B of a pool of 64.
 - majority: the most common normalised final answer (``loops.evaluate.majority_answer``);
   the first candidate with it is selected. No reward model.
 - ORM: the highest P(correct). PRM: the highest ``aggregate(step scores, how)``.
+- vote-orm / vote-prm (weighted majority, as in Math-Shepherd and Uesato et al. 2022):
+  every candidate votes for its final answer with its reward-model score; the answer
+  with the largest total wins and its best-scored candidate is selected. A wrong answer
+  the reward model over-rates wins only if it also recurs, which is why it holds up as N
+  grows where best-of-N's single maximum drifts to outliers (README: test-time scaling).
 Ties go to the earlier candidate.
 """
 
@@ -66,15 +71,42 @@ def select_prm(candidates: Sequence[Node]) -> Node | None:
     return _argmax(candidates, lambda n: n.scores["agg"])
 
 
-SELECT = {"majority": select_majority, "bon-orm": select_orm, "bon-prm": select_prm}
+def select_vote(candidates: Sequence[Node], score: Callable[[Node], float]) -> Node | None:
+    """The best-scored candidate of the answer whose candidates' ``score``s sum highest.
+
+    Candidates without a final answer do not vote; if none has one, the best-scored
+    candidate is selected.
+    """
+    totals: dict[str, float] = {}
+    answers = [extract_answer(n.text) for n in candidates]
+    keys = [None if a is None else normalize_answer(a) for a in answers]
+    for node, key in zip(candidates, keys):
+        if key is not None:
+            totals[key] = totals.get(key, 0.0) + score(node)
+    if not totals:
+        return _argmax(candidates, score)
+    top = max(totals, key=lambda k: totals[k])  # first-seen answer wins a tie
+    return _argmax([n for n, k in zip(candidates, keys) if k == top], score)
+
+
+def select_vote_orm(candidates: Sequence[Node]) -> Node | None:
+    return select_vote(candidates, lambda n: n.scores["orm"])
+
+
+def select_vote_prm(candidates: Sequence[Node]) -> Node | None:
+    return select_vote(candidates, lambda n: n.scores["agg"])
+
+
+SELECT = {"majority": select_majority, "bon-orm": select_orm, "bon-prm": select_prm,
+          "vote-orm": select_vote_orm, "vote-prm": select_vote_prm}  # fmt: skip
 
 
 def best_of_n(policy: Completer, states: Sequence[ProblemState], *, method: str, n: int,
               params: SamplingParams, seed: int, scorers: Scorers) -> None:  # fmt: skip
     """Sample ``n`` candidates per problem and select one by ``method`` (a ``SELECT`` key)."""
-    if method == "bon-orm":
+    if method in ("bon-orm", "vote-orm"):
         scorers.need("orm", method)
-    if method == "bon-prm":
+    if method in ("bon-prm", "vote-prm"):
         scorers.need("prm", method)
     sample_candidates(policy, states, n=n, params=params, seed=seed, scorers=scorers)
     for state in states:

@@ -10,7 +10,7 @@ and every node the search made, with its scores, for the store.
 | method | what ``B`` buys |
 |---|---|
 | greedy | nothing: one greedy completion whatever ``B`` (the baseline) |
-| majority, bon-orm, bon-prm | ``B`` sampled completions |
+| majority, bon-orm, bon-prm, vote-orm, vote-prm | ``B`` sampled completions |
 | revise | up to ``B`` attempts (stops early once the reward model's check passes) |
 | beam | ``B`` sampled steps per depth (width ``w`` = a power of 2 near sqrt(B), ``B/w`` each) |
 | mcts | expansions until the tokens reach ``B * tokens_per_sample`` |
@@ -123,6 +123,8 @@ METHODS: dict[SearchMethod, Callable[..., None]] = {
     SearchMethod.MAJORITY: _bon,
     SearchMethod.BON_ORM: _bon,
     SearchMethod.BON_PRM: _bon,
+    SearchMethod.VOTE_ORM: _bon,
+    SearchMethod.VOTE_PRM: _bon,
     SearchMethod.REVISE: _revise,
     SearchMethod.BEAM: _beam,
     SearchMethod.MCTS: _mcts,
@@ -133,9 +135,9 @@ NEEDS_TOKEN_CAP = {SearchMethod.BEAM, SearchMethod.MCTS}
 def check_models(cfg: SearchConfig, *, orm: bool, prm: bool) -> None:
     """Raise ``ConfigError`` before any work when ``cfg.method`` needs a model not given."""
     m = cfg.method
-    need_prm = m in (SearchMethod.BON_PRM, SearchMethod.BEAM) or (
+    need_prm = m in (SearchMethod.BON_PRM, SearchMethod.VOTE_PRM, SearchMethod.BEAM) or (
         m is SearchMethod.MCTS and (cfg.mcts_value == "prm" or not orm)) or (m is SearchMethod.REVISE and not orm)
-    missing = [name for name, need, have in (("orm", m is SearchMethod.BON_ORM, orm), ("prm", need_prm, prm))
+    missing = [name for name, need, have in (("orm", m in (SearchMethod.BON_ORM, SearchMethod.VOTE_ORM), orm), ("prm", need_prm, prm))
                if need and not have]  # fmt: skip
     if missing:
         flags = " or ".join(f"--{x} PATH" for x in missing)
