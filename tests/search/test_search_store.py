@@ -65,3 +65,16 @@ def test_an_id_reused_for_another_method_is_refused(store, problems, beam_record
     store.add_search(beam_record)
     with pytest.raises(StoreError, match="another method"):
         store.add_search(replace(beam_record, method=SearchMethod.MCTS))
+
+
+def test_a_weighted_vote_search_with_merged_mcts_nodes_round_trips(store, policy, problems, orm, prm):
+    """The methods added after migration 0007 (vote-*) and MCTS's merged duplicates store as they are."""
+    store.add_problems(problems)
+    vote = run_search(policy, problems, SearchConfig(method="vote-orm", budget=4), orm=orm, checkpoint="scripted")
+    tree = run_search(policy, problems, SearchConfig(method="mcts", budget=4, tokens_per_sample=200), prm=prm,
+                      checkpoint="scripted")  # fmt: skip
+    assert any("dups" in n.scores for n in tree.nodes)  # the scripted policy repeats steps
+    for record in (vote, tree):
+        assert store.add_search(record) is True
+        assert store.get_search(record.id) == record
+    assert {r["method"] for r in store.list_searches()} == {"vote-orm", "mcts"}

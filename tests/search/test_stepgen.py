@@ -60,3 +60,21 @@ def test_the_search_package_imports_no_store_prefect_or_torch():
     code = "import sys, selftaught.search; print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'sqlalchemy', 'prefect', 'transformers'}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("fmt, text, n_tokens, final, cut", [
+    (StepFormat(), "</think> 72", 40, True, False),  # the answer, whatever it cost
+    (StepFormat(), " <think>7+5=12", 4, False, True),  # unclosed, no answer: cut
+    (StepFormat("\n"), "\nlast line", 3, True, False),  # the model ended the sequence: its answer
+    (StepFormat("\n"), "\nlast li", 16, False, True),  # ran into the step's token cap: cut
+    (StepFormat("\n"), "\nnext\nmore", 16, False, False),  # closed by a delimiter: a working step
+])  # fmt: skip
+def test_a_step_is_final_only_when_it_answers(fmt, text, n_tokens, final, cut):
+    from selftaught.loops.policy import Completion
+
+    class One:
+        def complete(self, texts, *, n, params, seed):
+            return [[Completion(text, n_tokens)] * n for _ in texts]
+
+    (step,) = next_steps(One(), ["Q:"], n=1, params=SamplingParams(max_new_tokens=16), seed=0, fmt=fmt)[0]
+    assert (step.final, step.cut) == (final, cut)

@@ -2,7 +2,8 @@
 
 In: a policy (anything with ``complete``, ``loops/policy.py``), prompts, partial
 completions ("prefixes"), a step format. Out: per prefix, ``n`` sampled next steps
-(``Step``: the new text, the tokens it cost, whether it ended the solution).
+(``Step``: the new text, the tokens it cost, whether it gave the final answer, whether it
+was cut -- stopped without closing and without an answer).
 
 A *step* of the embedded task is one ``<think>`` column sum (``" 2+4+1=7"``), or the
 opening ``" <think>7+5=12"``, or the final answer ``"</think> 72"``; for user data with a
@@ -74,11 +75,13 @@ def cut_step(text: str, delimiters: Sequence[str]) -> tuple[str, bool]:
 
 @dataclass(frozen=True)
 class Step:
-    """One generated step: the text added to the prefix, its token cost, whether it ended."""
+    """One generated step: the text added to the prefix, its token cost, whether it gave the
+    final answer (``final``), whether it stopped short of both a delimiter and an answer (``cut``)."""
 
     text: str
     n_tokens: int
     final: bool
+    cut: bool = False
 
 
 @dataclass
@@ -139,8 +142,11 @@ def next_steps(policy: Completer, texts: Sequence[str], *, n: int, params: Sampl
                fmt: StepFormat = StepFormat()) -> list[list[Step]]:  # fmt: skip
     """``n`` next steps per text (``prompt + prefix``); ``params.max_new_tokens`` bounds a step.
 
-    A step is final when it gives the answer (embedded format), when the model ended the
-    sequence inside it, or when it ran into ``max_new_tokens`` without closing.
+    A step is ``final`` only when it gives an answer: in the embedded format it holds
+    ``</think>``; with a delimiter, the model ended the sequence inside it (a non-blank step
+    that did not use all of ``max_new_tokens`` -- a ``Completion`` does not say why it
+    stopped, so one that used every token is taken as cut). A step that neither closed nor
+    answered (the token cap, or an end with no answer) is ``cut``: a dead end.
     """
     if not texts:
         return []
@@ -153,7 +159,9 @@ def next_steps(policy: Completer, texts: Sequence[str], *, n: int, params: Sampl
         steps = []
         for text, n_tokens in row:
             step, closed = cut_step(text, fmt.delimiters)
-            steps.append(Step(step, n_tokens, final=not closed or fmt.is_answer(step)))
+            ended = not closed and n_tokens < params.max_new_tokens
+            final = bool(step.strip()) and (fmt.is_answer(step) or (fmt.delimiter is not None and ended))
+            steps.append(Step(step, n_tokens, final=final, cut=not closed and not final))
         out.append(steps)
     return out
 
