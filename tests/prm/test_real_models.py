@@ -68,8 +68,8 @@ def test_pairwise_orm_needs_a_prompt_with_both_classes(micro_policy, tmp_path):
     assert not (tmp_path / "orm").exists()
 
 
-@pytest.mark.parametrize("layout", ["separator", "think"])
-def test_prm_trains_on_stepwise_rows_and_scores_every_step(micro_policy, tmp_path, layout):
+@pytest.mark.parametrize("layout, balance", [("separator", "class"), ("think", "class"), ("separator", "prompt")])
+def test_prm_trains_on_stepwise_rows_and_scores_every_step(micro_policy, tmp_path, layout, balance):
     train, held = make_problems(48, Split.TRAIN, 2), make_problems(6, Split.HELDOUT, 2)
 
     def rows(problems):
@@ -80,7 +80,7 @@ def test_prm_trains_on_stepwise_rows_and_scores_every_step(micro_policy, tmp_pat
             out.append({"prompt": p.prompt, "completions": [steps[0], "zz", "0"], "labels": [True, False, False]})
         return out
 
-    cfg = replace(FAST, layout=layout)
+    cfg = replace(FAST, layout=layout, balance=balance)
     result = train_prm(micro_policy, rows(train), str(tmp_path / "prm"), cfg=cfg, threads=1)
     assert result.targets == sum(len(r["labels"]) for r in rows(train))
     prm = load_prm(result.path, threads=1)
@@ -93,6 +93,17 @@ def test_prm_trains_on_stepwise_rows_and_scores_every_step(micro_policy, tmp_pat
     bad = [s for r, ss in zip(held_rows, scores) for s, lab in zip(ss, r["labels"]) if not lab]
     assert sum(good) / len(good) > 0.5 > sum(bad) / len(bad)
     assert prm.score_steps([], []) == []
+
+
+def test_prompt_balancing_with_no_mixed_prompt_is_a_data_error(micro_policy, tmp_path):
+    from selftaught.errors import DataError
+
+    rows = [{"prompt": "Q: 1+1=? A:", "completions": ["1+1=2", "2"], "labels": [True, True]},
+            {"prompt": "Q: 1+2=? A:", "completions": ["1+2=4", "4"], "labels": [False, False]}]  # fmt: skip
+    with pytest.raises(DataError, match="weight 0"):
+        train_prm(micro_policy, rows, str(tmp_path / "prm"), cfg=replace(FAST, balance="prompt"), threads=1)
+    assert not (tmp_path / "prm").exists()
+    assert train_prm(micro_policy, rows, str(tmp_path / "prm"), cfg=FAST, threads=1).targets == 4  # class: fine
 
 
 def test_training_on_nothing_is_a_data_error(micro_policy, tmp_path):

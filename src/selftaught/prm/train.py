@@ -4,7 +4,8 @@ In: rows and a base checkpoint (the policy). Out: an atomic checkpoint (``loops/
 whose manifest says ``meta.kind`` = ``"orm"`` or ``"prm"``, plus what training took.
 
 - ORM rows: ``(prompt, completion, passed)`` from judged samples. Model:
-  ``LlamaForSequenceClassification`` (2 labels, cross-entropy), read at the last token.
+  ``LlamaForSequenceClassification`` read at the last token: 1 output (pairwise, the
+  default) or 2 labels (classify), see below.
 - PRM rows: TRL stepwise supervision ``{"prompt", "completions": [...], "labels": [...]}``
   (``label.stepwise_rows``). Model: ``LlamaForTokenClassification`` (2 labels), trained on
   the separator token after each step, every other position ignored
@@ -31,6 +32,14 @@ used. The ORM has two objectives (``RMSettings.objective``):
 - ``"classify"``: a 2-label sequence classifier on every verified sample (cross-entropy,
   classes balanced), P(correct). It learns largely which *problems* are easy: it scored
   carry-free wrong answers (``3+7=0 ... 78``) above the right ones with a carry.
+
+The cross-entropy losses (PRM, classify ORM) weight each target (``target_weights``):
+``balance="class"`` (default) equalises the two classes overall; ``"prompt"`` equalises
+them within each prompt and leaves one-class prompts out, so the label cannot be read off
+the problem. For the PRM it raised the within-problem AUROC (min aggregate) from 0.54 to
+0.59 on 1,024 labelled solutions and from 0.62 to 0.64 on 8,192, with best-of-N no better
+and a lower AUROC across problems: measured, not made the default. More labels helped
+more than either (0.54 -> 0.62), but even then best-of-N by PRM falls as N grows.
 
 ``TrainingArguments`` (and TRL's ``RewardConfig``, its subclass) is built in one place
 (``build_args``).
@@ -64,7 +73,9 @@ class RMSettings:
     seed: int = 0  # data order and head initialisation
     init: Literal["policy", "scratch"] = "policy"  # start from the policy's body or from random weights
     soft_threshold: float = 0.0  # PRM: a soft label > this counts as a good step
-    balance: bool = True  # weight the two classes equally (most steps of a weak policy are one class)
+    # "class": weight the two classes equally overall (most steps of a weak policy are one class);
+    # "prompt": equally within each prompt, prompts with one class only left out (module docstring)
+    balance: Literal["none", "class", "prompt"] = "class"
     layout: Literal["separator", "think"] = "separator"  # PRM input layout (scorers.encode_steps)
     objective: Literal["pairwise", "classify"] = "pairwise"  # ORM loss (module docstring)
     pairs_per_prompt: int = 32  # pairwise ORM: at most this many (correct, wrong) pairs per prompt
@@ -96,19 +107,43 @@ def build_args(cfg: RMSettings, output_dir: str, klass: Any = None, **extra: Any
     )  # fmt: skip
 
 
-def _class_weights(targets: Sequence[int], balance: bool) -> list[float] | None:
-    if not balance:
-        return None
-    pos = sum(targets)
-    neg = len(targets) - pos
-    if pos == 0 or neg == 0:
-        return None
-    n = len(targets)
-    return [n / (2 * neg), n / (2 * pos)]
+def target_weights(targets: Sequence[int], groups: Sequence[object], balance: str) -> list[float]:
+    """A loss weight per labelled target (step or sample), in order.
+
+    ``"class"``: n / (2 * count of its class) over all targets (1 each if a class is
+    missing). ``"prompt"``: the same within each group (a prompt); a group holding one
+    class only gets weight 0 -- it tells nothing about right against wrong, only about how
+    hard the problem is. ``"none"``: 1 each.
+
+    >>> target_weights([1, 0, 0, 1, 1], ["a", "a", "a", "b", "b"], "prompt")
+    [1.5, 0.75, 0.75, 0.0, 0.0]
+    """
+    if balance == "none":
+        return [1.0] * len(targets)
+    if balance == "class":
+        groups = [None] * len(targets)
+    elif balance != "prompt":
+        raise ValueError(f"unknown balance {balance!r}; choose none, class or prompt")
+    counts: dict[object, list[int]] = {}
+    for t, g in zip(targets, groups, strict=True):
+        counts.setdefault(g, [0, 0])[t] += 1
+    out = []
+    for t, g in zip(targets, groups):
+        neg, pos = counts[g]
+        if neg and pos:
+            out.append((neg + pos) / (2 * (pos if t else neg)))
+        else:
+            out.append(1.0 if balance == "class" else 0.0)
+    return out
 
 
 def _train(kind: str, base_path: str, auto_class: str, features: list[dict], targets: list[int],
            out_dir: str, cfg: RMSettings, threads: int, meta: dict) -> TrainResult:  # fmt: skip
+    """Cross-entropy on every labelled position, each weighted by its feature's ``weights``
+    (one per label that is not -100, in order; ``target_weights``)."""
+    if not any(w for f in features for w in f["weights"]):
+        raise DataError(f"every {kind} training target has weight 0: with balance='prompt' no prompt has "
+                        "both a good and a bad label; use balance='class'")  # fmt: skip
     set_threads(threads)
     quiet_transformers()
     import torch
@@ -127,7 +162,6 @@ def _train(kind: str, base_path: str, auto_class: str, features: list[dict], tar
     else:
         model = klass.from_config(AutoConfig.from_pretrained(base_path, num_labels=2))
     model.config.pad_token_id = tokenizer.pad_token_id
-    weights = _class_weights(targets, cfg.balance)
     pad_id = tokenizer.pad_token_id
 
     def collate(batch: list[dict]) -> dict:
@@ -138,17 +172,19 @@ def _train(kind: str, base_path: str, auto_class: str, features: list[dict], tar
             labels = [b["labels"] + [-100] * (width - len(b["labels"])) for b in batch]
         else:
             labels = [b["labels"] for b in batch]
+        weights = [w for b in batch for w in b["weights"]]  # the order of labels != -100, row-major
         return {"input_ids": torch.tensor(ids), "attention_mask": torch.tensor(mask),
-                "labels": torch.tensor(labels)}  # fmt: skip
+                "labels": torch.tensor(labels), "weights": torch.tensor(weights)}  # fmt: skip
 
     class WeightedTrainer(Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            labels = inputs.pop("labels")
+            labels, weights = inputs.pop("labels").reshape(-1), inputs.pop("weights")
             outputs = model(**inputs)
-            w = None if weights is None else torch.tensor(weights, dtype=outputs.logits.dtype)
-            loss = torch.nn.functional.cross_entropy(
-                outputs.logits.reshape(-1, 2), labels.reshape(-1), weight=w, ignore_index=-100
-            )
+            keep = labels != -100
+            losses = torch.nn.functional.cross_entropy(outputs.logits.reshape(-1, 2)[keep], labels[keep],
+                                                       reduction="none")  # fmt: skip
+            w = weights.to(losses.dtype)
+            loss = (losses * w).sum() / w.sum().clamp_min(1e-8)
             return (loss, outputs) if return_outputs else loss
 
     with tempfile.TemporaryDirectory(prefix=f"selftaught-{kind}-") as scratch:
@@ -191,8 +227,10 @@ def train_orm(
         return _train_pairwise(base_path, tokenizer, rows, out_dir, cfg, threads, meta or {})
     if cfg.objective != "classify":
         raise ValueError(f"unknown ORM objective {cfg.objective!r}; choose pairwise or classify")
-    features = [{"input_ids": encode_outcome(tokenizer, p, c), "labels": int(ok)} for p, c, ok in rows]
     targets = [int(ok) for _, _, ok in rows]
+    weights = target_weights(targets, [p for p, _, _ in rows], cfg.balance)
+    features = [{"input_ids": encode_outcome(tokenizer, p, c), "labels": t, "weights": [w]}
+                for (p, c, _), t, w in zip(rows, targets, weights)]  # fmt: skip
     return _train("orm", base_path, "AutoModelForSequenceClassification", features, targets, out_dir,
                   cfg, threads, {"objective": "classify", **(meta or {})})  # fmt: skip
 
@@ -298,7 +336,7 @@ def train_prm(
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(base_path)
-    features, targets = [], []
+    features, targets, groups = [], [], []
     for n, row in enumerate(rows):
         steps, labels = row.get("completions"), row.get("labels")
         if not isinstance(steps, list) or not isinstance(labels, list) or len(steps) != len(labels):
@@ -307,6 +345,10 @@ def train_prm(
         ids, labs, _ = encode_steps(tokenizer, row["prompt"], steps, hard, layout=cfg.layout)
         features.append({"input_ids": ids, "labels": labs})
         targets.extend(h for h in hard if h is not None)
+        groups.extend(row["prompt"] for h in hard if h is not None)
+    weights = iter(target_weights(targets, groups, cfg.balance))
+    for f in features:
+        f["weights"] = [next(weights) for lab in f["labels"] if lab != -100]
     return _train("prm", base_path, "AutoModelForTokenClassification", features, targets, out_dir,
                   cfg, threads, {"layout": cfg.layout, **(meta or {})})  # fmt: skip
 
