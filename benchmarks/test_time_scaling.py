@@ -107,6 +107,22 @@ def first_step_agreement(pairs) -> dict:
     return counts | {f"{k}_share": counts[k] / n for k in ("exact", "prm_earlier", "prm_later", "prm_never")}
 
 
+def sign_test(a: list[bool], b: list[bool]) -> dict:
+    """Paired comparison of two methods on the same problems: discordant counts and the exact
+    two-sided sign-test p-value (is "only a right" vs "only b right" a fair coin?).
+
+    >>> sign_test([True, True, True, False], [False, False, False, False])["p"]
+    0.25
+    """
+    import math
+
+    only_a = sum(x and not y for x, y in zip(a, b, strict=True))
+    only_b = sum(y and not x for x, y in zip(a, b, strict=True))
+    n, k = only_a + only_b, min(only_a, only_b)
+    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n) if n else 1.0
+    return {"only_a": only_a, "only_b": only_b, "p": p}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reuse", type=Path, default=Path("/tmp/st7"), help="folder with policy/, orm/, prm/ (built if missing)")
@@ -210,6 +226,11 @@ def main() -> None:
                            "only_prm_right": sum(x and not y for x, y in zip(p, o)),
                            "only_orm_right": sum(y and not x for x, y in zip(p, o))}  # fmt: skip
     bmax = max(budgets)
+    greedy_right = [r.correct for r in greedy.results]
+    paired = {f"{m}-b{b}": sign_test(pool_sel[b][m], greedy_right)
+              for m in ("vote-orm", "majority", "bon-orm") for b in budgets if b > 1}  # fmt: skip
+    paired |= {f"vote-orm-vs-majority-b{b}": sign_test(pool_sel[b]["vote-orm"], pool_sel[b]["majority"])
+               for b in budgets if b > 1}  # fmt: skip
     sel_prm = next(r for r in records if r.id.startswith(f"bon-prm-b{bmax}-pool"))
     by_id = {p.id: p for p in problems}
     selected_wrong = [(by_id[n.problem_id], n) for n in sel_prm.nodes if n.selected and not n.correct]
@@ -240,6 +261,7 @@ def main() -> None:
     png = plot(acc, g, budgets, args.out / "test_time_scaling.png", len(problems))
     result = {"problems": len(problems), "budgets": budgets, "greedy": g, "accuracy": acc, "tokens_per_problem": tok,
               "tokens_per_sample": tps, "reward_models": rm, "prm_vs_orm_same_candidates": head_to_head,
+              "paired_vs_greedy": paired,
               "first_wrong_step": first, "seconds": seconds, "store_seconds": store_seconds, "built": built,
               "store": url, "run": run_id, "plot": str(png), "wall_seconds": time.perf_counter() - start,
               "load": os.getloadavg()}  # fmt: skip
@@ -252,6 +274,10 @@ def main() -> None:
         print(f"  B={b:<3d} selected correct: ORM {100 * h['orm']:.1f}%  PRM min {100 * h['prm_min']:.1f}%  "
               f"last {100 * h['prm_last']:.1f}%  product {100 * h['prm_product']:.1f}%   "
               f"only PRM right {h['only_prm_right']}, only ORM right {h['only_orm_right']}")  # fmt: skip
+    print("\npaired, same problems (right only by the first / only by the second; sign-test p):")
+    for name, t in paired.items():
+        versus = "" if "-vs-" in name else " vs greedy"
+        print(f"  {name}{versus}: {t['only_a']} / {t['only_b']}, p={t['p']:.3f}")
     for name, c in first.items():
         print(f"first wrong step, {name}: {c['wrong_paths']} wrong paths; PRM's first step < 0.5 is the true first "
               f"error {100 * c['exact_share']:.1f}%, earlier {100 * c['prm_earlier_share']:.1f}%, later "
