@@ -105,3 +105,7 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path):
     assert result.returncode == 2 and "must be orm or prm" in result.stderr
     result = cli("prm", "train", "--db", db)
     assert result.returncode == 2 and "give a RUN and at least one --round" in result.stderr
+    result = cli("prm", "train", RUN, "--round", "1", "--objective", "ranking", "--db", db)
+    assert result.returncode == 2 and "must be pairwise or classify" in result.stderr
+    result = cli("prm", "train", RUN, "--round", "1", "--balance", "tokens", "--db", db)
+    assert result.returncode == 2 and "must be class, prompt or none" in result.stderr

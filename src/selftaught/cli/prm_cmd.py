@@ -82,6 +82,7 @@ def train(
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-4,
     batch_size: Annotated[int, typer.Option(help="Rows per optimizer step.")] = 32,
     objective: Annotated[str, typer.Option(help="ORM loss: pairwise (TRL RewardTrainer on a prompt's correct/wrong pairs; ranks a problem's answers) or classify (P(correct) over all samples).")] = "pairwise",
+    balance: Annotated[str, typer.Option(help="Cross-entropy weights (PRM, classify ORM): class (the two classes equal overall), prompt (equal within each prompt; one-class prompts left out) or none.")] = "class",
     eval_fraction: Annotated[float, typer.Option(help="Share of problems held out for the quality figures.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
     db: DbOpt = None,
@@ -111,8 +112,11 @@ def train(
         raise typer.BadParameter(f"must be orm or prm, got {kind!r}", param_hint="--kind")
     if objective not in ("pairwise", "classify"):
         raise typer.BadParameter(f"must be pairwise or classify, got {objective!r}", param_hint="--objective")
+    if balance not in ("class", "prompt", "none"):
+        raise typer.BadParameter(f"must be class, prompt or none, got {balance!r}", param_hint="--balance")
     db, home, threads = _settings(db, home, threads)
-    cfg = RMSettings(lr=lr, steps=steps, batch_size=batch_size, seed=seed, objective=objective)  # type: ignore[arg-type]
+    cfg = RMSettings(lr=lr, steps=steps, batch_size=batch_size, seed=seed, objective=objective,  # type: ignore[arg-type]
+                     balance=balance)  # type: ignore[arg-type]
     if data is not None:
         from selftaught.prm.stored import train_from_file
 
