@@ -54,13 +54,15 @@ def cai(
     _quiet_prefect()
     from selftaught.cli.progress import RichReporter
     from selftaught.flows.cai import cai_run_flow
+    from selftaught.flows.context import local_run_settings
     from selftaught.flows.progress import set_reporter
 
     err.print(f"[bold]{'resuming' if resume else 'starting'} CAI run[/] {run_id}  (store {db}, home {home})")
     with RichReporter(err) as rep:
         previous = set_reporter(rep)
         try:
-            cai_run_flow(run_id, params, db, str(home), threads)
+            with local_run_settings():
+                cai_run_flow(run_id, params, db, str(home), threads)
         finally:
             set_reporter(previous)
     _print_rounds(db, run_id)

@@ -76,6 +76,7 @@ def _run(recipe, run_id: str, db: str, home: Path, threads: int, fresh: bool) ->
     _quiet_prefect()
     from selftaught.cli.progress import RichReporter
     from selftaught.flows.progress import set_reporter
+    from selftaught.flows.context import local_run_settings
     from selftaught.flows.rounds import run_flow
 
     verb = "starting" if fresh else "resuming"
@@ -83,7 +84,8 @@ def _run(recipe, run_id: str, db: str, home: Path, threads: int, fresh: bool) ->
     with RichReporter(err) as rep:
         previous = set_reporter(rep)
         try:
-            return run_flow(run_id, recipe.model_dump(mode="json"), db, str(home), threads)
+            with local_run_settings():
+                return run_flow(run_id, recipe.model_dump(mode="json"), db, str(home), threads)
         finally:
             set_reporter(previous)
 

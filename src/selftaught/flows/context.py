@@ -5,9 +5,11 @@ for how rounds are assembled from stages."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +20,33 @@ from selftaught.flows.progress import Advance, reporter
 from selftaught.recipe import Method, Recipe
 from selftaught.records import Checkpoint, Problem, SampleSource, Split, Stage
 from selftaught.store import Store
+
+# ------------------------------------------------------------------------ prefect
+
+#: where a user turns Prefect's flow-run heartbeats on (the second is the legacy name)
+HEARTBEAT_ENV = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
+
+
+@contextmanager
+def local_run_settings() -> Iterator[None]:
+    """Prefect settings for flows this process runs itself (``selftaught run|demo|cai``).
+
+    Prefect 3.9 gives every flow run a heartbeat thread that sleeps in 1 s steps and is
+    joined when the run ends, so each flow run's exit waits up to a second -- each round is
+    a flow run, so a ~15 s demo round spent 0.7-0.9 s there (its whole "Prefect share").
+    Heartbeats only feed a server's zombie-run detection, which a run in this process on
+    Prefect's temporary server has no use for: unless the user set a heartbeat frequency
+    (``HEARTBEAT_ENV``), they are off here. Scheduled runs executed by a worker keep
+    Prefect's own settings.
+    """
+    if any(os.environ.get(name) for name in HEARTBEAT_ENV):
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
 
 # ---------------------------------------------------------------------------- context
 
