@@ -137,6 +137,23 @@ def target_weights(targets: Sequence[int], groups: Sequence[object], balance: st
     return out
 
 
+def _new_model(base_path: str, auto_class: str, num_labels: int, cfg: RMSettings, pad_id: int) -> Any:
+    """A ``transformers.<auto_class>`` head on the policy's body (or, ``init="scratch"``, on
+    its config), seeded by ``cfg.seed``."""
+    import torch
+    import transformers
+    from transformers import AutoConfig
+
+    klass = getattr(transformers, auto_class)
+    torch.manual_seed(cfg.seed)
+    if cfg.init == "policy":
+        model = klass.from_pretrained(base_path, num_labels=num_labels)
+    else:
+        model = klass.from_config(AutoConfig.from_pretrained(base_path, num_labels=num_labels))
+    model.config.pad_token_id = pad_id
+    return model
+
+
 def _train(kind: str, base_path: str, auto_class: str, features: list[dict], targets: list[int],
            out_dir: str, cfg: RMSettings, threads: int, meta: dict) -> TrainResult:  # fmt: skip
     """Cross-entropy on every labelled position, each weighted by its feature's ``weights``
@@ -147,21 +164,14 @@ def _train(kind: str, base_path: str, auto_class: str, features: list[dict], tar
     set_threads(threads)
     quiet_transformers()
     import torch
-    import transformers
-    from transformers import AutoConfig, AutoTokenizer, Trainer
+    from transformers import AutoTokenizer, Trainer
     from transformers.trainer_callback import PrinterCallback
 
     clock = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(base_path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    klass = getattr(transformers, auto_class)
-    torch.manual_seed(cfg.seed)
-    if cfg.init == "policy":
-        model = klass.from_pretrained(base_path, num_labels=2)
-    else:
-        model = klass.from_config(AutoConfig.from_pretrained(base_path, num_labels=2))
-    model.config.pad_token_id = tokenizer.pad_token_id
+    model = _new_model(base_path, auto_class, 2, cfg, tokenizer.pad_token_id)
     pad_id = tokenizer.pad_token_id
 
     def collate(batch: list[dict]) -> dict:
@@ -272,9 +282,7 @@ def _train_pairwise(base_path: str, tokenizer: Any, rows: Sequence[tuple[str, st
         )
     set_threads(threads)
     quiet_transformers()
-    import torch
     from datasets import Dataset
-    from transformers import AutoModelForSequenceClassification
     from transformers.trainer_callback import PrinterCallback
     from trl import RewardConfig, RewardTrainer
 
@@ -286,14 +294,7 @@ def _train_pairwise(base_path: str, tokenizer: Any, rows: Sequence[tuple[str, st
         "chosen_ids": [encode_outcome(tokenizer, p, c) for p, c, _ in pairs],
         "rejected_ids": [encode_outcome(tokenizer, p, r) for p, _, r in pairs],
     })  # fmt: skip
-    torch.manual_seed(cfg.seed)
-    if cfg.init == "policy":
-        model = AutoModelForSequenceClassification.from_pretrained(base_path, num_labels=1)
-    else:
-        from transformers import AutoConfig
-
-        model = AutoModelForSequenceClassification.from_config(AutoConfig.from_pretrained(base_path, num_labels=1))
-    model.config.pad_token_id = tokenizer.pad_token_id
+    model = _new_model(base_path, "AutoModelForSequenceClassification", 1, cfg, tokenizer.pad_token_id)
     with tempfile.TemporaryDirectory(prefix="selftaught-orm-") as scratch, warnings.catch_warnings():
         # transformers 5 renamed gradient_checkpointing; TRL's configs still set it (we turn it off)
         warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
