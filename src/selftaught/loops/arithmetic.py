@@ -50,15 +50,25 @@ def gold_completion(a: int, b: int) -> str:
     >>> gold_completion(87, 45)
     ' <think>7+5=12 8+4+1=13</think> 132'
     """
+    steps = [f"{x}+{y}+1={s}" if carry else f"{x}+{y}={s}" for x, y, carry, s in gold_columns(a, b)]
+    return f" {THINK_OPEN}{' '.join(steps)}{THINK_CLOSE} {a + b}"
+
+
+def gold_columns(a: int, b: int) -> list[tuple[int, int, bool, int]]:
+    """Per column, right to left: (digit of a, digit of b, carry in, column sum).
+
+    >>> gold_columns(87, 45)
+    [(7, 5, False, 12), (8, 4, True, 13)]
+    """
     da, db = str(a)[::-1], str(b)[::-1]
-    steps, carry = [], 0
+    out, carry = [], 0
     for i in range(max(len(da), len(db))):
         x = int(da[i]) if i < len(da) else 0
         y = int(db[i]) if i < len(db) else 0
         s = x + y + carry
-        steps.append(f"{x}+{y}+1={s}" if carry else f"{x}+{y}={s}")
+        out.append((x, y, bool(carry), s))
         carry = s // 10
-    return f" {THINK_OPEN}{' '.join(steps)}{THINK_CLOSE} {a + b}"
+    return out
 
 
 def split_of(a: int, b: int) -> Split:

@@ -32,7 +32,7 @@ import re
 from collections.abc import Sequence
 
 from selftaught.errors import DataError
-from selftaught.loops.arithmetic import THINK_CLOSE, THINK_OPEN
+from selftaught.loops.arithmetic import THINK_CLOSE, THINK_OPEN, gold_columns
 from selftaught.loops.verify import answers_equal
 from selftaught.records import Problem
 
@@ -102,19 +102,6 @@ def _operands(problem: Problem) -> tuple[int, int]:
     if m is None:
         raise DataError(f"problem {problem.id!r}: not an addition problem (prompt {problem.prompt[:40]!r})")
     return int(m.group(1)), int(m.group(2))
-
-
-def gold_columns(a: int, b: int) -> list[tuple[int, int, bool, int]]:
-    """Per column, right to left: (digit of a, digit of b, carry in, column sum)."""
-    da, db = str(a)[::-1], str(b)[::-1]
-    out, carry = [], 0
-    for i in range(max(len(da), len(db))):
-        x = int(da[i]) if i < len(da) else 0
-        y = int(db[i]) if i < len(db) else 0
-        s = x + y + carry
-        out.append((x, y, bool(carry), s))
-        carry = s // 10
-    return out
 
 
 def check_arithmetic_steps(problem: Problem, steps: Sequence[str]) -> list[bool]:
