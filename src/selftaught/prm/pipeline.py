@@ -98,21 +98,30 @@ class BuiltRewardModels:
         return iter((self.orm_path, self.prm_path))
 
 
-def _sample_and_label(policy: Any, problems: list, s: BuildSettings, k: int, seed: int,
-                      rollouts_out: list | None = None) -> tuple[list, list, dict]:  # fmt: skip
+def _params(s: BuildSettings) -> SamplingParams:
+    return SamplingParams(temperature=s.temperature, max_new_tokens=s.max_new_tokens)
+
+
+def _judged_samples(policy: Any, problems: list, s: BuildSettings, k: int, seed: int) -> list:
+    """``k`` samples per problem from the policy, judged (``loops.verify.Judged``)."""
     from selftaught.loops.generate import generate
     from selftaught.loops.verify import judge_all
+
+    samples = generate(policy, problems, k=k, params=_params(s), seed=seed, batch_size=s.batch_size)
+    return judge_all(samples, {p.id: p for p in problems})
+
+
+def _sample_and_label(policy: Any, problems: list, s: BuildSettings, k: int, seed: int,
+                      rollouts_out: list | None = None) -> tuple[list, list, dict]:  # fmt: skip
     from selftaught.prm.label import label_steps
 
-    params = SamplingParams(temperature=s.temperature, max_new_tokens=s.max_new_tokens)
-    by_id = {p.id: p for p in problems}
     clock = time.perf_counter()
-    samples = generate(policy, problems, k=k, params=params,
-                       seed=seed, batch_size=s.batch_size)  # fmt: skip
-    judged = judge_all(samples, by_id)
+    judged = _judged_samples(policy, problems, s, k, seed)
     gen_seconds = time.perf_counter() - clock
-    labels, stats = label_steps(policy, samples, by_id, rollouts=s.rollouts, params=params,
-                                seed=seed + 1, batch_size=s.batch_size, rollouts_out=rollouts_out)  # fmt: skip
+    samples = [j.sample for j in judged]
+    labels, stats = label_steps(policy, samples, {p.id: p for p in problems}, rollouts=s.rollouts,
+                                params=_params(s), seed=seed + 1, batch_size=s.batch_size,
+                                rollouts_out=rollouts_out)  # fmt: skip
     timing = {"samples": len(samples), "generate_seconds": gen_seconds, **asdict(stats)}
     return judged, labels, timing
 
@@ -196,17 +205,12 @@ def _orm_samples(policy: Any, s: BuildSettings, rows: list) -> dict:
     cost only sampling. Measured on the demo's cold start (100 held-out problems x 64):
     within-problem AUROC 0.63 from 256 problems x 16 (150 steps), 0.71 from 1,024 x 16 (600).
     """
-    from selftaught.loops.generate import generate
-    from selftaught.loops.verify import judge_all
-
     if s.orm_problems <= 0:
         return {"samples": 0, "seconds": 0.0}
     clock = time.perf_counter()
     problems = make_problems(s.orm_problems, Split.TRAIN, s.seed + 11, 2)
     by_id = {p.id: p for p in problems}
-    params = SamplingParams(temperature=s.temperature, max_new_tokens=s.max_new_tokens)
-    judged = judge_all(generate(policy, problems, k=s.orm_k, params=params, seed=s.seed + 3,
-                                batch_size=s.batch_size), by_id)  # fmt: skip
+    judged = _judged_samples(policy, problems, s, s.orm_k, s.seed + 3)
     rows += [(by_id[j.sample.problem_id].prompt, j.sample.completion, j.verdict.outcome is Outcome.PASS)
              for j in judged]  # fmt: skip
     return {"samples": len(judged), "correct": sum(j.verdict.outcome is Outcome.PASS for j in judged),
