@@ -13,8 +13,11 @@ maps them to rows; the loops produce and consume them.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 
@@ -62,7 +65,10 @@ STAGE_ORDER: tuple[Stage, ...] = tuple(Stage)
 class Problem:
     """One prompt with whatever reference the judges need.
 
-    ``id`` is stable and unique within a problem set (it is the natural key).
+    ``id`` is stable and unique within a problem set (it is the natural key, unique in
+    the store). Problems read from user files carry a content-scoped id ``NAME@hash``
+    (``scope_problem``), the user's own id in ``meta["name"]``, so that a file that
+    reuses an id with a changed prompt makes a new problem instead of a conflict.
     ``answer`` is the gold final answer for math-like tasks; ``solution`` is an
     optional worked chain of thought (used for cold-start SFT only).
     """
@@ -76,6 +82,39 @@ class Problem:
     choices: tuple[str, ...] = ()  # multiple choice options, in order (A, B, ...)
     keywords: tuple[str, ...] = ()
     meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+#: the fields a content-scoped id hashes: what the problem says, not where it lives
+#: (``split``) nor what is said about it (``meta``)
+CONTENT_FIELDS = ("prompt", "answer", "solution", "tests", "choices", "keywords")
+
+
+def scoped_problem_id(problem: Problem) -> str:
+    """``"{problem.id}@{h}"``: ``h`` is the first 8 hex digits of the sha256 of the
+    problem's content fields (``CONTENT_FIELDS``) as canonical JSON. The one place such
+    ids are made: the same row read twice gets the same id, a changed prompt another one.
+
+    >>> scoped_problem_id(Problem(id="w000", prompt="2+2?", answer="4"))
+    'w000@ecb03318'
+    >>> scoped_problem_id(Problem(id="w000", prompt="2+2?", answer="4", split=Split.HELDOUT))
+    'w000@ecb03318'
+    >>> scoped_problem_id(Problem(id="w000", prompt="3+3?", answer="6"))
+    'w000@f82a53b3'
+    """
+    content = {name: getattr(problem, name) for name in CONTENT_FIELDS}
+    content["choices"], content["keywords"] = list(problem.choices), list(problem.keywords)
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return f"{problem.id}@{hashlib.sha256(canonical.encode()).hexdigest()[:8]}"
+
+
+def scope_problem(problem: Problem) -> Problem:
+    """A user's problem under its content-scoped id, the user's id kept in ``meta["name"]``.
+
+    >>> p = scope_problem(Problem(id="w000", prompt="2+2?", answer="4"))
+    >>> p.id, dict(p.meta)
+    ('w000@ecb03318', {'name': 'w000'})
+    """
+    return replace(problem, id=scoped_problem_id(problem), meta={**problem.meta, "name": problem.id})
 
 
 @dataclass(frozen=True)
@@ -175,6 +214,13 @@ class Checkpoint:
     parent_id: str | None = None
     round_index: int | None = None
     config: Mapping[str, Any] = field(default_factory=dict)
+    #: when its weights were deleted to save disk (``keep_checkpoints``); None: never pruned.
+    #: A pruned checkpoint keeps its id, lineage and manifest, but cannot be loaded.
+    pruned_at: dt.datetime | None = None
+
+    @property
+    def pruned(self) -> bool:
+        return self.pruned_at is not None
 
 
 @dataclass(frozen=True)

@@ -91,14 +91,23 @@ def test_import_jsonl_keeps_good_rows_and_names_the_bad_lines(tmp_path):
         assert f"{where}: {reason}" in result.output, result.output
     assert "imported 2 problems" in result.output and "rejected 5" in result.output
     with Store(db) as store:
-        got = {p.id: p for p in store.get_problems()}
+        got = {p.meta["name"]: p for p in store.get_problems()}  # stored as NAME@hash
     assert set(got) == {"a1", "a3"} and got["a3"].answer == "4" and got["a3"].split is Split.HELDOUT
+    assert got["a1"].id.startswith("a1@")
     assert [json.loads(line)["id"] for line in (tmp_path / "good.jsonl").read_text().splitlines()] == ["a1", "a3"]
-    # a second import of a changed problem under a stored id is rejected, the rest kept
+    # a second import of a changed problem under a stored id is a new version beside the old
     src.write_text(json.dumps({"qid": "a1", "question": "changed", "gold": "2"}) + "\n"
                    + json.dumps({"qid": "a5", "question": "5?", "gold": "5"}) + "\n")
     again = runner.invoke(app, ["import", str(src), "--db", db, "--map", "id=qid", "--map", "prompt=question", "--map", "answer=gold"])
-    assert again.exit_code == 0 and "already in the store with different content" in again.output
+    assert again.exit_code == 0 and "imported 2 problems" in again.output and "rejected 0" in again.output
+    with Store(db) as store:
+        a1 = sorted(p.prompt for p in store.get_problems() if p.meta["name"] == "a1")
+    assert a1 == ["1+1?", "changed"]
+    # the same content in the other split is refused: a problem never crosses the wall
+    src.write_text(json.dumps({"qid": "a5", "question": "5?", "gold": "5"}) + "\n")
+    moved = runner.invoke(app, ["import", str(src), "--db", db, "--map", "id=qid", "--map", "prompt=question",
+                                "--map", "answer=gold", "--split", "heldout"])
+    assert moved.exit_code == 2 and "already in the store as a train problem" in moved.output, moved.output
 
 
 def test_import_parquet_and_a_saved_datasetdict(tmp_path):
@@ -114,7 +123,7 @@ def test_import_parquet_and_a_saved_datasetdict(tmp_path):
     }).save_to_disk(str(saved))
     invoke("import", str(saved), "--db", db)
     with Store(db) as store:
-        splits = {p.id: p.split for p in store.get_problems()}
+        splits = {p.meta["name"]: p.split for p in store.get_problems()}
     assert splits == {"pq-1": Split.TRAIN, "pq-3": Split.TRAIN, "d1": Split.TRAIN, "d2": Split.HELDOUT}
 
 

@@ -86,8 +86,28 @@ def test_load_problems_jsonl(tmp_path):
         ],
     )
     a, b = load_problems_jsonl(path)
-    assert (a.id, a.answer, a.split, a.solution) == ("a", "2", Split.TRAIN, None)
-    assert (b.id, b.answer, b.split, b.solution) == ("b", "4", Split.HELDOUT, " 4")
+    assert (a.meta["name"], a.answer, a.split, a.solution) == ("a", "2", Split.TRAIN, None)
+    assert (b.meta["name"], b.answer, b.split, b.solution) == ("b", "4", Split.HELDOUT, " 4")
+    assert a.id.startswith("a@") and b.id.startswith("b@")  # content-scoped: NAME@hash
+
+
+def test_file_problems_get_stable_content_scoped_ids(tmp_path):
+    rows = [{"id": "w000", "prompt": "p", "answer": "1"}, {"id": "w001", "prompt": "q", "answer": "2"}]
+    first = load_problems_jsonl(_write(tmp_path, rows))
+    again = load_problems_jsonl(_write(tmp_path, rows))
+    assert [p.id for p in first] == [p.id for p in again]  # resume reads the same ids
+    changed = load_problems_jsonl(_write(tmp_path, [{**rows[0], "prompt": "p, reworded"}, rows[1]]))
+    assert changed[0].id != first[0].id and changed[1].id == first[1].id
+    assert changed[0].meta["name"] == first[0].meta["name"] == "w000"
+    moved = load_problems_jsonl(_write(tmp_path, [{**rows[0], "split": "heldout"}]))
+    assert moved[0].id == first[0].id  # the split is not content: the wall is kept elsewhere
+    extra = load_problems_jsonl(_write(tmp_path, [{**rows[0], "choices": ["a", "b"], "tests": "assert 1"}]))
+    assert (extra[0].choices, extra[0].tests) == (("a", "b"), "assert 1") and extra[0].id != first[0].id
+
+
+def test_embedded_problems_keep_their_plain_ids():
+    assert [p.id for p in make_problems(2, Split.TRAIN, seed=0)] == [p.id for p in make_problems(2, Split.TRAIN, seed=0)]
+    assert all("@" not in p.id and p.id.startswith("add2-") for p in make_problems(5, Split.TRAIN, seed=0))
 
 
 @pytest.mark.parametrize(
@@ -98,6 +118,7 @@ def test_load_problems_jsonl(tmp_path):
         ({"prompt": "p", "answer": "1"}, "no 'id'"),
         ({"id": "a", "prompt": "p", "answer": "1"}, "duplicate id"),  # repeats row 1's id
         ({"id": "x", "prompt": "p", "answer": "1", "split": "test"}, "split must be"),
+        ({"id": "x", "prompt": "p", "answer": "1", "choices": "ab"}, "choices must be a list"),
         ("[1, 2]", "expected a JSON object"),
         ("{not json", "not valid JSON"),
     ],

@@ -31,6 +31,8 @@ PUBLIC = {
     "add_checkpoint": "(self, run_id: 'str', ckpt: 'Checkpoint') -> 'None'",
     "get_checkpoint": "(self, checkpoint_id: 'str') -> 'Checkpoint | None'",
     "checkpoint_chain": "(self, checkpoint_id: 'str') -> 'list[Checkpoint]'",
+    "list_checkpoints": "(self, run_id: 'str') -> 'list[Checkpoint]'",
+    "mark_checkpoint_pruned": "(self, checkpoint_id: 'str', *, at: 'dt.datetime | None' = None) -> 'bool'",
     "add_evaluation": "(self, run_id: 'str', index: 'int | None', ev: 'Evaluation') -> 'None'",
     "get_evaluations": "(self, run_id: 'str') -> 'list[tuple[int | None, Evaluation]]'",
     "round_table": "(self, run_id: 'str') -> 'list[dict]'",
@@ -44,7 +46,7 @@ PUBLIC = {
     # history (selftaught samples / problem / export / report)
     "sample_query_statement": "(self, *, order_by: 'str' = 'id', limit: 'int | None' = 50, **filters: 'Any') -> 'Select'",
     "export_samples": "(self, *, limit: 'int | None' = None, **filters: 'Any') -> 'Iterator[dict]'",
-    "problem_history": "(self, problem_id: 'str', *, run_id: 'str | None' = None) -> 'dict | None'",
+    "problem_history": "(self, problem_id: 'str', *, run_id: 'str | None' = None) -> 'list[dict]'",
     "problem_pass_rates": "(self, run_id: 'str', *, source: 'SampleSource | str' = 'generate') -> 'list[dict]'",
     "score_histogram": "(self, run_id: 'str', *, bins: 'int' = 10, source: 'SampleSource | str | None' = None) -> 'list[dict]'",
     # step labels and reward models (prm/, cli/prm_cmd.py)

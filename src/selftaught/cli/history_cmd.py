@@ -5,6 +5,7 @@
     selftaught export prefs.parquet --kind preference # pairs of a passing and a failing sample
     selftaught export ds/ --kind messages             # a datasets.DatasetDict on disk
     selftaught import gsm.parquet --map prompt=question --map answer=final --id-prefix gsm-
+    selftaught import gsm8k_train.jsonl --preset gsm8k --heldout 40 --out data/
 
 Export formats follow TRL's dataset conventions:
 
@@ -23,16 +24,26 @@ include held-out ones: training on held-out problems would void the evaluation).
 The file format comes from the output path: ``.jsonl``, ``.parquet``, otherwise a folder
 written with ``DatasetDict.save_to_disk`` (splits ``train`` and ``test``, from the
 problems' split). ``datasets`` and ``pyarrow`` are imported only by these commands.
+
+Import stores each row under a content-scoped id, ``NAME@hash`` (``records.scope_problem``,
+the same id that ``task: {kind: file}`` gives the row), so a changed row is a new problem
+beside the old one, never a conflict. ``--preset gsm8k`` reads GSM8K's own rows
+(``parse_gsm8k_answer``); ``--heldout N`` sets aside N rows chosen by their ids alone
+(``hold_out``); ``--out DIR`` writes ``DIR/train.jsonl`` and ``DIR/heldout.jsonl`` for a
+recipe's ``task: {kind: file, train: DIR/train.jsonl, heldout: DIR/heldout.jsonl}``.
+``selftaught problem NAME`` then shows every stored version of a row.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import sys
 from collections import defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Iterator, Literal, Optional
+from typing import Annotated, Any, Callable, Iterable, Iterator, Literal, Optional
 
 import typer
 
@@ -154,7 +165,7 @@ def export(
     fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl, parquet or hf [default: from OUT's suffix].")] = None,
     run: Annotated[Optional[str], typer.Option(help="Run id.")] = None,
     round_index: Annotated[Optional[int], typer.Option("--round", help="Round index.")] = None,
-    problem: Annotated[Optional[str], typer.Option(help="Problem id.")] = None,
+    problem: Annotated[Optional[str], typer.Option(help="Problem id (a row's own id: every stored version, ID@HASH).")] = None,
     search: Annotated[Optional[str], typer.Option(help="Substring of the problem's prompt.")] = None,
     judge: Annotated[Optional[str], typer.Option(help="Only this judge's verdicts count.")] = None,
     source: Annotated[Optional[str], typer.Option(help="generate, rationalize, eval or rollout.")] = None,
@@ -238,10 +249,60 @@ def read_rows(path: Path, fmt: str, hf_split: str | None = None) -> Iterator[tup
             yield f"{prefix}row {n}", (row, split_name)
 
 
+_CALCULATOR = re.compile(r"<<[^<>]*>>")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+
+
+def parse_gsm8k_answer(text: str) -> tuple[str, str]:
+    """A GSM8K ``answer`` -> (solution, final answer).
+
+    The final answer is the text after the last ``####``, stripped, thousands commas
+    removed; the solution is the rationale before it without the ``<<...>>`` calculator
+    annotations, trailing whitespace stripped. No ``####`` (or nothing after it) is a
+    ``DataError``.
+
+    >>> parse_gsm8k_answer("Natalia sold 48/2 = <<48/2=24>>24 clips.\\n#### 1,072")
+    ('Natalia sold 48/2 = 24 clips.', '1072')
+    """
+    rationale, sep, final = text.rpartition("####")
+    if not sep:
+        raise DataError("answer has no '####' before the final answer (is this GSM8K?)")
+    final = _THOUSANDS.sub("", final.strip())
+    if not final:
+        raise DataError("nothing after '####' in answer")
+    return _CALCULATOR.sub("", rationale).rstrip(), final
+
+
+def gsm8k_row(row: dict) -> dict:
+    """A GSM8K row ``{question, answer[, id]}`` -> the fields ``problems_from_rows`` reads."""
+    question, text = row.get("question"), row.get("answer")
+    if not isinstance(question, str) or not question.strip():
+        raise DataError("no question (column 'question') or it is not text")
+    if not isinstance(text, str):
+        raise DataError("no answer (column 'answer') or it is not text")
+    solution, answer = parse_gsm8k_answer(text)
+    return {"id": row.get("id"), "prompt": question, "answer": answer, "solution": solution or None,
+            "split": row.get("split")}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A dataset's own row layout: how a row becomes problem fields, and its id prefix."""
+
+    fields: Callable[[dict], dict]  # one row -> {id, prompt, answer, solution, ...}; DataError if bad
+    id_prefix: str  # for rows with no id, unless --id-prefix says otherwise
+
+
+PRESETS: dict[str, Preset] = {"gsm8k": Preset(gsm8k_row, "gsm8k-")}
+
+
 def problems_from_rows(rows: Iterable[tuple[str, Any]], mapping: dict[str, str], *,
-                       split: str | None, id_prefix: str | None) -> tuple[list, list[str]]:  # fmt: skip
-    """Good rows as Problems, bad rows as ``"where: reason"``."""
-    from selftaught.records import Problem, Split
+                       split: str | None, id_prefix: str | None,
+                       preset: Preset | None = None) -> tuple[list, list[str]]:  # fmt: skip
+    """Good rows as content-scoped Problems (``meta["name"]``: the row's id), bad rows as
+    ``"where: reason"``. A ``preset`` turns each row into fields first (``mapping`` is
+    then the identity). Duplicates are found by the rows' own ids."""
+    from selftaught.records import Problem, Split, scope_problem
 
     good: list[Problem] = []
     bad: list[str] = []
@@ -257,6 +318,8 @@ def problems_from_rows(rows: Iterable[tuple[str, Any]], mapping: dict[str, str],
             bad.append(f"{where}: expected an object, got {type(item).__name__}")
             continue
         try:
+            if preset is not None:
+                item = preset.fields(item)
             pid = item.get(mapping["id"])
             if pid is None and id_prefix is not None:
                 pid = f"{id_prefix}{number}"
@@ -290,40 +353,104 @@ def problems_from_rows(rows: Iterable[tuple[str, Any]], mapping: dict[str, str],
             bad.append(f"{where}: {exc}")
             continue
         seen[pid] = where
-        good.append(Problem(id=pid, prompt=prompt, **fields))
+        good.append(scope_problem(Problem(id=pid, prompt=prompt, **fields)))
     return good, bad
 
 
+def _name(p) -> str:
+    """The user's own id of a (content-scoped) problem."""
+    return str(p.meta.get("name", p.id))
+
+
+def hold_out(problems: list, n: int) -> list:
+    """The same problems, the ``n`` whose own ids (``meta["name"]``) have the smallest
+    sha256 in the held-out split and the rest in train: a choice made by the set of ids
+    alone, so importing the same rows again, in any order, puts each on the same side
+    of the wall (with ``--id-prefix`` ids, which are row numbers, keep the order)."""
+    from selftaught.records import Split
+
+    def key(p) -> str:
+        return hashlib.sha256(_name(p).encode()).hexdigest()
+
+    chosen = {p.id for p in sorted(problems, key=key)[:n]}
+    return [replace(p, split=Split.HELDOUT if p.id in chosen else Split.TRAIN) for p in problems]
+
+
 def _conflicts(store, problems: list) -> tuple[list, list[str]]:
-    """Problems already stored with different content are rejected (give them new ids)."""
+    """Problems already stored under the same (content-scoped) id but in the other split
+    are rejected: a problem never crosses the train / held-out wall. A changed row has a
+    new id, so it is simply a new problem."""
     stored = {p.id: p for p in store.get_problems([p.id for p in problems])}
     keep, bad = [], []
     for p in problems:
         old = stored.get(p.id)
-        if old is not None and replace(old, meta={}) != replace(p, meta={}):
-            bad.append(f"id {p.id!r}: already in the store with different content")
-        else:
+        if old is None or old == p:
             keep.append(p)
+        elif old.split != p.split:
+            bad.append(f"id {_name(p)!r}: already in the store as a {old.split.value} problem (its split never changes)")
+        else:
+            bad.append(f"id {_name(p)!r}: already in the store with different content")
     return keep, bad
+
+
+def _task_row(p) -> dict:
+    """A problem as a row of a task file (``loops.arithmetic.load_problems_jsonl``), under
+    its own id: loading the file gives back the same content-scoped id."""
+    from selftaught.records import Split
+
+    row: dict[str, Any] = {"id": _name(p), "prompt": p.prompt, "answer": p.answer, "split": Split(p.split).value}
+    if p.solution:
+        row["solution"] = p.solution
+    if p.tests is not None:
+        row["tests"] = p.tests
+    for name in ("choices", "keywords"):
+        if getattr(p, name):
+            row[name] = list(getattr(p, name))
+    return row
+
+
+def write_task_files(problems: list, out: Path) -> dict[Path, int]:
+    """Write problems as task files: ``out`` itself if it ends in ``.jsonl``, else the
+    folder ``out`` with ``train.jsonl`` and ``heldout.jsonl`` (by split). Rows per file."""
+    from selftaught.records import Split
+
+    if out.suffix.lower() == ".jsonl":
+        files = {out: list(problems)}
+    else:
+        files = {out / f"{s.value}.jsonl": [p for p in problems if Split(p.split) is s] for s in Split}
+    for path, rows in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as f:
+            for p in rows:
+                f.write(json.dumps(_task_row(p), ensure_ascii=False) + "\n")
+    return {path: len(rows) for path, rows in files.items()}
 
 
 def import_(
     source: Annotated[Path, typer.Argument(metavar="FILE", help="JSONL, Parquet, or a folder saved by datasets.")],
     mapping: Annotated[Optional[list[str]], typer.Option("--map", help="FIELD=COLUMN (fields: id, prompt, answer, solution, split, tests, choices, keywords); repeatable.")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="A dataset's own row layout instead of --map: gsm8k (prompt = question; answer = after the last '####', commas dropped; solution = the rationale without <<...>> annotations; ids gsm8k-ROW unless the rows have one).")] = None,
     fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl, parquet or hf [default: from the path].")] = None,
     split: Annotated[Optional[str], typer.Option(help="Put every problem in this split (train or heldout).")] = None,
+    heldout: Annotated[Optional[int], typer.Option("--heldout", min=1, metavar="N", help="Put N problems in the heldout split and the rest in train: the N whose ids have the smallest sha256 (the same N each time the same rows are imported).")] = None,
     hf_split: Annotated[Optional[str], typer.Option("--hf-split", help="Only this split of a saved DatasetDict.")] = None,
-    id_prefix: Annotated[Optional[str], typer.Option("--id-prefix", help="Rows with no id get PREFIX + row number.")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Also write the good problems as JSONL (for `task: {kind: file}`).")] = None,
+    id_prefix: Annotated[Optional[str], typer.Option("--id-prefix", help="Rows with no id get PREFIX + row number (with --preset: the preset's prefix unless given, e.g. gsm8k-).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Also write the good problems as task files: FILE.jsonl (one file), or a folder DIR (DIR/train.jsonl and DIR/heldout.jsonl, for `task: {kind: file}`).")] = None,
     db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
 ) -> None:
     """Load problems into the store from JSONL, Parquet or a saved HF dataset, mapping columns
     to fields. Bad rows are reported with their line (or row) number and skipped; the good
     ones are kept. Exit code 2 only if no row was usable.
 
+    Each problem is stored as NAME@HASH (its id and a hash of its content), so a changed
+    row is a new problem next to the old one; `selftaught problem NAME` shows both.
+
     Example:  selftaught import problems.jsonl
               selftaught import gsm8k.parquet --map prompt=question --map answer=final --id-prefix gsm-
               selftaught import saved_ds/ --hf-split test --split heldout --map id=uid
+              selftaught import gsm8k_train.jsonl --preset gsm8k --heldout 40 --out data/
+              # then, in the recipe:
+              # task: {kind: file, train: data/train.jsonl, heldout: data/heldout.jsonl}
     """
     from selftaught.cli.main import _settings, _store, console, err
 
@@ -331,12 +458,26 @@ def import_(
         raise ConfigError("file not found", file=str(source))
     if split is not None and split not in ("train", "heldout"):
         raise ConfigError(f"--split must be train or heldout, not {split!r}")
+    if split is not None and heldout is not None:
+        raise ConfigError("choose one of --split and --heldout")
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, not {preset!r}")
+    if preset is not None and mapping:
+        raise ConfigError("--preset reads the dataset's own columns: leave out --map")
     kind = fmt or ("jsonl" if source.suffix.lower() in (".jsonl", ".json") else
                    "parquet" if source.suffix.lower() == ".parquet" else "hf")  # fmt: skip
     if kind not in ("jsonl", "parquet", "hf"):
         raise ConfigError(f"--format must be jsonl, parquet or hf, not {kind!r}")
     fields = _parse_mapping(mapping or [])
-    problems, bad = problems_from_rows(read_rows(source, kind, hf_split), fields, split=split, id_prefix=id_prefix)
+    layout = PRESETS[preset] if preset is not None else None
+    if id_prefix is None and layout is not None:
+        id_prefix = layout.id_prefix
+    problems, bad = problems_from_rows(read_rows(source, kind, hf_split), fields, split=split,
+                                       id_prefix=id_prefix, preset=layout)  # fmt: skip
+    if heldout is not None and problems:
+        if heldout >= len(problems):
+            raise ConfigError(f"--heldout {heldout}: only {len(problems)} usable rows, and training needs at least one")
+        problems = hold_out(problems, heldout)
     store = _store(_settings(db)[0])
     problems, conflicts = _conflicts(store, problems)
     bad += conflicts
@@ -345,17 +486,11 @@ def import_(
         err.print(f"rejected {source}: {line}", highlight=False, soft_wrap=True)
     if len(bad) > 20:
         err.print(f"... and {len(bad) - 20} more rejected rows")
-    if out is not None:
-        from selftaught.records import Split
-
-        with out.open("w", encoding="utf-8") as f:
-            for p in problems:
-                row = {"id": p.id, "prompt": p.prompt, "answer": p.answer, "split": Split(p.split).value}
-                if p.solution:
-                    row["solution"] = p.solution
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
     console.print(f"imported {len(problems)} problems from {source} ({new} new, {len(problems) - new} already stored); "
                   f"rejected {len(bad)}")  # fmt: skip
+    if out is not None:
+        for path, n in write_task_files(problems, out).items():
+            console.print(f"wrote {n} problems to {path}", highlight=False)
     if not problems and bad:
         sys.exit(2)
 
@@ -364,15 +499,18 @@ def import_(
 
 
 def problem(
-    problem_id: Annotated[str, typer.Argument(metavar="ID", help="The problem id.")],
+    problem_id: Annotated[str, typer.Argument(metavar="ID", help="The problem id: a stored id, or a row's own id (every stored version, ID@HASH).")],
     run: Annotated[Optional[str], typer.Option(help="Only this run.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts: a list, one object per stored version.")] = False,
     db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
 ) -> None:
     """One problem across rounds: pass rate per round, first round solved, best and latest samples.
+    A row imported (or read by a file task) again with changed content is another version,
+    stored as ID@HASH: each version is shown under its own header.
 
     Example:  selftaught problem add-0042
               selftaught problem add-0042 --run demo-star-20261125-101500-0042 --json
+              selftaught problem gsm8k-17      # every stored version of the row gsm8k-17
     """
     from rich.table import Table
 
@@ -380,23 +518,26 @@ def problem(
     from selftaught.cli.tables import samples_table
     from selftaught.errors import StoreError
 
-    history = _store(_settings(db)[0]).problem_history(problem_id, run_id=run)
-    if history is None:
+    versions = _store(_settings(db)[0]).problem_history(problem_id, run_id=run)
+    if not versions:
         raise StoreError(f"no problem {problem_id!r} in the store")
     if as_json:
-        print(json.dumps(history, default=str, indent=1))
+        print(json.dumps(versions, default=str, indent=1))
         return
-    console.print(f"[bold]{history['problem_id']}[/] ({history['split']}): {history['prompt']!r}  answer {history['answer']!r}")
-    first = history["first_solved"]
-    console.print("first solved: " + (f"run {first['run']} round {first['round']}" if first else "never"))
-    t = Table(title="pass rate per round")
-    for col in ("run", "round", "source", "judged", "passed", "pass rate"):
-        t.add_column(col, justify="right")
-    for r in history["rounds"]:
-        rate = "-" if r["pass_rate"] is None else f"{r['pass_rate']:.0%}"
-        t.add_row(r["run"], str(r["round"]), r["source"], str(r["n_judged"]), str(r["n_pass"]), rate)
-    console.print(t)
-    console.print(samples_table(history["best"]), samples_table(history["latest"]))
+    if len(versions) > 1:
+        console.print(f"{len(versions)} versions of {problem_id!r} (a changed row is a new problem):")
+    for history in versions:
+        console.print(f"[bold]{history['problem_id']}[/] ({history['split']}): {history['prompt']!r}  answer {history['answer']!r}")
+        first = history["first_solved"]
+        console.print("first solved: " + (f"run {first['run']} round {first['round']}" if first else "never"))
+        t = Table(title="pass rate per round")
+        for col in ("run", "round", "source", "judged", "passed", "pass rate"):
+            t.add_column(col, justify="right")
+        for r in history["rounds"]:
+            rate = "-" if r["pass_rate"] is None else f"{r['pass_rate']:.0%}"
+            t.add_row(r["run"], str(r["round"]), r["source"], str(r["n_judged"]), str(r["n_pass"]), rate)
+        console.print(t)
+        console.print(samples_table(history["best"]), samples_table(history["latest"]))
 
 
 def register(app: typer.Typer) -> None:

@@ -54,6 +54,20 @@ def round_table(rows: list[dict], timings: list[dict] | None = None, *, title: s
     return t
 
 
+def checkpoints_table(rows: list[dict], *, title: str = "") -> Table:
+    """One row per checkpoint: round, id, parent, whether its weights are on disk, folder."""
+    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for col in ("round", "id", "parent", "weights", "path"):
+        t.add_column(col, justify="right" if col == "round" else "left", overflow="fold")
+    for r in rows:
+        weights = r["weights"]
+        t.add_row(
+            "-" if r["round"] is None else str(r["round"]), r["id"], r["parent_id"] or "-",
+            f"[yellow]{weights}[/]" if weights.startswith("pruned") else weights, r["path"],
+        )
+    return t
+
+
 def runs_table(runs: list[dict]) -> Table:
     t = Table(title="runs")
     for col in ("id", "name", "status", "created"):

@@ -36,8 +36,15 @@ starts from round r-1's checkpoint. A distill round's generate stage asks the te
 With ``curriculum:`` the round's problems are filtered by their latest pass rate in the
 store (rounds before this one only, so a re-run sees the same set).
 
-Modules: ``context`` (RunContext, run_stage), ``stages`` (the stage tasks), this one (the
-round and run flows, which stages a round runs, the Prefect artifact).
+With ``keep_checkpoints: N`` the run prunes after every finished round, and once more at
+the end (a resume that finds every round done): the weights of its round checkpoints older
+than the newest N are deleted (``flows/prune.py``). Before a round runs, ``round_flow``
+checks that its unfinished stages need no pruned checkpoint, so that case is one clear
+``CheckpointError``, not a model-loading traceback.
+
+Modules: ``context`` (RunContext, run_stage), ``stages`` (the stage tasks), ``prune``
+(``keep_checkpoints``), this one (the round and run flows, which stages a round runs, the
+Prefect artifact).
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from prefect import flow
 
 from selftaught.errors import ConfigError
 from selftaught.flows.context import RunContext, run_stage
+from selftaught.flows.prune import prune_run, require_unpruned
 from selftaught.flows.stages import (
     cold_start_stage,
     curate_stage,
@@ -79,6 +87,7 @@ def round_flow(run_id: str, index: int, recipe: dict, db_url: str, home: str, th
     """One round: every stage not yet done, in order."""
     ctx = _context(run_id, recipe, db_url, home, threads)
     ctx.store.ensure_round(run_id, index)
+    require_unpruned(ctx, index)
     if index == 0:
         cold_start_stage(ctx)
         for stage in (Stage.GENERATE, Stage.JUDGE, Stage.RATIONALIZE, Stage.CURATE):
@@ -158,6 +167,10 @@ def run_flow(run_id: str, recipe: dict, db_url: str, home: str, threads: int = 0
             stages = [s for s in store.round_table(run_id) if s["index"] == index]
             work = sum((stages[0].get("seconds") or {}).values()) if stages else 0.0
             timings.append(RoundTiming(index, wall, work).as_dict())
+            if ctx.recipe.keep_checkpoints is not None:
+                prune_run(ctx, ctx.recipe.keep_checkpoints)
+        if ctx.recipe.keep_checkpoints is not None:  # a resume after a crash between round and prune
+            prune_run(ctx, ctx.recipe.keep_checkpoints)
     except BaseException:
         store.set_run_status(run_id, "failed")
         raise

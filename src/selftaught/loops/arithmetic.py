@@ -12,8 +12,11 @@ pair, not by the order in which problems are drawn, so any seed, any ``n`` and a
 process put ``27+45`` on the same side of the wall. Drawing is a plain rejection
 sampler over the operand pairs whose hash bucket belongs to the requested split.
 
-This module also reads user problem files (JSON lines) into the same records. It
-knows nothing about models or judges.
+This module also reads user problem files (JSON lines) into the same records, under
+content-scoped ids (``NAME@hash``, ``records.scope_problem``): a file that keeps an id
+but changes its prompt makes a new problem, and the same file read twice makes the same
+ids. The addition problems keep their plain ids (``add2-23-45``). It knows nothing
+about models or judges.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from pathlib import Path
 
 from selftaught.errors import DataError
 from selftaught.jsonl import read_jsonl_objects
-from selftaught.records import Problem, Split
+from selftaught.records import Problem, Split, scope_problem
 
 #: Percent of operand pairs that live on the held-out side of the wall.
 HELDOUT_PERCENT = 20
@@ -124,10 +127,14 @@ def make_problems(n: int, split: Split, seed: int, digits: int = 2) -> list[Prob
 
 def load_problems_jsonl(path: str | Path) -> list[Problem]:
     """Read user problems: one JSON object per line with ``id``, ``prompt``, ``answer``
-    and optionally ``solution`` and ``split`` (``train``/``heldout``, default train).
+    and optionally ``solution``, ``split`` (``train``/``heldout``, default train),
+    ``tests`` (text), ``choices`` and ``keywords`` (lists of strings).
 
-    A row that is not an object, lacks a field, or repeats an id raises
-    ``DataError`` naming the file and line. Blank lines are skipped.
+    Each problem's ``id`` is content-scoped, ``"{row id}@{hash of its content}"``
+    (``records.scoped_problem_id``), and ``meta["name"]`` is the row's own id.
+
+    A row that is not an object, lacks a field, or repeats an id (the row's own id)
+    raises ``DataError`` naming the file and line. Blank lines are skipped.
     """
     out: list[Problem] = []
     ids: set[str] = set()
@@ -146,14 +153,24 @@ def load_problems_jsonl(path: str | Path) -> list[Problem]:
             raise DataError(
                 f"{where}: split must be 'train' or 'heldout', got {row['split']!r}"
             ) from exc
-        solution = row.get("solution")
+        lists: dict[str, tuple[str, ...]] = {}
+        for key in ("choices", "keywords"):
+            value = row.get(key) or []
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise DataError(f"{where}: {key} must be a list of strings")
+            lists[key] = tuple(value)
+        solution, tests = row.get("solution"), row.get("tests")
         out.append(
-            Problem(
-                id=pid,
-                prompt=str(row["prompt"]),
-                answer=str(row["answer"]),
-                split=split,
-                solution=None if solution is None else str(solution),
+            scope_problem(
+                Problem(
+                    id=pid,
+                    prompt=str(row["prompt"]),
+                    answer=str(row["answer"]),
+                    split=split,
+                    solution=None if solution is None else str(solution),
+                    tests=None if tests is None else str(tests),
+                    **lists,
+                )
             )
         )
     return out

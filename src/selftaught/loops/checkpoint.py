@@ -16,6 +16,15 @@ renamed into place. If the destination already holds a valid checkpoint (a retri
 task that finished before it was killed) it is kept and its hash returned; an invalid
 one is moved aside and replaced.
 
+Pruning (``keep_checkpoints``): a 135M-parameter round writes ~520 MB, so a run may keep
+the weights of only its newest rounds. ``checkpoints_to_prune`` is the rule (pure: which
+ones), ``prune_checkpoint`` the deed (which files). A pruned folder keeps ``manifest.json``
+-- what the weights were, their hashes and lineage -- plus a small ``PRUNED`` note, and
+loses every file its manifest lists; ``verify_checkpoint`` then fails with a "pruned"
+``CheckpointError``, never a half-loaded model. Only the manifest's own files are deleted,
+and only in a selftaught checkpoint (a manifest) inside the run's folder: a user's model
+registered as round 0 (``policy.init``) lives elsewhere and is never touched.
+
 No torch import here: the model object does the serialising.
 """
 
@@ -27,13 +36,17 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Mapping
 
 from selftaught.errors import CheckpointError
+from selftaught.records import Checkpoint
 
 MANIFEST = "manifest.json"
 FORMAT = 1
+#: the note a pruned checkpoint folder holds beside its manifest
+PRUNED = "PRUNED"
 
 
 def _file_sha256(path: Path) -> str:
@@ -114,9 +127,8 @@ def save_checkpoint(
     return digest
 
 
-def verify_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Check every file against the manifest; return the manifest or raise ``CheckpointError``."""
-    root = Path(path)
+def _read_manifest(root: Path) -> dict[str, Any]:
+    """The folder's manifest, checked for shape; ``CheckpointError`` if absent or unreadable."""
     mf = root / MANIFEST
     if not root.is_dir():
         raise CheckpointError(f"{root}: checkpoint directory does not exist")
@@ -124,10 +136,24 @@ def verify_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{root}: no {MANIFEST} (incomplete or not written by selftaught)")
     try:
         manifest = json.loads(mf.read_text())
-        files: dict[str, str] = manifest["files"]
-        recorded = manifest["sha256"]
+        if not isinstance(manifest["files"], dict) or not isinstance(manifest["sha256"], str):
+            raise TypeError("files must be an object and sha256 a string")
     except (ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{mf}: unreadable manifest ({exc})") from exc
+    return manifest
+
+
+def verify_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Check every file against the manifest; return the manifest or raise ``CheckpointError``."""
+    root = Path(path)
+    if is_pruned(root):
+        raise CheckpointError(
+            f"{root}: checkpoint was pruned (keep_checkpoints / `selftaught prune` deleted its "
+            f"weights; only {MANIFEST} is left)"
+        )
+    manifest = _read_manifest(root)
+    files: dict[str, str] = manifest["files"]
+    recorded = manifest["sha256"]
     actual = _hash_tree(root)
     missing = sorted(set(files) - set(actual))
     if missing:
@@ -146,3 +172,104 @@ def verify_checkpoint(path: str | Path) -> dict[str, Any]:
 def checkpoint_sha256(path: str | Path) -> str:
     """The overall sha256 of a verified checkpoint."""
     return verify_checkpoint(path)["sha256"]
+
+
+# ----------------------------------------------------------------------------- pruning
+
+
+def is_pruned(path: str | Path) -> bool:
+    """Whether the folder holds a ``PRUNED`` note (its weights were deleted on purpose)."""
+    return (Path(path) / PRUNED).is_file()
+
+
+def _inside(path: str | Path, folder: str | Path) -> bool:
+    """``path`` is strictly below ``folder``, compared as normalised absolute paths."""
+    p, f = Path(os.path.abspath(path)), Path(os.path.abspath(folder))
+    return p != f and p.is_relative_to(f)
+
+
+def checkpoints_to_prune(
+    checkpoints: Sequence[Checkpoint], keep: int, *, run_dir: str | Path, protected: Collection[str] = ()
+) -> list[Checkpoint]:
+    """Which of a run's round checkpoints lose their weights so that the newest ``keep`` stay.
+
+    ``checkpoints``: the run's round checkpoints, pruned ones included (they count among
+    the newest ``keep``). ``protected``: ids something else still needs (the parent of a
+    round not yet finished; the adapter base of a checkpoint not in the list). Returns the
+    ones to prune now, oldest first, none already pruned. A checkpoint is kept when:
+
+    - it is among the newest ``keep`` by round index (so the newest is always kept);
+    - it is protected, or the ``config["adapter_base"]`` of a kept checkpoint (a LoRA
+      adapters-only checkpoint loads on top of it), transitively;
+    - it has no round index (nothing to order it by);
+    - its folder is not inside ``run_dir``, or it is a model the user registered
+      (``config["init"]`` other than ``"tiny"``): not ours to delete.
+
+    Paths are compared lexically (``prune_checkpoint`` checks the real folder again).
+
+    >>> ck = [Checkpoint(f"r/r{i}", f"/h/runs/r/round-{i:03d}", "", round_index=i) for i in range(4)]
+    >>> [c.id for c in checkpoints_to_prune(ck, 2, run_dir="/h/runs/r")]
+    ['r/r0', 'r/r1']
+    >>> [c.id for c in checkpoints_to_prune(ck, 1, run_dir="/h/runs/r", protected={"r/r1"})]
+    ['r/r0', 'r/r2']
+    """
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1 (the newest checkpoint is never pruned), got {keep}")
+    by_id = {c.id: c for c in checkpoints}
+    ordered = sorted((c for c in checkpoints if c.round_index is not None), key=lambda c: (c.round_index, c.id))
+    kept = {c.id for c in ordered[-keep:]} | set(protected)
+    todo = list(kept)
+    while todo:  # what the kept ones need to load, and what that needs
+        needer = by_id.get(todo.pop())
+        base = None if needer is None else needer.config.get("adapter_base")
+        if isinstance(base, str) and base not in kept:
+            kept.add(base)
+            todo.append(base)
+    return [
+        c for c in ordered
+        if c.id not in kept and not c.pruned and _inside(c.path, run_dir)
+        and c.config.get("init", "tiny") == "tiny"
+    ]  # fmt: skip
+
+
+def prune_checkpoint(path: str | Path, *, run_dir: str | Path, dry_run: bool = False) -> int:
+    """Delete the weights of one checkpoint folder, keeping ``manifest.json`` and a ``PRUNED``
+    note; return the bytes freed (with ``dry_run``, that would be freed; nothing changes).
+
+    Refuses with ``CheckpointError``, deleting nothing: a folder that is not strictly inside
+    ``run_dir`` (symlinks resolved), a symlinked folder, one without a readable selftaught
+    manifest, a manifest that names a file outside its folder. Deletes only the files the
+    manifest lists (anything else someone put there stays), then empty subfolders. The note
+    is written first, so a prune killed half-way leaves a folder that reads as pruned, and
+    running it again finishes the job (idempotent: an already pruned folder frees 0 bytes).
+    """
+    root = Path(path)
+    real_root, real_run = root.resolve(), Path(run_dir).resolve()
+    if root.is_symlink() or real_root == real_run or not real_root.is_relative_to(real_run):
+        raise CheckpointError(f"{root}: not a folder inside the run's folder {run_dir}; not pruning it")
+    manifest = _read_manifest(root)
+    targets = []
+    for name in sorted(manifest["files"]):
+        target = root / name
+        if not _inside(target, root) or not target.parent.resolve().is_relative_to(real_root):
+            raise CheckpointError(f"{root / MANIFEST}: lists {name!r}, outside the checkpoint folder; not pruning it")
+        if target.is_symlink() or target.is_file():
+            targets.append(target)
+    freed = sum(t.lstat().st_size for t in targets)
+    if dry_run:
+        return freed
+    if not is_pruned(root):
+        note = {"pruned_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "sha256": manifest["sha256"],
+                "why": f"weights deleted to save disk; {MANIFEST} kept for lineage"}  # fmt: skip
+        tmp = root / f".{PRUNED}.tmp"
+        tmp.write_text(json.dumps(note, indent=2) + "\n")
+        os.replace(tmp, root / PRUNED)
+    for target in targets:
+        target.unlink(missing_ok=True)
+    for sub in sorted((d for d in root.rglob("*") if d.is_dir() and not d.is_symlink()), key=lambda d: -len(d.parts)):
+        try:
+            sub.rmdir()  # only if empty
+        except OSError:
+            pass
+    _fsync_dir(root)
+    return freed

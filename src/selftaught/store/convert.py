@@ -172,6 +172,7 @@ def checkpoint_to_row(c: Checkpoint, *, run_id: str, now: dt.datetime) -> dict[s
         "sha256": c.sha256,
         "config": dict(c.config),
         "created_at": now,
+        "pruned_at": c.pruned_at,
     }
 
 
@@ -183,6 +184,7 @@ def checkpoint_from_row(r: Any) -> Checkpoint:
         parent_id=r.parent_id,
         round_index=r.round_index,
         config=dict(r.config or {}),
+        pruned_at=r.pruned_at,
     )
 
 

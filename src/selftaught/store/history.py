@@ -1,12 +1,17 @@
 """The store's history queries: the round table, sample search, one problem across
 rounds, pass rates and score histograms. A mixin of ``Store``; callers see only ``Store``.
-All filter values reach SQL as bound parameters."""
+All filter values reach SQL as bound parameters.
+
+A problem is asked for by the id the user knows: problems from user files are stored
+under content-scoped ids ``NAME@hash`` (``records.scoped_problem_id``), so ``w000`` finds
+the stored ``w000`` itself and every ``w000@<8 characters>``, one per version of its
+content (``problems_named``)."""
 
 from __future__ import annotations
 
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 
 from selftaught.errors import StoreError
 from selftaught.records import STAGE_ORDER, Outcome, SampleSource, Split, Stage
@@ -242,17 +247,22 @@ class HistoryMixin:
         with self._read() as conn:
             return conn.execute(select(func.count()).select_from(page)).scalar_one() >= int(limit)
 
-    def problem_history(self, problem_id: str, *, run_id: str | None = None) -> dict | None:
-        """One problem across rounds: per (run, round) how many samples were judged and
-        passed (generate and eval samples; a sample passes when every verdict on it
-        passes), the first round with a pass, and the best and latest samples.
-        None if the problem is unknown."""
+    def problem_history(self, problem_id: str, *, run_id: str | None = None) -> list[dict]:
+        """One problem across rounds, once per stored version of it (``problems_named``:
+        the id itself, or a user's id of content-scoped problems), oldest first; an empty
+        list if none is stored. Each: the stored ``problem_id``, the user's ``name``, the
+        problem's prompt, answer and split; per (run, round) how many samples were judged
+        and passed (generate and eval samples; a sample passes when every verdict on it
+        passes); the first round with a pass; and the best and latest samples."""
         with self._read() as conn:
-            prob = conn.execute(
-                select(ProblemRow.__table__).where(ProblemRow.problem_id == problem_id)
-            ).one_or_none()
-            if prob is None:
-                return None
+            found = conn.execute(
+                select(ProblemRow.__table__).where(problems_named(problem_id)).order_by(ProblemRow.id)
+            ).all()
+        return [self._one_problem_history(prob, run_id) for prob in found]
+
+    def _one_problem_history(self, prob: Any, run_id: str | None) -> dict:
+        """``problem_history`` of one stored problem row."""
+        with self._read() as conn:
             per_sample = (
                 select(
                     Round.run_id.label("run"),
@@ -282,18 +292,21 @@ class HistoryMixin:
             for r in rounds
         ]  # fmt: skip
         first = next((r for r in per_round if r["n_pass"] and r["source"] != "rationalize"), None)
-        common = {"problem": problem_id, "run_id": run_id, "limit": 5}
-        best = self.query_samples(**common, order_by="-score")
-        latest = self.query_samples(**common, order_by="-id")
+        pages: dict[str, list[dict]] = {}
+        for order in ("-score", "-id"):
+            stmt = self._sample_query(_QUERY_COLS, {"problem_pk": prob.id, "run_id": run_id}, order_by=order, limit=5)
+            with self._read() as conn:
+                pages[order] = [_flat(r._mapping) for r in conn.execute(stmt)]
         return {
             "problem_id": prob.problem_id,
+            "name": (prob.meta or {}).get("name") or prob.problem_id,
             "prompt": prob.prompt,
             "answer": prob.answer,
             "split": Split(prob.split).value,
             "rounds": per_round,
             "first_solved": None if first is None else {"run": first["run"], "round": first["round"]},
-            "best": best,
-            "latest": latest,
+            "best": pages["-score"],
+            "latest": pages["-id"],
         }
 
     def problem_pass_rates(self, run_id: str, *, source: SampleSource | str = "generate") -> list[dict]:
@@ -370,6 +383,21 @@ class HistoryMixin:
         return [(r.index, parts[r.id]) for r in rounds]
 
 
+def problems_named(name: str) -> ColumnElement[bool]:
+    """Where a stored problem is ``name`` itself or a content-scoped version of it:
+    ``name@`` and 8 more characters (``records.scoped_problem_id``). ``name`` reaches SQL
+    as bound values only: a LIKE pattern with its ``%``, ``_`` and ``\\`` escaped, and an
+    exact comparison of the prefix (SQLite's LIKE ignores ASCII case)."""
+    escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return or_(
+        ProblemRow.problem_id == name,
+        and_(
+            ProblemRow.problem_id.like(f"{escaped}@{'_' * 8}", escape="\\"),
+            func.substr(ProblemRow.problem_id, 1, len(name)) == name,
+        ),
+    )
+
+
 # selected columns -------------------------------------------------------------------------
 
 _QUERY_COLS = (
@@ -394,8 +422,8 @@ _QUERY_COLS = (
 _SAMPLE_FILTERS: dict[str, Any] = {
     "run_id": lambda v: Round.run_id == str(v),
     "round_index": lambda v: Round.index == int(v),
-    "problem": lambda v: SampleRow.problem_pk
-    == select(ProblemRow.id).where(ProblemRow.problem_id == str(v)).scalar_subquery(),
+    "problem": lambda v: SampleRow.problem_pk.in_(select(ProblemRow.id).where(problems_named(str(v)))),
+    "problem_pk": lambda v: SampleRow.problem_pk == int(v),  # one stored problem (problem_history)
     "outcome": lambda v: VerdictRow.outcome == _enum(Outcome, v),
     "judge": lambda v: VerdictRow.judge == str(v),
     "source": lambda v: SampleRow.source == _enum(SampleSource, v),

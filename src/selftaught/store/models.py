@@ -31,6 +31,9 @@ a round's or run's verdicts can be read in score order; ``rounds.summary`` and
 ``rounds.report`` cache a round's counts (``summaries.py``). The completion search index (SQLite FTS5 table, or a
 PostgreSQL trigram index) lives outside these models (``UNMODELLED``, ``text_index.py``).
 
+Checkpoint pruning (0008): ``checkpoints.pruned_at`` stamps a checkpoint whose weights were
+deleted to save disk (``keep_checkpoints``); its row stays, so lineage never breaks.
+
 This module imports SQLAlchemy but nothing else heavy; it knows nothing about records
 (conversion lives in ``convert.py``).
 """
@@ -312,6 +315,9 @@ class CheckpointRow(Base):
     sha256: Mapped[str]
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # when its weights were deleted (keep_checkpoints, `selftaught prune`; 0008); the row,
+    # its lineage and its folder's manifest stay. NULL = never pruned
+    pruned_at: Mapped[dt.datetime | None]
 
 
 class EvaluationRow(Base):

@@ -539,6 +539,33 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchSt
                 next_id = ckpt.parent_id
         return chain
 
+    def list_checkpoints(self, run_id: str) -> list[Checkpoint]:
+        """Every checkpoint recorded for the run, pruned ones included: rounds in order, then
+        the rest (reward models, ...) by creation. Unknown run: ``StoreError``."""
+        table = CheckpointRow.__table__
+        stmt = (
+            select(table)
+            .where(table.c.run_id == run_id)
+            .order_by(table.c.round_index.is_(None), table.c.round_index, table.c.created_at, table.c.id)
+        )
+        with self._read() as conn:
+            self._require_run(conn, run_id)
+            return [convert.checkpoint_from_row(r) for r in conn.execute(stmt)]
+
+    def mark_checkpoint_pruned(self, checkpoint_id: str, *, at: dt.datetime | None = None) -> bool:
+        """Record that a checkpoint's weights were deleted (its row stays). Idempotent: the
+        first time is kept and True returned only then. Unknown id: ``StoreError``."""
+        table = CheckpointRow.__table__
+        with self._write() as conn:
+            if not self._checkpoint_exists(conn, checkpoint_id):
+                raise StoreError(f"unknown checkpoint {checkpoint_id!r}")
+            result = conn.execute(
+                update(table)
+                .where(table.c.id == checkpoint_id, table.c.pruned_at.is_(None))
+                .values(pruned_at=at or utcnow())
+            )
+            return result.rowcount > 0
+
     def add_evaluation(self, run_id: str, index: int | None, ev: Evaluation) -> None:
         """Record an evaluation (idempotent on checkpoint, split, k); its checkpoint must exist."""
         with self._write() as conn:

@@ -1,0 +1,98 @@
+"""``selftaught checkpoints RUN``: a run's checkpoints and whether their weights are still on
+disk; ``selftaught prune RUN --keep N``: delete the weights of all but the newest N.
+
+Pruning is what ``keep_checkpoints: N`` in a recipe does after every round
+(``flows.prune.prune_run``); this command applies it to a run by hand. A pruned folder
+keeps its ``manifest.json`` and a ``PRUNED`` note, and the store keeps its row, marked
+pruned, so lineage and samples still name it. Nothing heavy is imported for ``--help``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+RunArg = Annotated[str, typer.Argument(metavar="RUN", help="The run id.")]
+DbOpt = Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")]
+HomeOpt = Annotated[
+    Optional[Path], typer.Option("--home", help="Folder holding runs/RUN/ [env SELFTAUGHT_HOME; default ./selftaught-home].")
+]
+
+
+def _weights(ckpt) -> str:
+    if ckpt.pruned_at is not None:
+        return f"pruned {ckpt.pruned_at:%Y-%m-%d %H:%M}"
+    return "on disk" if Path(ckpt.path).is_dir() else "missing"
+
+
+def checkpoints(
+    run_id: RunArg,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """List a run's checkpoints: round, id, parent, whether the weights are on disk or were
+    pruned (keep_checkpoints, `selftaught prune`), and the folder.
+
+    Example:  selftaught checkpoints demo-star-20261125-101500-0042
+    """
+    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.tables import checkpoints_table
+    from selftaught.errors import StoreError
+
+    db = _settings(db)[0]
+    store = _store(db)
+    if store.get_run(run_id) is None:
+        raise StoreError(f"no run {run_id!r} in {db}")
+    rows = [
+        {"round": c.round_index, "id": c.id, "parent_id": c.parent_id, "weights": _weights(c),
+         "pruned_at": c.pruned_at, "path": c.path}
+        for c in store.list_checkpoints(run_id)
+    ]  # fmt: skip
+    if as_json:
+        print(json.dumps(rows, default=str, indent=1))
+    else:
+        console.print(checkpoints_table(rows, title=f"run {run_id}: checkpoints"))
+
+
+def prune(
+    run_id: RunArg,
+    keep: Annotated[int, typer.Option(min=1, help="Keep the weights of the newest KEEP round checkpoints.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be deleted.")] = False,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+) -> None:
+    """Delete the weights of a run's older round checkpoints, keeping the newest KEEP.
+
+    Each pruned folder keeps manifest.json and a PRUNED note; its store row stays, marked
+    pruned. Never touched: the newest checkpoint, one an unfinished round still needs, a
+    model folder outside HOME/runs/RUN (a policy.init model). Safe to repeat.
+
+    Example:  selftaught prune demo-star-20261125-101500-0042 --keep 1 --dry-run
+              selftaught prune demo-star-20261125-101500-0042 --keep 1
+    """
+    from selftaught.cli.main import _settings, _store, console
+    from selftaught.errors import StoreError
+    from selftaught.flows.prune import RunFolders, prune_run
+
+    db, home, _ = _settings(db, home)
+    if _store(db).get_run(run_id) is None:
+        raise StoreError(f"no run {run_id!r} in {db}")
+    results = prune_run(RunFolders(run_id, db, Path(home)), keep, dry_run=dry_run)
+    verb = "would prune" if dry_run else "pruned"
+    freed = 0
+    for r in results:
+        if r.refused:
+            console.print(f"left alone {r.checkpoint.id}: {r.refused}", highlight=False)
+        else:
+            freed += r.freed_bytes
+            console.print(f"{verb} {r.checkpoint.id} ({r.freed_bytes / 2**20:.1f} MB) {r.checkpoint.path}", highlight=False)
+    n = sum(r.refused is None for r in results)
+    console.print(f"{verb} {n} checkpoint{'s' * (n != 1)}, {freed / 2**20:.1f} MB; newest {keep} kept", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("checkpoints")(checkpoints)
+    app.command("prune")(prune)
