@@ -31,10 +31,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from selftaught.errors import ConfigError
 from selftaught.loops.defaults import DemoConfig
+from selftaught.loops.prompting import CHAT_HINT
 from selftaught.loops.methods import Family, RoundMethod
 
 Method = RoundMethod  # the recipe's closed set of round types (rft, star, distill, grpo, rloo, dpo)
@@ -47,6 +48,11 @@ _D = DemoConfig()  # the measured demo configuration: every default below comes 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_micro(batch: int, micro: int | None, what: str) -> None:
+    if micro is not None and (micro > batch or batch % micro):
+        raise ValueError(f"micro_batch_size {micro} must divide {what} ({batch})")
 
 
 class TaskSpec(_Strict):
@@ -76,7 +82,11 @@ class TaskSpec(_Strict):
 
 class PolicySpec(_Strict):
     init: str = "tiny"
-    "`tiny`: build the embedded model and cold-start it; otherwise a checkpoint directory."
+    "`tiny`: build the embedded model and cold-start it; a saved HF model folder (relative to the recipe); or a hub name such as `Qwen/Qwen2.5-0.5B-Instruct` (fetched into the HF cache when read; needs network)."
+    gradient_checkpointing: bool = False
+    "Recompute activations in the backward pass: much less memory for a real model, ~35% slower (every trainer)."
+    master_dtype: Literal["float32", "saved"] = "float32"
+    "Weights the optimizer updates, and the dtype checkpoints are saved in: float32 master weights (a bf16/fp16 checkpoint is upcast; mixed precision where the hardware has it), or the checkpoint's own saved dtype (pure half-precision training, which rounds small updates away)."
     size: str = _D.size
     "Embedded model size (tiny only)."
     cold_start_steps: int = Field(_D.cold_start_sft.steps, ge=0)
@@ -91,22 +101,38 @@ class GenerateSpec(_Strict):
     temperature: float = Field(_D.sampling.temperature, gt=0)
     top_p: float = Field(_D.sampling.top_p, gt=0, le=1)
     max_new_tokens: int = Field(_D.sampling.max_new_tokens, ge=1)
+    "Tokens per completion (also the held-out evaluation's, unless `evaluate.max_new_tokens` is set)."
     batch_size: int = Field(_D.batch_size, ge=1)
     "Prompts per generate() call."
 
 
 class TrainSpec(_Strict):
+    """The SFT of rft/star/distill rounds (and the tiny model's cold start's length limit)."""
+
     lr: float = Field(_D.round_sft.lr, gt=0)
     steps: int = Field(_D.round_sft.steps, ge=1)
     batch_size: int = Field(_D.round_sft.batch_size, ge=1)
+    "Rows per optimizer step."
+    micro_batch_size: int | None = Field(None, ge=1)
+    "Rows per forward/backward pass (gradients accumulate up to batch_size); None = batch_size. Lower it to save memory."
+    max_length: int = Field(_D.round_sft.max_length, ge=8)
+    "Tokens per row, prompt + completion (longer rows are truncated)."
     max_per_problem: int = Field(_D.max_per_problem, ge=1)
     "Distinct correct samples kept per problem."
+
+    @model_validator(mode="after")
+    def _micro_divides(self) -> TrainSpec:
+        _check_micro(self.batch_size, self.micro_batch_size, "batch_size")
+        return self
 
 
 class EvaluateSpec(_Strict):
     k: int = Field(_D.eval_k, ge=1, le=256)
     "Samples per held-out problem for pass@1 / pass@k / maj@k."
     temperature: float = Field(_D.eval_temperature, gt=0)
+    "Temperature of the sampled metrics (greedy accuracy is always greedy)."
+    max_new_tokens: int | None = Field(None, ge=1)
+    "Tokens per held-out completion; None = `generate.max_new_tokens`."
 
 
 class LoRASpec(_Strict):
@@ -115,6 +141,8 @@ class LoRASpec(_Strict):
     alpha: int = Field(32, ge=1)
     "Scale numerator (scale = alpha / r)."
     dropout: float = Field(0.0, ge=0, lt=1)
+    save: Literal["merged", "adapters"] = "merged"
+    "merged: each checkpoint holds full weights; adapters: only the round's adapters (MBs, not the model), loaded onto the parent checkpoint, which must stay on disk."
 
 
 class RLSpec(_Strict):
@@ -135,7 +163,16 @@ class RLSpec(_Strict):
     num_iterations: int = Field(1, ge=1)
     "Optimizer steps per generated batch (GRPO's mu); > 1 reuses each batch of rollouts."
     temperature: float = Field(1.0, gt=0)
+    "Rollout sampling temperature."
     max_completion_length: int = Field(40, ge=1)
+    "Tokens per rollout."
+    micro_batch_size: int | None = Field(None, ge=1)
+    "Completions per forward/backward pass (the step's prompts_per_step x num_generations accumulate); None = all at once."
+
+    @model_validator(mode="after")
+    def _micro_divides(self) -> RLSpec:
+        _check_micro(self.prompts_per_step * self.num_generations, self.micro_batch_size, "prompts_per_step x num_generations")
+        return self
 
     def settings(self, *, seed: int, lora: LoRASpec | None, backend: str) -> Any:
         from selftaught.loops.lora import LoRASettings
@@ -162,6 +199,15 @@ class DPOSpec(_Strict):
     loss_types: tuple[Literal["sigmoid", "hinge", "ipo", "robust", "sft", "apo_zero", "apo_down"], ...] = ("sigmoid", "sft")
     "TRL loss_type list; `sft` adds the chosen-completion NLL (RPO)."
     max_pairs_per_problem: int = Field(4, ge=1)
+    micro_batch_size: int | None = Field(None, ge=1)
+    "Pairs per forward/backward pass (gradients accumulate up to batch_size); None = batch_size."
+    max_length: int = Field(128, ge=8)
+    "Tokens per prompt + completion."
+
+    @model_validator(mode="after")
+    def _micro_divides(self) -> DPOSpec:
+        _check_micro(self.batch_size, self.micro_batch_size, "batch_size")
+        return self
 
     def settings(self, *, seed: int, lora: LoRASpec | None) -> Any:
         from selftaught.loops.dpo import DPOSettings
@@ -236,6 +282,42 @@ class SearchSpec(_Strict):
         return self
 
 
+class PromptSpec(_Strict):
+    """How a problem becomes the model's input (``loops/prompting.py``); ``auto`` values are
+    settled from the model when the recipe is read (``profiles.py``)."""
+
+    format: Literal["auto", "raw", "chat"] = "raw"
+    "raw: the problem's prompt as it is; chat: the tokenizer's chat template (system + user turn); auto: chat when the model's tokenizer has a template (and it is not the tiny model)."
+    system: str | None = None
+    "Optional system message (chat), or a first line (raw)."
+    instruction: str | None = None
+    "Appended to the user turn after a blank line; unset = the answer format's own (e.g. put the final answer within \\boxed{}); null = none."
+    answer_format: Literal["auto", "think", "boxed", "answer_is", "free"] = "think"
+    "Where the judge reads the final answer: think (after </think>, the tiny model's), boxed (\\boxed{...}), answer_is (\"The answer is N\"), free (anywhere: boxed, answer-is, math, last number)."
+    strict: bool | None = False
+    "Accept only the answer format (no fall back to the last number in the text); unset = strict when an instruction asks for boxed or answer_is."
+    hint: str = Field(CHAT_HINT, min_length=1)
+    "STaR's hint in the chat user turn ({answer} = the gold answer); raw prompts get ' (the answer is N)' before a trailing 'A:'."
+
+    @model_validator(mode="after")
+    def _hint_names_answer(self) -> PromptSpec:
+        if "{answer}" not in self.hint:
+            raise ValueError("prompt.hint must contain {answer}")
+        return self
+
+    def style(self) -> Any:
+        from selftaught.loops.prompting import PromptStyle
+
+        return PromptStyle(chat=self.format == "chat", system=self.system, instruction=self.instruction or None,
+                           hint=self.hint)  # fmt: skip
+
+
+#: what each verifier reads from a problem, and what each task kind's problems carry
+_VERIFIER_READS = {"arithmetic": "answer", "math": "answer", "code": "tests", "choice": "choices",
+                   "keyword": "keywords", "format": None}  # fmt: skip
+_TASK_CARRIES = {"arithmetic": {"answer", "solution"}, "file": {"answer", "solution"}}
+
+
 class Recipe(_Strict):
     name: str = "arithmetic"
     method: Method = Method(_D.method)
@@ -244,14 +326,17 @@ class Recipe(_Strict):
     "One method per round, e.g. [grpo, rft, grpo, dpo]; sets `rounds` to its length."
     rounds: int = Field(_D.rounds, ge=1, le=1000)
     seed: int = _D.seed
-    judge: str = "arithmetic"
-    "Name of the verifier that judges samples."
-    reward: dict[str, float] = {"arithmetic": 1.0, "format": 0.2}
-    "RL rewards: verifier name -> weight (`judge`'s name means the recipe's judge)."
-    backend: Literal["hf", "vllm"] = "hf"
-    "Generation inside GRPO/RLOO: in-process HF, or vLLM (GPU + `vllm` extra; untested here)."
     task: TaskSpec = TaskSpec()
     policy: PolicySpec = PolicySpec()
+    profile: Literal["tiny", "instruct", "base"] = "tiny"
+    "Model-dependent defaults (profiles.py): tiny (the embedded model), instruct (chat template), base; `auto` (in a file) picks from policy.init."
+    prompt: PromptSpec = PromptSpec()
+    judge: str = "arithmetic"
+    "Name of the verifier that judges samples: arithmetic, math, code, choice or keyword."
+    reward: dict[str, float] = {"arithmetic": 1.0, "format": 0.2}
+    "RL rewards: verifier name -> weight (`judge`'s name means the recipe's judge; `format` scores the prompt's answer format). Unset: {judge: 1} plus format 0.2 for the think format."
+    backend: Literal["hf", "vllm"] = "hf"
+    "Generation inside GRPO/RLOO: in-process HF, or vLLM (GPU + `vllm` extra; untested here)."
     generate: GenerateSpec = GenerateSpec()
     train: TrainSpec = TrainSpec()
     evaluate: EvaluateSpec = EvaluateSpec()
@@ -266,6 +351,8 @@ class Recipe(_Strict):
     "The teacher of `distill` rounds."
     search: SearchSpec | None = None
     "Test-time search instead of plain sampling in rft/star rounds' generate stage (off when absent)."
+    keep_checkpoints: int | None = Field(None, ge=1)
+    "Keep the weights of only the newest N checkpoints of the run (older ones are pruned; the store keeps their rows, marked pruned). None keeps all."
 
     @model_validator(mode="before")
     @classmethod
@@ -273,6 +360,52 @@ class Recipe(_Strict):
         if isinstance(data, dict) and data.get("stages") and "rounds" not in data:
             data = {**data, "rounds": len(data["stages"])}
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile_defaults(cls, data: Any) -> Any:
+        from selftaught.profiles import resolve
+
+        return resolve(data) if isinstance(data, dict) else data
+
+    @field_validator("prompt")
+    @classmethod
+    def _chat_needs_a_template(cls, prompt: PromptSpec, info: ValidationInfo) -> PromptSpec:
+        if prompt.format == "auto" or prompt.answer_format == "auto":
+            raise ValueError("`auto` is settled when a recipe file is read; give raw/chat and an answer format here")
+        policy = info.data.get("policy")
+        if prompt.format == "chat" and policy is not None:
+            from selftaught.profiles import model_facts
+
+            facts = model_facts(policy.init)
+            if facts is None or not facts.has_chat_template:
+                what = "the tiny model" if policy.init == "tiny" else f"the tokenizer of {policy.init}"
+                raise ValueError(f"format chat, but {what} has no chat template (use format: raw)")
+        return prompt
+
+    @field_validator("judge")
+    @classmethod
+    def _known_judge_fits_task(cls, judge: str, info: ValidationInfo) -> str:
+        _check_fits(judge, info.data.get("task"))
+        if judge == "format":
+            raise ValueError("format only scores the answer's form: it can be a reward, not the judge")
+        return judge
+
+    @field_validator("reward")
+    @classmethod
+    def _rewards_fit(cls, reward: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        judge = info.data.get("judge")
+        for name in reward:
+            _check_fits(name, info.data.get("task"), what=f"reward {name!r}")
+            if judge is not None and name != judge and _VERIFIER_READS.get(name) is not None:
+                raise ValueError(
+                    f"{name!r} judges correctness, but the recipe's judge is {judge!r}: "
+                    f"name the judge itself (e.g. {{{judge}: 1.0}}), plus `format` if wanted"
+                )
+        prompt = info.data.get("prompt")
+        if "format" in reward and prompt is not None and prompt.answer_format == "free":
+            raise ValueError("'format' scores the instructed answer format, and prompt.answer_format is free")
+        return reward
 
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:
@@ -301,10 +434,13 @@ class Recipe(_Strict):
 
     def rl_settings(self, method: Method, *, seed: int) -> Any:
         spec = {Method.GRPO: self.grpo, Method.RLOO: self.rloo}[method]
-        return spec.settings(seed=seed, lora=self.lora, backend=self.backend)
+        return replace(spec.settings(seed=seed, lora=self.lora, backend=self.backend),
+                       master_dtype=self.policy.master_dtype,
+                       gradient_checkpointing=self.policy.gradient_checkpointing)  # fmt: skip
 
     def dpo_settings(self, *, seed: int) -> Any:
-        return self.dpo.settings(seed=seed, lora=self.lora)
+        return replace(self.dpo.settings(seed=seed, lora=self.lora), master_dtype=self.policy.master_dtype,
+                       gradient_checkpointing=self.policy.gradient_checkpointing)  # fmt: skip
 
     def lora_settings(self) -> Any:
         if self.lora is None:
@@ -344,10 +480,25 @@ class Recipe(_Strict):
                 lr=self.policy.cold_start_lr,
                 steps=self.policy.cold_start_steps,
                 batch_size=self.policy.cold_start_batch_size,
+                max_length=t.max_length,
             ),
-            round_sft=replace(_D.round_sft, lr=t.lr, steps=t.steps, batch_size=t.batch_size),
+            round_sft=replace(
+                _D.round_sft, lr=t.lr, steps=t.steps, batch_size=t.batch_size, max_length=t.max_length,
+                micro_batch_size=t.micro_batch_size, master_dtype=self.policy.master_dtype,
+                gradient_checkpointing=self.policy.gradient_checkpointing,
+            ),
             batch_size=g.batch_size,
         )
+
+
+def _check_fits(name: str, task: TaskSpec | None, what: str | None = None) -> None:
+    """A verifier name is known and the task's problems carry what it reads."""
+    what = what or f"judge {name!r}"
+    if name not in _VERIFIER_READS:
+        raise ValueError(f"unknown verifier {name!r}; valid: {', '.join(_VERIFIER_READS)}")
+    needs = _VERIFIER_READS[name]
+    if task is not None and needs is not None and needs not in _TASK_CARRIES[task.kind]:
+        raise ValueError(f"{what} reads each problem's {needs!r}, which a {task.kind} task's problems do not have")
 
 
 def _resolve_paths(recipe: Recipe, base: Path, root, file: str) -> Recipe:
@@ -362,17 +513,6 @@ def _resolve_paths(recipe: Recipe, base: Path, root, file: str) -> Recipe:
         if not p.is_file():
             raise ConfigError(f"task.{key}: file not found: {p}", file=file, line=line_of(root, ("task", key)))
         updates[key] = p
-    policy = recipe.policy
-    if policy.init != "tiny":
-        p = Path(policy.init)
-        p = p if p.is_absolute() else (base / p).resolve()
-        if not p.is_dir():
-            raise ConfigError(
-                f"policy.init: not 'tiny' and not a checkpoint directory: {p}",
-                file=file,
-                line=line_of(root, ("policy", "init")),
-            )
-        policy = policy.model_copy(update={"init": str(p)})
     teacher = recipe.teacher
     if teacher is not None and teacher.path is not None:
         p = Path(teacher.path)
@@ -391,7 +531,7 @@ def _resolve_paths(recipe: Recipe, base: Path, root, file: str) -> Recipe:
             models[key] = str(p)
         search = search.model_copy(update=models)
     return recipe.model_copy(
-        update={"task": task.model_copy(update=updates), "policy": policy, "teacher": teacher, "search": search}
+        update={"task": task.model_copy(update=updates), "teacher": teacher, "search": search}
     )
 
 
@@ -402,8 +542,18 @@ def load_recipe(path: str | Path) -> Recipe:
     if not path.is_file():
         raise ConfigError("file not found", file=file)
     data, root = parse_yaml(path.read_text(encoding="utf-8"), file)
+    base = path.parent.resolve()
+    if isinstance(data, dict) and isinstance(data.get("policy"), dict) and isinstance(data["policy"].get("init"), str):
+        # before validation: the profile's defaults depend on what the model is
+        from selftaught.profiles import resolve_init
+
+        try:
+            init = resolve_init(data["policy"]["init"], base)
+        except ValueError as exc:
+            raise ConfigError(f"policy.init: {exc}", file=file, line=line_of(root, ("policy", "init"))) from None
+        data = {**data, "policy": {**data["policy"], "init": init}}
     recipe = validate(Recipe, data, root, file)
-    return _resolve_paths(recipe, path.parent.resolve(), root, file)
+    return _resolve_paths(recipe, base, root, file)
 
 
 def recipe_from_dict(data: dict) -> Recipe:

@@ -81,3 +81,17 @@ def test_stages_set_the_rounds_and_the_method_of_each():
     r = recipe_from_dict({"stages": ["grpo", "rft", "grpo", "dpo"]})
     assert r.rounds == 4 and [r.method_for_round(i).value for i in range(1, 5)] == ["grpo", "rft", "grpo", "dpo"]
     assert replace(r.loop_config(), rounds=4).rounds == 4
+
+
+@pytest.mark.parametrize("build", [build_grpo_config, build_rloo_config], ids=["grpo", "rloo"])
+def test_rl_micro_batches_split_one_generation_per_step(build, tmp_path):
+    # 4 prompts x 8 completions = 32 per optimizer step, in passes of 8: one generation batch
+    # of 32 per step (steps_per_generation == gradient_accumulation_steps), 4 passes
+    c = build(RLSettings(prompts_per_step=4, num_generations=8, micro_batch_size=8), str(tmp_path))
+    assert (c.per_device_train_batch_size, c.gradient_accumulation_steps, c.steps_per_generation) == (8, 4, 4)
+    assert c.generation_batch_size == 32
+
+
+def test_dpo_micro_batches(tmp_path):
+    c = build_dpo_config(DPOSettings(batch_size=8, micro_batch_size=2, max_length=300), str(tmp_path))
+    assert (c.per_device_train_batch_size, c.gradient_accumulation_steps, c.max_length) == (2, 4, 300)

@@ -218,7 +218,7 @@ def rounds(
 def samples(
     run: Annotated[Optional[str], typer.Option(help="Run id.")] = None,
     round_index: Annotated[Optional[int], typer.Option("--round", help="Round index.")] = None,
-    problem: Annotated[Optional[str], typer.Option(help="Problem id (exact).")] = None,
+    problem: Annotated[Optional[str], typer.Option(help="Problem id: a stored id, or a row's own id (every stored version, ID@HASH).")] = None,
     search: Annotated[Optional[str], typer.Option(help="Substring of the problem's prompt (case-insensitive).")] = None,
     outcome: Annotated[Optional[str], typer.Option(help="pass, fail, error or timeout.")] = None,
     judge: Annotated[Optional[str], typer.Option(help="Judge name.")] = None,
@@ -275,31 +275,60 @@ def eval_(
     checkpoint: Annotated[Path, typer.Option(help="A saved model folder (from_pretrained loads it).")],
     problems: Annotated[Path, typer.Option(help="JSONL: one {id, prompt, answer} per line.")],
     k: Annotated[int, typer.Option(min=1, help="Samples per problem for pass@1, pass@k, maj@k.")] = 8,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
-    max_new_tokens: Annotated[int, typer.Option(help="Tokens per completion.")] = 40,
+    temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature (default: the model profile's).")] = None,
+    max_new_tokens: Annotated[Optional[int], typer.Option(help="Tokens per completion (default: the model profile's).")] = None,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
-    judge: Annotated[str, typer.Option(help="Verifier name.")] = "arithmetic",
+    judge: Annotated[str, typer.Option(help="Verifier name: arithmetic or math.")] = "arithmetic",
+    prompt_format: Annotated[str, typer.Option("--format", help="auto, raw or chat (the tokenizer's chat template).")] = "auto",
+    answer_format: Annotated[str, typer.Option("--answer-format", help="auto, think, boxed, answer_is or free.")] = "auto",
+    instruction: Annotated[Optional[str], typer.Option(help="Appended to the user turn (default: the answer format's).")] = None,
+    system: Annotated[Optional[str], typer.Option(help="System message (chat).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
     threads: ThreadsOpt = None,
 ) -> None:
     """Greedy accuracy, pass@1, pass@k and maj@k of any checkpoint on any problem file.
 
+    Prompts are shown the way a recipe with the same settings shows them: an instruct model
+    (its tokenizer has a chat template) gets its template and the answer-format instruction,
+    and only that format is judged; the embedded tiny model gets the raw prompt.
+
     Example:  selftaught eval --checkpoint selftaught-home/runs/RUN/round-003 --problems heldout.jsonl
+              selftaught eval --checkpoint models/smollm2 --problems heldout.jsonl --judge math --k 4
     """
-    from selftaught.flows.context import judge_for
     from selftaught.loops.arithmetic import load_problems_jsonl
     from selftaught.loops.evaluate import evaluate
-    from selftaught.loops.policy import load_policy
+    from selftaught.loops.policy import check_model_folder, load_policy
+    from selftaught.recipe import Recipe
 
     threads = _settings(threads=threads)[2]
     probs = load_problems_jsonl(problems)
+    check_model_folder(checkpoint)
+    prompt: dict = {"format": prompt_format, "answer_format": answer_format, "system": system}
+    if instruction is not None:
+        prompt["instruction"] = instruction or None
+    try:
+        recipe = Recipe.model_validate({"judge": judge, "policy": {"init": str(checkpoint.resolve())}, "prompt": prompt})
+    except ValueError as e:  # pydantic's ValidationError: one line per the CLI's rule
+        from selftaught.errors import ConfigError
+
+        first = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": str(e)}
+        raise ConfigError(f"{'.'.join(map(str, first['loc']))}: {first['msg'].removeprefix('Value error, ')}") from None
+    from selftaught.flows.context import RunContext
+
+    ctx = RunContext(run_id="eval", recipe=recipe, db_url="", home=Path("."))
     policy = load_policy(checkpoint, threads=threads)
+    from selftaught.loops.prompting import tokenizer_of
+
     ev, _, _ = evaluate(
-        policy, probs, k=k, seed=seed, checkpoint_id=str(checkpoint), temperature=temperature,
-        judge_fn=judge_for(judge), max_new_tokens=max_new_tokens,
+        policy, probs, k=k, seed=seed, checkpoint_id=str(checkpoint),
+        temperature=recipe.evaluate.temperature if temperature is None else temperature,
+        judge_fn=ctx.judge_fn(), max_new_tokens=max_new_tokens or recipe.generate.max_new_tokens,
+        prompts=ctx.style.render_all(probs, tokenizer_of(policy)), answer_fn=ctx.answer_fn(),
+        batch_size=recipe.generate.batch_size,
     )
     result = {
         "checkpoint": str(checkpoint), "problems": str(problems), "n_problems": ev.n_problems, "k": ev.k,
+        "prompt": recipe.prompt.format, "answer_format": recipe.prompt.answer_format, "strict": recipe.prompt.strict,
         "greedy_accuracy": ev.greedy_accuracy, "pass_at_1": ev.pass_at_1,
         f"pass_at_{k}": ev.pass_at_k, f"maj_at_{k}": ev.maj_at_k,
     }
@@ -355,7 +384,7 @@ def _register_optional() -> None:
     import importlib
 
     for name in ("verify_cmd", "constitution_cmd", "schedule_cmd", "history_cmd", "report_cmd", "cai_cmd", "prm_cmd",
-                 "search_cmd"):
+                 "search_cmd", "checkpoints_cmd", "model_cmd"):
         try:
             module = importlib.import_module(f"selftaught.cli.{name}")
         except ModuleNotFoundError as e:

@@ -121,7 +121,31 @@ class RunContext(RunLayout):
         return problems_for_round(self.train_pool, index, self.cfg.prompts_per_round)
 
     def judge_fn(self):
-        return judge_for(self.recipe.judge)
+        prompt = self.recipe.prompt
+        return judge_for(self.recipe.judge, answer_format=prompt.answer_format, strict=bool(prompt.strict))
+
+    @cached_property
+    def style(self):
+        """How problems are shown to the policy (``loops/prompting.py``)."""
+        return self.recipe.prompt.style()
+
+    def answer_fn(self):
+        """How maj@k reads a final answer: the judge's own extraction."""
+        prompt = self.recipe.prompt
+        if self.recipe.judge == "arithmetic" and not prompt.strict:
+            from selftaught.loops.verify import extract_answer
+
+            return extract_answer
+        from functools import partial
+
+        from selftaught.judges.extract import extract_answer as extract
+
+        return partial(extract, fmt=prompt.answer_format, strict=bool(prompt.strict))
+
+    def format_style(self) -> str:
+        """What the ``format`` reward checks: the prompt's answer format."""
+        fmt = self.recipe.prompt.answer_format
+        return fmt if fmt in ("think", "boxed", "answer_is") else "think"
 
     def method(self, index: int) -> Method:
         return self.recipe.method_for_round(index)
@@ -165,16 +189,21 @@ def _load_problems(recipe: Recipe, split: Split) -> list[Problem]:
     return [replace(p, split=split) for p in problems]
 
 
-def judge_for(name: str) -> Callable[[Problem, str], Any]:
-    """The judge function named in a recipe: ``arithmetic`` or any registered verifier."""
-    if name == "arithmetic":
-        from selftaught.loops.verify import judge_arithmetic
+def judge_for(name: str, *, answer_format: str = "free", strict: bool = False) -> Callable[[Problem, str], Any]:
+    """The judge function named in a recipe: ``arithmetic`` or any registered verifier.
 
-        return judge_arithmetic
+    ``answer_format``/``strict``: where the answer judges (arithmetic, math) read the final
+    answer, and whether only the instructed format counts (a recipe's ``prompt:``)."""
+    if name == "arithmetic":
+        from selftaught.loops.verify import arithmetic_judge
+
+        return arithmetic_judge(answer_format, strict)
     try:
         from selftaught.judges import get_verifier
     except ImportError:  # pragma: no cover - the judges package is part of selftaught
         raise ConfigError(f"judge: unknown judge {name!r}") from None
+    if name == "math":
+        return get_verifier(name, answer_format=answer_format, strict=strict).verify
     return get_verifier(name).verify
 
 
@@ -185,6 +214,24 @@ def _seed(ctx: RunContext, index: int, stage: str) -> int:
 
 
 # ------------------------------------------------------------------------- one stage
+
+
+def release_memory() -> None:
+    """Give the memory a stage freed back to the OS.
+
+    Every stage of a run shares one process: without this, glibc keeps what a stage's model
+    and activations freed (measured with SmolLM2: 1.7 GB resident after a generate + SFT pair
+    with gc alone, 0.5 GB after ``malloc_trim``), so the next stage starts from a higher floor.
+    """
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+        pass
 
 
 def run_stage(ctx: RunContext, index: int, stage: Stage, body: Callable[[Advance], dict], total: int | None):
@@ -201,6 +248,8 @@ def run_stage(ctx: RunContext, index: int, stage: Stage, body: Callable[[Advance
     except BaseException as exc:  # includes KeyboardInterrupt: record it, then re-raise
         store.fail_stage(ctx.run_id, index, stage, error=f"{type(exc).__name__}: {exc}"[:2000])
         raise
+    finally:
+        release_memory()
     seconds = time.perf_counter() - clock
     store.finish_stage(ctx.run_id, index, stage, seconds=seconds, metrics=metrics)
     reporter().finish(label, seconds, metrics)

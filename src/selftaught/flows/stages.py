@@ -49,10 +49,13 @@ def generate_stage(ctx: RunContext, index: int) -> None:
             samples = _search_samples(ctx, index, policy, problems, producer)
             advance(len(problems))
         else:
+            from selftaught.loops.prompting import tokenizer_of
+
             samples = generate(
                 policy, problems, k=ctx.cfg.k, params=ctx.cfg.sampling,
                 seed=_seed(ctx, index, "generate"), checkpoint_id=producer,
                 batch_size=ctx.cfg.batch_size, progress=advance,
+                prompts=ctx.style.render_all(problems, tokenizer_of(policy)),
             )
         inserted = ctx.store.add_samples(ctx.run_id, index, samples)
         metrics = {"n_samples": len(samples), "n_inserted": inserted, "n_tokens": sum(s.n_tokens for s in samples)}
@@ -66,9 +69,12 @@ def _search_samples(ctx: RunContext, index: int, policy, problems, producer: str
     from the round's starting policy, each stored with every node (``add_search``, linked to
     the run); the selected answers become GENERATE samples (index i) whose ``params.search``
     names their search, so judge -> curate -> train take them unchanged."""
+    from selftaught.loops.prompting import tokenizer_of
     from selftaught.prm.scorers import load_orm, load_prm
     from selftaught.search.run import SearchConfig, run_search, samples_from
 
+    # search extends the text the policy reads: give it the rendered prompts
+    problems = [replace(p, prompt=ctx.style.render(p, tokenizer_of(policy))) for p in problems]
     spec, sampling = ctx.recipe.search, ctx.cfg.sampling
     orm = None if spec.orm is None else load_orm(spec.orm, threads=ctx.threads)
     prm = None if spec.prm is None else load_prm(spec.prm, threads=ctx.threads)
@@ -113,7 +119,7 @@ def rationalize_stage(ctx: RunContext, index: int) -> None:
         rationalized = rationalize(
             _policy(parent.path, ctx), judged, {p.id: p for p in ctx.round_problems(index)},
             k=ctx.cfg.k, params=ctx.cfg.sampling, seed=_seed(ctx, index, "rationalize"),
-            checkpoint_id=parent.id, judge_fn=ctx.judge_fn(), batch_size=ctx.cfg.batch_size,
+            checkpoint_id=parent.id, judge_fn=ctx.judge_fn(), batch_size=ctx.cfg.batch_size, style=ctx.style,
         )
         ctx.store.add_samples(ctx.run_id, index, [j.sample for j in rationalized])
         ctx.store.add_verdicts(ctx.run_id, index, rationalized)
@@ -144,7 +150,7 @@ def curate_stage(ctx: RunContext, index: int) -> None:
             advance(len(pairs))
             return pair_stats(judged, pairs)  # the train stage rebuilds them from the same rows
         curator = CURATORS[Method.RFT if method is Method.DISTILL else method]
-        ts = curator(judged, rationalized, by_id, ctx.cfg.max_per_problem)
+        ts = curator(judged, rationalized, by_id, ctx.cfg.max_per_problem, style=ctx.style)
         store.add_training_set(ctx.run_id, index, ts)
         advance(len(ts.examples))
         return dict(ts.stats)
@@ -189,7 +195,7 @@ def train_stage(ctx: RunContext, index: int) -> None:
                 parent.path, ts, str(ctx.checkpoint_dir(index)),
                 cfg=replace(ctx.cfg.round_sft, seed=_seed(ctx, index, "train")),
                 checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
-                progress=advance, threads=ctx.threads, lora=ctx.recipe.lora_settings(),
+                progress=advance, threads=ctx.threads, lora=ctx.recipe.lora_settings(), style=ctx.style,
             )
         ctx.store.add_checkpoint(ctx.run_id, ckpt)
         return {"checkpoint": ckpt.id, "train_loss": ckpt.config.get("train_loss"), "n_examples": ckpt.config.get("n_examples")}
@@ -210,7 +216,7 @@ def _train_dpo(ctx: RunContext, index: int, advance: Advance) -> Checkpoint:
         parent.path, pairs, str(ctx.checkpoint_dir(index)),
         cfg=ctx.recipe.dpo_settings(seed=_seed(ctx, index, "train")),
         checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
-        progress=advance, threads=ctx.threads,
+        progress=advance, threads=ctx.threads, style=ctx.style,
     )
 
 
@@ -229,9 +235,10 @@ def rl_train_stage(ctx: RunContext, index: int) -> None:
             result = train_rl(
                 method, parent.path, ctx.round_problems(index), str(ctx.checkpoint_dir(index)),
                 cfg=settings,
-                verifier=reward_verifier(ctx.recipe.reward, ctx.judge_fn(), judge_name=ctx.recipe.judge),
+                verifier=reward_verifier(ctx.recipe.reward, ctx.judge_fn(), judge_name=ctx.recipe.judge,
+                                         format_style=ctx.format_style()),
                 checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
-                progress=advance, threads=ctx.threads,
+                progress=advance, threads=ctx.threads, style=ctx.style,
             )
             ckpt, rollouts = result.checkpoint, list(result.rollouts)
         else:  # trained before an interruption: the checkpoint carries its rollouts
@@ -322,12 +329,16 @@ def evaluate_stage(ctx: RunContext, index: int) -> None:
     def body(advance: Advance) -> dict:
         from selftaught.loops.evaluate import evaluate
 
+        from selftaught.loops.prompting import tokenizer_of
+
         ckpt = ctx.checkpoint(index)
+        policy = _policy(ckpt.path, ctx)
         ev, samples, judged = evaluate(
-            _policy(ckpt.path, ctx), heldout, k=ctx.cfg.eval_k, seed=_seed(ctx, 0, "evaluate"),
+            policy, heldout, k=ctx.cfg.eval_k, seed=_seed(ctx, 0, "evaluate"),
             checkpoint_id=ckpt.id, temperature=ctx.cfg.eval_temperature, judge_fn=ctx.judge_fn(),
-            max_new_tokens=ctx.cfg.sampling.max_new_tokens, batch_size=ctx.cfg.batch_size,
-            progress=advance,
+            max_new_tokens=ctx.recipe.evaluate.max_new_tokens or ctx.cfg.sampling.max_new_tokens,
+            batch_size=ctx.cfg.batch_size, progress=advance,
+            prompts=ctx.style.render_all(heldout, tokenizer_of(policy)), answer_fn=ctx.answer_fn(),
         )
         store = ctx.store
         store.add_samples(ctx.run_id, index, samples)

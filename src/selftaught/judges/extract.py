@@ -14,6 +14,12 @@ Where the answer is, in the order we look:
 4. the last inline math ``$...$``, ``\\(...\\)``, ``\\[...\\]``;
 5. the last number (``1,234.5``, ``-3``, ``7/8``, ``50%``).
 
+**Strict** extraction (``strict=True``) accepts only the format the prompt asked for
+(``fmt``): ``boxed`` -- step 2 alone; ``answer_is`` -- step 3 alone; ``think`` -- a closed
+``</think>`` must come first, then steps 2-5 on what follows. A completion whose reasoning
+merely *ends* on the right number ("... 9 apples are added to the 11") then has no answer:
+with an instructed format, the last-number fallback turns wrong reasoning into passes.
+
 Normalisation only rewrites spelling (``\\dfrac`` -> ``\\frac``, ``1,000`` -> ``1000``,
 ``50\\%`` -> ``50``, ``5 \\text{ cm}`` -> ``5``, ``x = 3`` -> ``3``); equivalence of
 ``0.5``, ``1/2`` and ``\\frac{1}{2}``, of intervals, sets and expressions is decided by
@@ -45,7 +51,11 @@ _INT = re.compile(r"^-?\d+$")
 _RATIONAL = re.compile(r"^-?\d+(?:\.\d+)?$|^-?\d+/\d+$")
 
 
-def extract_answer(completion: str) -> str | None:
+#: Answer formats a prompt can instruct (``prompt.answer_format`` in a recipe).
+ANSWER_FORMATS = ("think", "boxed", "answer_is", "free")
+
+
+def extract_answer(completion: str, fmt: str = "free", strict: bool = False) -> str | None:
     """The final answer in a completion, as written, or None if there is none.
 
     >>> extract_answer("<think>3+5=8 2+4=6</think> 68")
@@ -56,11 +66,22 @@ def extract_answer(completion: str) -> str | None:
     '1,000'
     >>> extract_answer("<think>7 * 6 = 42") is None
     True
+    >>> extract_answer("so 9 + 2 = 11", "boxed", strict=True) is None, extract_answer("so \\\\boxed{11}", "boxed", strict=True)
+    (True, '11')
     """
+    if fmt not in ANSWER_FORMATS:
+        raise ValueError(f"unknown answer format {fmt!r}; valid: {', '.join(ANSWER_FORMATS)}")
+    if strict and fmt == "think" and "</think>" not in completion.lower():
+        return None
     text = after_think(completion)
     if text is None:
         return None
-    for find in (_last_boxed, _last_answer_is, _last_inline_math, _last_number):
+    finders = (_last_boxed, _last_answer_is, _last_inline_math, _last_number)
+    if strict and fmt == "boxed":
+        finders = (_last_boxed,)
+    elif strict and fmt == "answer_is":
+        finders = (_last_answer_is,)
+    for find in finders:
         found = find(text)
         if found is not None and found.strip():
             return found.strip()

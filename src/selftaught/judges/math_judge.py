@@ -40,6 +40,7 @@ from typing import ClassVar, Literal
 from selftaught.errors import JudgeError
 from selftaught.judges.base import BaseVerifier, clip
 from selftaught.judges.extract import (
+    ANSWER_FORMATS,
     extract_answer,
     max_nesting,
     normalize_answer,
@@ -263,7 +264,6 @@ class MathVerifier(BaseVerifier):
     """
 
     name: ClassVar[str] = "math"
-    version: ClassVar[str] = "1"
 
     def __init__(
         self,
@@ -273,7 +273,15 @@ class MathVerifier(BaseVerifier):
         max_nesting: int = 40,
         memory_mb: int = 2048,
         fast_path: bool = True,
+        answer_format: str = "free",
+        strict: bool = False,
     ) -> None:
+        if answer_format not in ANSWER_FORMATS:
+            raise ValueError(f"answer_format must be one of {', '.join(ANSWER_FORMATS)}, not {answer_format!r}")
+        self.answer_format = answer_format
+        self.strict = strict
+        # a strict judge passes fewer answers than the lenient one: its verdicts say so
+        self.version = f"1+strict-{answer_format}" if strict and answer_format != "free" else "1"  # type: ignore[misc]
         self.workers = workers
         self.deadline_s = deadline_s
         self.max_answer_chars = max_answer_chars
@@ -312,9 +320,10 @@ class MathVerifier(BaseVerifier):
     def _prepare(self, problem: Problem, completion: str) -> _Prepared:
         if problem.answer is None or not str(problem.answer).strip():
             return _Prepared(self.error(f"problem {problem.id!r} has no gold answer"))
-        raw = extract_answer(completion)
+        raw = extract_answer(completion, self.answer_format, self.strict)
         if raw is None:
-            return _Prepared(self.failed("no final answer found"))
+            where = f" in the {self.answer_format} format" if self.strict and self.answer_format != "free" else ""
+            return _Prepared(self.failed(f"no final answer found{where}"))
         if len(raw) > self.max_answer_chars:
             return _Prepared(self.failed(f"answer too long ({len(raw)} chars)"))
         if max_nesting(raw) > self.max_nesting:

@@ -7,9 +7,10 @@ deterministic). The training prompt is always the *problem's* prompt.
 
 STaR (Zelikman et al. 2022) adds rationalization: for each problem with no correct
 sample, the policy is prompted again with the answer given as a hint
-(``rationalization_prompts``); rationales that reach the answer are trained on *as if
-they had been written without the hint* -- the row's prompt is the problem's own
-prompt, and a completion that quotes the hint text is dropped. Unlike the paper we
+(``rationalization_prompts``; for chat prompts the hint goes into the user turn, see
+``prompting.py``); rationales that reach the answer are trained on *as if they had been
+written without the hint* -- the row's prompt is the problem's own prompt, and a
+completion that gives the hint away (quotes it; in chat form, says "hint") is dropped. Unlike the paper we
 do not restart from the base model each iteration: the flow fine-tunes the current
 policy (as RFT does), so STaR here differs from RFT only by the rationalized rows.
 
@@ -18,10 +19,14 @@ This module never touches a model; it only filters and reshapes records.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from selftaught.errors import DataError
 from selftaught.records import Judged, Problem, TrainingExample, TrainingSet
+
+if TYPE_CHECKING:
+    from selftaught.loops.prompting import PromptStyle
 
 HINT_TEMPLATE = " (the answer is {answer})"
 
@@ -58,13 +63,13 @@ def _passing_by_problem(judged: Iterable[Judged]) -> dict[str, list[Judged]]:
 
 
 def _select(
-    passing: Sequence[Judged], problem: Problem, max_per_problem: int, *, forbid: str | None = None
+    passing: Sequence[Judged], problem: Problem, max_per_problem: int, *, reject: Callable[[str], bool] | None = None
 ) -> list[TrainingExample]:
     seen: set[str] = set()
     rows: list[TrainingExample] = []
     for j in sorted(passing, key=lambda j: j.sample.index):
         text = j.sample.completion
-        if text in seen or (forbid is not None and forbid in text):
+        if text in seen or (reject is not None and reject(text)):
             continue
         seen.add(text)
         rows.append(
@@ -120,20 +125,24 @@ def curate_star(
     problems_by_id: Mapping[str, Problem],
     *,
     max_per_problem: int = 4,
+    style: PromptStyle | None = None,
 ) -> TrainingSet:
     """The RFT set plus passing rationalizations for problems with no correct sample.
 
-    Rationalized rows use the problem's own prompt (no hint); a rationale whose text
-    contains the hint is dropped.
+    Rationalized rows use the problem's own prompt (no hint); a rationale that gives the
+    hint away (``style.mentions_hint``) is dropped.
     """
     rft = curate_rft(judged, problems_by_id, max_per_problem=max_per_problem)
     solved = {j.sample.problem_id for j in judged if j.verdict.passed}
+    from selftaught.loops.prompting import RAW
+
+    style = style or RAW
     rationalized = _passing_by_problem(j for j in rationalized_judged if j.sample.problem_id not in solved)
     extra: list[TrainingExample] = []
     for pid in sorted(rationalized):
         problem = _problem(problems_by_id, pid)
-        hint = HINT_TEMPLATE.format(answer=problem.answer).strip()
-        extra += _select(rationalized[pid], problem, max_per_problem, forbid=hint)
+        extra += _select(rationalized[pid], problem, max_per_problem,
+                         reject=lambda text, answer=problem.answer: style.mentions_hint(text, answer))  # fmt: skip
     stats = dict(rft.stats)
     stats.update(
         n_rationalization_samples=len(rationalized_judged),

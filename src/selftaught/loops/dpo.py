@@ -40,8 +40,9 @@ from typing import Any
 
 from selftaught.errors import DataError
 from selftaught.loops.checkpoint import save_checkpoint
-from selftaught.loops.lora import LoRASettings, build_lora_config, merged
-from selftaught.loops.policy import quiet_transformers, set_threads
+from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
+from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
+from selftaught.loops.prompting import RAW, PromptStyle
 from selftaught.records import Checkpoint, Judged, Outcome, Problem
 
 
@@ -68,6 +69,9 @@ class DPOSettings:
     loss_types: tuple[str, ...] = ("sigmoid", "sft")  # TRL loss_type; pure sigmoid hurt here
     loss_weights: tuple[float, ...] | None = None  # one per loss type; None = all 1
     max_length: int = 128  # tokens per prompt + completion
+    micro_batch_size: int | None = None  # pairs per forward/backward pass; None = batch_size
+    master_dtype: str = "float32"  # weights the optimizer updates: float32, or "saved" (the checkpoint's)
+    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~35% slower
     warmup: float = 0.1  # linear warm-up: a fraction of steps if < 1, else a step count
     max_pairs_per_problem: int = 4  # distinct pairs kept per problem
     seed: int = 0  # data order and dropout seed
@@ -151,8 +155,8 @@ def build_dpo_config(cfg: DPOSettings, output_dir: str) -> Any:
             output_dir=output_dir,
             learning_rate=cfg.lr,
             max_steps=cfg.steps,
-            per_device_train_batch_size=cfg.batch_size,
-            gradient_accumulation_steps=1,
+            per_device_train_batch_size=cfg.micro_batch_size or cfg.batch_size,
+            gradient_accumulation_steps=cfg.batch_size // (cfg.micro_batch_size or cfg.batch_size),
             beta=cfg.beta,
             loss_type=list(cfg.loss_types),
             loss_weights=None if cfg.loss_weights is None else list(cfg.loss_weights),
@@ -164,7 +168,7 @@ def build_dpo_config(cfg: DPOSettings, output_dir: str) -> Any:
             bf16=False,
             fp16=False,
             use_cpu=True,
-            gradient_checkpointing=False,
+            gradient_checkpointing=cfg.gradient_checkpointing,
             report_to="none",
             save_strategy="no",
             logging_strategy="steps",
@@ -187,18 +191,18 @@ def train_dpo(
     round_index: int | None,
     progress: Callable[[int], None] | None = None,
     threads: int = 0,
+    style: PromptStyle = RAW,
 ) -> Checkpoint:
     """DPO from ``base_path`` (also the reference) on ``pairs``; save atomically to ``out_dir``.
 
-    No pairs trains nothing: the parent's weights are saved again with ``skipped``.
+    Rows are shown as ``style`` shows them (raw text, or conversations for the chat
+    template). No pairs trains nothing: the parent's weights are saved again with ``skipped``.
     """
     set_threads(threads)
     quiet_transformers()
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
-    model = AutoModelForCausalLM.from_pretrained(base_path)
+    model, tokenizer = load_for_training(base_path, master_dtype=cfg.master_dtype)
     config: dict[str, Any] = {
         "method": "dpo",
         "dpo": asdict(cfg),
@@ -213,15 +217,9 @@ def train_dpo(
 
         from selftaught.loops.rl import _progress_callback
 
-        data = Dataset.from_dict(
-            {
-                "prompt": [p.prompt for p in pairs],
-                "chosen": [p.chosen for p in pairs],
-                "rejected": [p.rejected for p in pairs],
-            }
-        )
+        data = Dataset.from_list([style.dpo_row(p.prompt, p.chosen, p.rejected) for p in pairs])
         # the reference is the starting policy: a frozen copy, or (LoRA) adapters disabled
-        ref = None if cfg.lora is not None else AutoModelForCausalLM.from_pretrained(base_path)
+        ref = None if cfg.lora is not None else load_for_training(base_path, master_dtype=cfg.master_dtype)[0]
         with tempfile.TemporaryDirectory(prefix="selftaught-dpo-") as scratch:
             trainer = DPOTrainer(
                 model=model,
@@ -234,7 +232,8 @@ def train_dpo(
             )
             trainer.remove_callback(PrinterCallback)
             result = trainer.train()
-            model = merged(trainer.model)
+            model = to_save(trainer.model, cfg.lora)
+            config.update(adapter_meta(cfg.lora, parent_id=parent_id, base_path=base_path, out_dir=out_dir))
             config["log"] = [
                 {k: float(v) for k, v in row.items() if isinstance(v, int | float)}
                 for row in trainer.state.log_history

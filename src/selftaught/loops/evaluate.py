@@ -118,8 +118,13 @@ def evaluate(
     max_new_tokens: int = 64,
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
+    prompts: Sequence[str] | None = None,
+    answer_fn: Callable[[str], str | None] | None = None,
 ) -> tuple[Evaluation, list[Sample], list[Judged]]:
-    """Greedy and K sampled completions per problem, judged and summarised."""
+    """Greedy and K sampled completions per problem, judged and summarised.
+
+    ``prompts``: the texts the policy reads, one per problem (default: each problem's own
+    prompt); ``answer_fn``: how maj@k reads a final answer (default: the embedded task's)."""
     by_id: Mapping[str, Problem] = {p.id: p for p in problems}
     splits = {p.split for p in problems}
     split = splits.pop() if len(splits) == 1 else Split.HELDOUT
@@ -133,19 +138,20 @@ def evaluate(
 
     sampled = generate(
         policy, problems, k=k, params=sampled_params, seed=seed, source=SampleSource.EVAL,
-        checkpoint_id=checkpoint_id, batch_size=batch_size, progress=progress,
+        checkpoint_id=checkpoint_id, batch_size=batch_size, progress=progress, prompts=prompts,
     )
     greedy = [
         _reindex(s, k)
         for s in generate(
             policy, problems, k=1, params=greedy_params, seed=seed, source=SampleSource.EVAL,
-            checkpoint_id=checkpoint_id, batch_size=batch_size * 4, progress=greedy_progress,
+            checkpoint_id=checkpoint_id, batch_size=batch_size * 4, progress=greedy_progress, prompts=prompts,
         )
     ]
     judged_sampled = judge_all(sampled, by_id, judge_fn)
     judged_greedy = judge_all(greedy, by_id, judge_fn)
     evaluation = summarize(
-        judged_sampled, judged_greedy, problems, k=k, checkpoint_id=checkpoint_id, split=split
+        judged_sampled, judged_greedy, problems, k=k, checkpoint_id=checkpoint_id, split=split,
+        answer_fn=answer_fn or extract_answer,
     )
     return evaluation, sampled + greedy, judged_sampled + judged_greedy
 

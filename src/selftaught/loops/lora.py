@@ -1,9 +1,21 @@
-"""LoRA for every trainer: one settings record, one ``peft.LoraConfig`` builder, one merge.
+"""LoRA for every trainer: one settings record, one ``peft.LoraConfig`` builder, one merge,
+and checkpoints that hold only the adapters.
 
 In: ``LoRASettings`` (or None for full fine-tuning). Out: the ``peft_config`` argument that
-TRL's trainers take, and, after training, a plain ``PreTrainedModel`` with the adapters
-merged into its weights -- so every checkpoint this package writes loads with
-``AutoModelForCausalLM.from_pretrained`` and nothing needs to know it was trained with LoRA.
+TRL's trainers take, and, after training, what to save (``to_save``):
+
+- ``save="merged"`` (the default): a plain ``PreTrainedModel`` with the adapters merged
+  into its weights -- the checkpoint loads with ``AutoModelForCausalLM.from_pretrained`` and
+  nothing needs to know it was trained with LoRA;
+- ``save="adapters"``: only the adapters (peft's ``adapter_model.safetensors``, a few MB
+  instead of the whole model). The manifest's meta names the checkpoint they were trained
+  on (``adapter_base``, the parent) and where it lies relative to this folder
+  (``adapter_base_path``). ``load_causal_lm`` rebuilds the policy: the base (itself
+  possibly adapters on its own base, back to the first full checkpoint) with each round's
+  adapters merged in order. Every round trains fresh adapters on the merged parent, so the
+  round's reference policy (adapters off) is the parent, as with merged checkpoints; the
+  price is one merge per round of the chain when loading, and the whole chain must stay on
+  disk (``keep_checkpoints`` never prunes a base a kept checkpoint needs).
 
 Why it matters for RL and DPO: with LoRA and a KL/DPO beta > 0, TRL does not build a
 second copy of the policy as the reference. It computes reference log-probabilities with
@@ -19,7 +31,10 @@ tied embedding is left alone.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -31,6 +46,7 @@ class LoRASettings:
     alpha: int = 32  # scaling numerator (scale = alpha / r)
     dropout: float = 0.0  # dropout on the adapter input
     target_modules: str | tuple[str, ...] = "all-linear"  # peft target_modules
+    save: str = "merged"  # "merged": full weights; "adapters": only the adapters (needs the parent on disk)
 
 
 def build_lora_config(cfg: LoRASettings | None) -> Any:
@@ -59,3 +75,73 @@ def merged(model: Any) -> Any:
     if isinstance(model, PeftModel):
         return model.merge_and_unload()
     return model
+
+
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+def to_save(model: Any, cfg: LoRASettings | None) -> Any:
+    """What a trainer saves: the merged model, or (``save="adapters"``) the peft model itself."""
+    if cfg is not None and cfg.save == "adapters":
+        return model
+    return merged(model)
+
+
+def adapter_meta(cfg: LoRASettings | None, *, parent_id: str | None, base_path: str, out_dir: str) -> dict[str, Any]:
+    """Manifest meta of an adapters-only checkpoint: its base checkpoint and where it lies."""
+    if cfg is None or cfg.save != "adapters":
+        return {}
+    import os
+
+    return {"adapter_base": parent_id, "adapter_base_path": os.path.relpath(Path(base_path).resolve(), Path(out_dir).resolve())}
+
+
+def is_adapters_only(path: str | Path) -> bool:
+    return (Path(path) / ADAPTER_CONFIG).is_file() and not (Path(path) / "config.json").is_file()
+
+
+def _base_of(path: Path) -> Path:
+    import json
+
+    from selftaught.errors import CheckpointError
+    from selftaught.loops.checkpoint import MANIFEST
+
+    try:
+        meta = json.loads((path / MANIFEST).read_text(encoding="utf-8")).get("meta", {})
+        rel = meta["adapter_base_path"]
+    except (OSError, ValueError, KeyError):
+        raise CheckpointError(f"{path}: adapters without a recorded base (manifest meta adapter_base_path)") from None
+    base = (path / rel).resolve()
+    if not base.is_dir():
+        raise CheckpointError(f"{path}: its base checkpoint {base} is not on disk")
+    return base
+
+
+def load_causal_lm(path: str | Path, *, dtype: Any = "auto") -> Any:
+    """A causal LM from a checkpoint folder: full weights, or adapters merged onto their base chain."""
+    from transformers import AutoModelForCausalLM
+
+    root = Path(path)
+    if not is_adapters_only(root):
+        return AutoModelForCausalLM.from_pretrained(root, dtype=dtype)
+    from peft import PeftModel
+
+    base = load_causal_lm(_base_of(root), dtype=dtype)
+    return PeftModel.from_pretrained(base, root).merge_and_unload()
+
+
+@contextmanager
+def materialized(path: str | Path) -> Iterator[str]:
+    """A folder with full weights for ``path``: itself, or (adapters only) a temporary merge,
+    removed afterwards. For code that needs ``from_pretrained(folder)`` of another class."""
+    if not is_adapters_only(path):
+        yield str(path)
+        return
+    import tempfile
+
+    from transformers import AutoTokenizer
+
+    with tempfile.TemporaryDirectory(prefix="selftaught-merged-") as tmp:
+        load_causal_lm(path).save_pretrained(tmp)
+        AutoTokenizer.from_pretrained(path).save_pretrained(tmp)
+        yield tmp

@@ -10,6 +10,11 @@ implementations:
   torch's thread count (``threads=0`` leaves torch's default: one per core) because on
   a shared 2-core box 1 thread can be 3-6x faster than 2 (STACK-NOTES). Nothing is
   cached: a flow task that retries loads the weights from disk again.
+
+  Instruct models: a text that already starts with the tokenizer's BOS (a chat template
+  renders it) is tokenized without adding another; generation stops at every EOS id the
+  model's generation config lists (Llama-3 Instruct has three) as well as the tokenizer's,
+  and a completion's token count ends at the first of them.
 - ``FakePolicy``: maps prompts to canned completions (cycled over the ``n`` samples);
   no torch. For logic tests of the stages and flows.
 """
@@ -64,16 +69,40 @@ def quiet_transformers() -> None:
         pass
 
 
-def _count_tokens(ids: Sequence[int], eos_id: int | None, pad_id: int | None) -> int:
-    """Generated tokens up to and including the first EOS, padding excluded."""
+def _count_tokens(ids: Sequence[int], eos_ids: int | Sequence[int] | None, pad_id: int | None) -> int:
+    """Generated tokens up to and including the first EOS, padding excluded.
+
+    >>> _count_tokens([5, 6, 2, 0, 0], [2, 7], 0), _count_tokens([5, 7, 0], [2, 7], 0), _count_tokens([5, 6, 0], 2, 0)
+    (3, 2, 2)
+    """
+    stops = {eos_ids} if isinstance(eos_ids, int) else set(eos_ids or ())
     n = 0
     for t in ids:
-        if t == eos_id:
+        if t in stops:
             return n + 1
         if t == pad_id:
             break
         n += 1
     return n
+
+
+def eos_ids(model: Any, tokenizer: Any) -> list[int]:
+    """Every id that ends a completion: the generation config's (one or a list) and the tokenizer's."""
+    ids: list[int] = []
+    gen = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for value in (gen, tokenizer.eos_token_id):
+        for i in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(i, int) and i not in ids:
+                ids.append(i)
+    return ids
+
+
+def encode_prompts(tokenizer: Any, texts: Sequence[str]) -> Any:
+    """Left-padded tensors for ``texts``; no second BOS when a text already starts with it."""
+    bos = tokenizer.bos_token
+    add = not (bos and texts and all(t.startswith(bos) for t in texts))
+    tokenizer.padding_side = "left"
+    return tokenizer(list(texts), return_tensors="pt", padding=True, add_special_tokens=add)
 
 
 @dataclass(frozen=True)
@@ -89,7 +118,7 @@ class Policy:
         kw: dict[str, Any] = dict(
             max_new_tokens=params.max_new_tokens,
             pad_token_id=tok.pad_token_id,
-            eos_token_id=tok.eos_token_id,
+            eos_token_id=eos_ids(self.model, tok),
         )
         if params.do_sample:
             kw.update(
@@ -110,8 +139,8 @@ class Policy:
         import torch
 
         tok, model = self.tokenizer, self.model
-        tok.padding_side = "left"
-        enc = tok(list(texts), return_tensors="pt", padding=True)
+        enc = encode_prompts(tok, texts)
+        stops = eos_ids(model, tok)
         torch.manual_seed(seed)
         with torch.inference_mode():
             out = model.generate(**enc, **self._generation_kwargs(params, n))
@@ -119,7 +148,7 @@ class Policy:
         decoded = tok.batch_decode(tail, skip_special_tokens=True)
         per = n if params.do_sample else 1
         rows = [
-            Completion(decoded[i], _count_tokens(tail[i], tok.eos_token_id, tok.pad_token_id))
+            Completion(decoded[i], _count_tokens(tail[i], stops, tok.pad_token_id))
             for i in range(len(tail))
         ]
         return [[rows[i * per + (j if per > 1 else 0)] for j in range(n)] for i in range(len(texts))]
@@ -152,19 +181,108 @@ class FakePolicy:
         return out
 
 
-def load_policy(path: str | Path, *, threads: int = 0) -> Policy:
-    """Load a saved policy with the Auto classes, in eval mode."""
-    root = Path(path)
-    if not (root / "config.json").is_file():
+def check_model_folder(root: Path) -> None:
+    """A one-line ``CheckpointError`` unless ``root`` holds weights this package can load."""
+    if (root / "PRUNED").is_file():
+        raise CheckpointError(f"{root}: its weights were pruned (keep_checkpoints / selftaught prune)")
+    if not (root / "config.json").is_file() and not (root / "adapter_config.json").is_file():
         raise CheckpointError(f"{root}: not a saved model (no config.json)")
+
+
+def load_policy(path: str | Path, *, threads: int = 0) -> Policy:
+    """Load a saved policy with the Auto classes (or LoRA adapters on their base), in eval mode."""
+    root = Path(path)
+    check_model_folder(root)
     set_threads(threads)
     quiet_transformers()
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from selftaught.loops.lora import load_causal_lm
 
     tokenizer = AutoTokenizer.from_pretrained(root)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
-    model = AutoModelForCausalLM.from_pretrained(root)
+    model = load_causal_lm(root)
     model.eval()
     return Policy(model=model, tokenizer=tokenizer, path=str(root))
+
+
+def saved_dtype(path: str | Path) -> str | None:
+    """The dtype a checkpoint was saved in (``config.json``), e.g. ``"bfloat16"``; None if unsaid."""
+    import json
+
+    try:
+        config = json.loads((Path(path) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    value = config.get("dtype") or config.get("torch_dtype")
+    return str(value) if value else None
+
+
+#: floats in one (tokens x vocabulary) tile of TRL's log-probability head in plain torch
+LOGPROB_TILE_FLOATS = 1 << 24
+
+
+def logprob_tile(vocab_size: int, default: int = 4096) -> int:
+    """Tokens per tile so that one tile holds ~16M floats (a power of two, 128..``default``).
+
+    >>> logprob_tile(49152), logprob_tile(151936), logprob_tile(100)
+    (256, 128, 4096)
+    """
+    tokens = max(128, min(default, LOGPROB_TILE_FLOATS // max(vocab_size, 1)))
+    return 1 << (tokens.bit_length() - 1)
+
+
+def bound_trl_logprob_tiles(vocab_size: int) -> None:
+    """Smaller tiles for TRL's fused log-probability head where it has no Triton kernel.
+
+    TRL 1.16's SFT, DPO, GRPO and RLOO trainers compute token log-probabilities with a tiled
+    head (``trl.kernels.chunked_logprob``); without Triton (a CPU) each tile of up to 4,096
+    tokens x the vocabulary is folded in plain torch with 6-8 temporaries of that size.
+    Measured with SmolLM2 (vocabulary 49,152): the head alone added 4.36 GB at 4,096 tokens,
+    0.39 GB with 256-token tiles, at the same speed. The tile follows the vocabulary
+    (``logprob_tile``), so the embedded model (vocabulary ~100) keeps TRL's 4,096 and its
+    figures; on CUDA (Triton kernels) TRL's own tile stays. A TRL without the module is left
+    alone.
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    try:
+        from trl.kernels import chunked_logprob
+    except ImportError:
+        return
+    if isinstance(getattr(chunked_logprob, "TOKEN_CHUNK_SIZE", None), int):
+        chunked_logprob.TOKEN_CHUNK_SIZE = logprob_tile(vocab_size)
+
+
+def load_for_training(path: str | Path, *, master_dtype: str = "float32") -> tuple[Any, Any]:
+    """Model and tokenizer to train from ``path``.
+
+    transformers 5 loads a checkpoint in its saved dtype, so a bf16 model (how Qwen2.5 and
+    Llama-3.2 ship) would train in pure bf16, where most small updates round away (measured:
+    2 SFT steps at lr 1e-5 changed 1.8% of one layer's weights, against 99.99% from float32).
+    So the weights the optimizer updates are float32 ("master weights"; the trainer's mixed
+    precision computes in half precision where the hardware has it) unless ``master_dtype``
+    is ``"saved"``. The trained checkpoint is saved as trained: casting float32 master
+    weights back to bf16 would round the same small updates away at every round's end
+    (the next round starts from what was saved). Prune old rounds (``keep_checkpoints``) or
+    train LoRA adapters where disk matters.
+    """
+    root = Path(path)
+    check_model_folder(root)
+    import torch
+    from transformers import AutoTokenizer
+
+    from selftaught.loops.lora import load_causal_lm
+
+    tokenizer = AutoTokenizer.from_pretrained(root)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    dtype = torch.float32 if master_dtype == "float32" else "auto"
+    model = load_causal_lm(root, dtype=dtype)
+    bound_trl_logprob_tiles(model.config.vocab_size)
+    return model, tokenizer
+

@@ -75,8 +75,9 @@ from typing import Any, Literal
 
 from selftaught.judges.base import BaseVerifier, Verifier
 from selftaught.loops.checkpoint import save_checkpoint
-from selftaught.loops.lora import LoRASettings, build_lora_config, merged
-from selftaught.loops.policy import quiet_transformers, set_threads
+from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
+from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
+from selftaught.loops.prompting import RAW, PromptStyle
 from selftaught.loops.verify import JudgeFn
 from selftaught.records import Checkpoint, Judged, Outcome, Problem, Sample, SampleSource, SamplingParams, Verdict
 
@@ -109,10 +110,21 @@ class RLSettings:
     seed: int = 0  # data order, sampling and dropout seed
     lora: LoRASettings | None = None  # low-rank adapters instead of full fine-tuning
     backend: Literal["hf", "vllm"] = "hf"  # rollout generation; vllm needs a GPU (untested here)
+    micro_batch_size: int | None = None  # completions per forward/backward pass; None = the whole step
+    master_dtype: str = "float32"  # weights the optimizer updates: float32, or "saved" (the checkpoint's)
+    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~35% slower
 
     @property
     def completions_per_step(self) -> int:
         return self.prompts_per_step * self.num_generations
+
+    @property
+    def accumulation(self) -> tuple[int, int]:
+        """(completions per forward/backward pass, passes per optimizer step)."""
+        micro = self.micro_batch_size or self.completions_per_step
+        if self.completions_per_step % micro:
+            raise ValueError(f"micro_batch_size {micro} must divide prompts_per_step x num_generations")
+        return micro, self.completions_per_step // micro
 
 
 #: RLOO's measured defaults: the same as GRPO's (see the module docstring).
@@ -137,9 +149,11 @@ def _common_rl_args(cfg: RLSettings, output_dir: str) -> dict[str, Any]:
         output_dir=output_dir,
         learning_rate=cfg.lr,
         max_steps=cfg.steps,
-        per_device_train_batch_size=cfg.completions_per_step,  # TRL counts completions
-        gradient_accumulation_steps=1,
-        steps_per_generation=1,
+        # TRL counts completions; one generation batch (the whole step) per optimizer step,
+        # split into passes of micro_batch_size completions whose gradients accumulate
+        per_device_train_batch_size=cfg.accumulation[0],
+        gradient_accumulation_steps=cfg.accumulation[1],
+        steps_per_generation=cfg.accumulation[1],
         num_generations=cfg.num_generations,
         max_completion_length=cfg.max_completion_length,
         temperature=cfg.temperature,
@@ -158,7 +172,7 @@ def _common_rl_args(cfg: RLSettings, output_dir: str) -> dict[str, Any]:
         bf16=False,
         fp16=False,
         use_cpu=cfg.backend != "vllm",
-        gradient_checkpointing=False,
+        gradient_checkpointing=cfg.gradient_checkpointing,
         report_to="none",
         save_strategy="no",
         logging_strategy="steps",
@@ -227,8 +241,11 @@ class FunctionVerifier(BaseVerifier):
         return self.judge_fn(problem, completion)
 
 
-def reward_verifier(weights: Mapping[str, float], judge_fn: JudgeFn, judge_name: str = "arithmetic") -> Verifier:
-    """A (weighted) verifier from ``{name: weight}``; ``judge_name`` means ``judge_fn`` itself.
+def reward_verifier(
+    weights: Mapping[str, float], judge_fn: JudgeFn, judge_name: str = "arithmetic", format_style: str = "think"
+) -> Verifier:
+    """A (weighted) verifier from ``{name: weight}``; ``judge_name`` means ``judge_fn`` itself,
+    and ``format`` scores the prompt's answer format (``format_style``: think, boxed, answer_is).
 
     >>> from selftaught.loops.verify import judge_arithmetic
     >>> reward_verifier({"arithmetic": 1.0, "format": 0.2}, judge_arithmetic).label
@@ -237,7 +254,9 @@ def reward_verifier(weights: Mapping[str, float], judge_fn: JudgeFn, judge_name:
     from selftaught.judges import WeightedVerifier, get_verifier
 
     def part(name: str) -> Verifier:
-        return FunctionVerifier(judge_fn, name=judge_name) if name == judge_name else get_verifier(name)
+        if name == judge_name:
+            return FunctionVerifier(judge_fn, name=judge_name)
+        return get_verifier(name, style=format_style) if name == "format" else get_verifier(name)
 
     if len(weights) == 1:
         return part(next(iter(weights)))
@@ -252,6 +271,7 @@ class RolloutRecorder:
     checkpoint_id: str | None  # the policy the round started from
     seed: int
     params: SamplingParams
+    rendered: Mapping[str, str] = field(default_factory=dict)  # problem id -> the text the policy read
     rollouts: list[Judged] = field(default_factory=list)
     step: int = 0
     _counts: Counter = field(default_factory=Counter)
@@ -264,7 +284,7 @@ class RolloutRecorder:
         sample = Sample(
             problem_id=problem_id,
             index=index,
-            prompt=self.problems_by_id[problem_id].prompt,
+            prompt=self.rendered.get(problem_id, self.problems_by_id[problem_id].prompt),
             completion=completion,
             source=SampleSource.ROLLOUT,
             seed=self.seed,
@@ -353,8 +373,13 @@ def train_rl(
     round_index: int | None,
     progress: Callable[[int], None] | None = None,
     threads: int = 0,
+    style: PromptStyle = RAW,
 ) -> RLResult:
-    """``cfg.steps`` steps of GRPO/RLOO from ``base_path`` on ``problems``; save to ``out_dir``."""
+    """``cfg.steps`` steps of GRPO/RLOO from ``base_path`` on ``problems``; save to ``out_dir``.
+
+    Prompts go to TRL as ``style`` shows them: raw text, or conversations that TRL renders
+    with the tokenizer's chat template (each rollout's stored prompt is that rendered text).
+    """
     algorithm = RLAlgorithm(algorithm)
     if not problems:
         raise ValueError("an RL round needs at least one training problem")
@@ -362,20 +387,21 @@ def train_rl(
     quiet_transformers()
     import trl
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.trainer_callback import PrinterCallback
 
     from selftaught.judges import as_reward_function
 
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
-    model = AutoModelForCausalLM.from_pretrained(base_path)
+    model, tokenizer = load_for_training(base_path, master_dtype=cfg.master_dtype)
     by_id = {p.id: p for p in problems}
     recorder = RolloutRecorder(
         by_id, checkpoint_id=parent_id, seed=cfg.seed,
         params=SamplingParams(temperature=cfg.temperature, max_new_tokens=cfg.max_completion_length),
+        rendered={p.id: style.render(p, tokenizer) for p in problems},
     )
     reward = recorder.wrap(as_reward_function(verifier, by_id, on_verdict=recorder.on_verdict))
-    data = Dataset.from_dict({"prompt": [p.prompt for p in problems], "problem_id": [p.id for p in problems]})
+    data = Dataset.from_list(
+        [{"prompt": style.prompt_for_training(p.prompt), "problem_id": p.id} for p in problems]
+    )
     spec = TRAINERS[algorithm]
     with tempfile.TemporaryDirectory(prefix=f"selftaught-{algorithm.value}-") as scratch:
         trainer = getattr(trl, spec.trainer_class)(
@@ -389,7 +415,7 @@ def train_rl(
         )
         trainer.remove_callback(PrinterCallback)
         result = trainer.train()
-        model = merged(trainer.model)
+        model = to_save(trainer.model, cfg.lora)
         log = tuple(
             {k: float(v) for k, v in row.items() if isinstance(v, int | float)}
             for row in trainer.state.log_history
@@ -405,6 +431,7 @@ def train_rl(
         "n_rollouts": len(rollouts),
         "rollout_pass_rate": sum(j.verdict.passed for j in rollouts) / max(len(rollouts), 1),
         "train_loss": float(result.training_loss),
+        **adapter_meta(cfg.lora, parent_id=parent_id, base_path=base_path, out_dir=out_dir),
     }
     meta = {"checkpoint_id": checkpoint_id, "parent_id": parent_id, "round_index": round_index, **config}
     sha = save_checkpoint(model, tokenizer, out_dir, meta=meta, extra_files={ROLLOUTS_FILE: rollouts_to_jsonl(rollouts)})

@@ -17,11 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from selftaught.loops.curate import curate_rft, curate_star, rationalization_prompts, unsolved_problems
+from selftaught.loops.curate import curate_rft, curate_star, unsolved_problems
 from selftaught.loops.defaults import DemoConfig, Method
 from selftaught.loops.evaluate import evaluate
 from selftaught.loops.generate import generate
 from selftaught.loops.policy import load_policy
+from selftaught.loops.prompting import RAW, PromptStyle, tokenizer_of
 from selftaught.loops.train import train_sft
 from selftaught.loops.verify import JudgeFn, judge_all, judge_arithmetic
 from selftaught.records import (
@@ -73,12 +74,17 @@ def rationalize(
     checkpoint_id: str | None,
     judge_fn: JudgeFn = judge_arithmetic,
     batch_size: int = 64,
+    style: PromptStyle = RAW,
 ) -> list[Judged]:
-    """STaR: re-prompt the unsolved problems with the answer as a hint; judge the results."""
+    """STaR: re-prompt the unsolved problems with the answer as a hint; judge the results.
+
+    The hint goes where ``style`` puts it: before a trailing ``A:`` (raw), or into the user
+    turn (chat) -- never after the assistant marker."""
     todo = unsolved_problems(judged, problems_by_id)
     samples = generate(
         policy, todo, k=k, params=params, seed=seed, source=SampleSource.RATIONALIZE,
-        checkpoint_id=checkpoint_id, prompts=rationalization_prompts(todo), batch_size=batch_size,
+        checkpoint_id=checkpoint_id, prompts=style.render_all(todo, tokenizer_of(policy), hint=True),
+        batch_size=batch_size,
     )
     return judge_all(samples, problems_by_id, judge_fn)
 
@@ -87,10 +93,12 @@ def _curate(method: Method, judged, rationalized, by_id, max_per_problem: int) -
     return CURATORS[method](judged, rationalized, by_id, max_per_problem)
 
 
+#: method -> curate(judged, rationalized, problems_by_id, max_per_problem, style=RAW)
 CURATORS: dict[Method, Callable[..., TrainingSet]] = {
-    Method.RFT: lambda judged, _rat, by_id, m: curate_rft(judged, by_id, max_per_problem=m),
-    Method.STAR: lambda judged, rat, by_id, m: curate_star(judged, rat, by_id, max_per_problem=m),
-}
+    Method.RFT: lambda judged, _rat, by_id, m, style=RAW: curate_rft(judged, by_id, max_per_problem=m),
+    Method.STAR: lambda judged, rat, by_id, m, style=RAW: curate_star(judged, rat, by_id, max_per_problem=m,
+                                                                      style=style),
+}  # fmt: skip
 
 
 def run_round(

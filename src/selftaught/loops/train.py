@@ -6,10 +6,15 @@ rename; see ``checkpoint.py``) whose ``config`` records the settings and the
 training-set stats.
 
 The dataset is TRL's prompt/completion format, so the loss covers completion tokens
-only and TRL appends EOS to each completion (the policy learns to stop). The trainer
-itself saves nothing; only ``save_checkpoint`` writes the result. CPU settings follow
-STACK-NOTES: ``bf16=False`` (bf16 on this AVX2 CPU is ~19x slower), ``use_cpu=True``,
-no gradient checkpointing, no reporting.
+only. With raw prompts (the tiny model) TRL appends EOS to each completion (the policy
+learns to stop); with a chat ``PromptStyle`` the rows are conversational (``prompting.py``)
+and TRL renders them with the tokenizer's chat template -- the same text the completions
+were sampled after, ending with the template's end-of-turn. The trainer itself saves
+nothing; only ``save_checkpoint`` writes the result. CPU settings follow STACK-NOTES:
+``bf16=False`` (bf16 on this AVX2 CPU is ~19x slower), ``use_cpu=True``, no gradient
+checkpointing, no reporting. Weights train and are saved in float32, whatever dtype the
+parent was saved in (``policy.load_for_training``). ``micro_batch_size`` splits each optimizer step's rows
+into forward/backward passes (gradient accumulation) to bound memory.
 
 ``cold_start`` is R1's first step: a short SFT on the problems' gold solutions, kept
 deliberately short so the policy is weak (well under 20% sampled accuracy) and the
@@ -35,9 +40,10 @@ from typing import Any
 
 from selftaught.errors import DataError
 from selftaught.loops.checkpoint import save_checkpoint
-from selftaught.loops.lora import LoRASettings, build_lora_config, merged
+from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
 from selftaught.loops.curate import rationalization_prompt
-from selftaught.loops.policy import quiet_transformers, set_threads
+from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
+from selftaught.loops.prompting import RAW, PromptStyle
 from selftaught.records import Checkpoint, Problem, TrainingExample, TrainingSet
 
 
@@ -48,12 +54,23 @@ class SFTSettings:
     lr: float = 5e-4  # peak learning rate (AdamW)
     steps: int = 60  # optimizer steps (the data is repeated if it runs out)
     batch_size: int = 32  # rows per optimizer step
+    micro_batch_size: int | None = None  # rows per forward/backward pass; None = batch_size
     max_length: int = 128  # tokens per row, prompt + completion; longer rows are truncated
     warmup: float = 0.1  # linear warm-up: a fraction of steps if < 1, else a step count
     scheduler: str = "cosine"  # transformers lr_scheduler_type after warm-up
     weight_decay: float = 0.0  # AdamW weight decay
     max_grad_norm: float = 1.0  # gradient clipping
     seed: int = 0  # data order and dropout seed
+    master_dtype: str = "float32"  # weights the optimizer updates: float32, or "saved" (the checkpoint's)
+    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~35% slower
+
+    @property
+    def accumulation(self) -> tuple[int, int]:
+        """(rows per pass, passes per optimizer step)."""
+        micro = self.micro_batch_size or self.batch_size
+        if self.batch_size % micro:
+            raise ValueError(f"micro_batch_size {micro} must divide batch_size {self.batch_size}")
+        return micro, self.batch_size // micro
 
 
 def build_sft_config(cfg: SFTSettings, output_dir: str) -> Any:
@@ -67,8 +84,8 @@ def build_sft_config(cfg: SFTSettings, output_dir: str) -> Any:
             output_dir=output_dir,
             learning_rate=cfg.lr,
             max_steps=cfg.steps,
-            per_device_train_batch_size=cfg.batch_size,
-            gradient_accumulation_steps=1,
+            per_device_train_batch_size=cfg.accumulation[0],
+            gradient_accumulation_steps=cfg.accumulation[1],
             max_length=cfg.max_length,
             warmup_steps=cfg.warmup,
             lr_scheduler_type=cfg.scheduler,
@@ -82,7 +99,7 @@ def build_sft_config(cfg: SFTSettings, output_dir: str) -> Any:
             bf16=False,
             fp16=False,
             use_cpu=True,
-            gradient_checkpointing=False,
+            gradient_checkpointing=cfg.gradient_checkpointing,
             report_to="none",
             save_strategy="no",
             logging_strategy="no",
@@ -168,19 +185,20 @@ def train_sft(
     threads: int = 0,
     lora: LoRASettings | None = None,
     stop: StopAtAccuracy | None = None,
+    style: PromptStyle = RAW,
 ) -> Checkpoint:
     """Fine-tune the policy at ``base_path`` on ``ts``; save atomically to ``out_dir``.
 
-    With ``stop``, training ends early once the probe accuracy reaches its target
-    (``config["stopped_at_step"]``; every check is in ``config["probe"]``).
+    Each row's prompt is the problem's own prompt, shown as ``style`` shows it (raw text, or
+    a conversation for the chat template). With ``stop``, training ends early once the probe
+    accuracy reaches its target (``config["stopped_at_step"]``; every check is in
+    ``config["probe"]``).
     """
     set_threads(threads)
     quiet_transformers()
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
-    model = AutoModelForCausalLM.from_pretrained(base_path)
+    model, tokenizer = load_for_training(base_path, master_dtype=cfg.master_dtype)
     config: dict[str, Any] = {
         "method": ts.method,
         "sft": asdict(cfg),
@@ -191,9 +209,7 @@ def train_sft(
     if lora is not None:
         config["lora"] = asdict(lora)
     if ts.examples:
-        data = Dataset.from_dict(
-            {"prompt": [e.prompt for e in ts.examples], "completion": [e.completion for e in ts.examples]}
-        )
+        data = Dataset.from_list([style.sft_row(e.prompt, e.completion) for e in ts.examples])
         callbacks = [_progress_callback(progress)] if progress else []
         if stop is not None:
             callbacks.append(_stop_callback(stop, tokenizer, config))
@@ -211,11 +227,13 @@ def train_sft(
             )
             trainer.remove_callback(PrinterCallback)  # it prints the final metrics dict
             result = trainer.train()
-            model = merged(trainer.model)
+            model = to_save(trainer.model, lora)
+        config.update(adapter_meta(lora, parent_id=parent_id, base_path=base_path, out_dir=out_dir))
         config["train_loss"] = float(result.training_loss)
         config["skipped"] = False
     else:
         config["skipped"] = True
+    config["prompt_format"] = "chat" if style.chat else "raw"
     model.eval()
     meta = {"checkpoint_id": checkpoint_id, "parent_id": parent_id, "round_index": round_index, **config}
     sha = save_checkpoint(model, tokenizer, out_dir, meta=meta)

@@ -90,6 +90,38 @@ def judge_arithmetic(problem: Problem, completion: str) -> Verdict:
     )
 
 
+def arithmetic_judge(answer_format: str = "think", strict: bool = False) -> JudgeFn:
+    """The arithmetic judge for a prompt's answer format.
+
+    Not strict (the embedded task's default): ``judge_arithmetic`` itself. Strict: only the
+    instructed format counts (``judges.extract.extract_answer(..., strict=True)``: a boxed
+    answer, "the answer is N", or the text after a closed ``</think>``); the verdict's
+    version says so.
+
+    >>> from selftaught.loops.arithmetic import make_problem
+    >>> judge = arithmetic_judge("boxed", strict=True)
+    >>> judge(make_problem(2, 3, 1), "2+3 = 5").outcome, judge(make_problem(2, 3, 1), "\\\\boxed{5}").outcome
+    (<Outcome.FAIL: 'fail'>, <Outcome.PASS: 'pass'>)
+    """
+    if not strict or answer_format == "free":
+        return judge_arithmetic
+    from selftaught.judges.extract import extract_answer as extract_strict
+
+    version = f"{JUDGE_VERSION}+strict-{answer_format}"
+
+    def judge(problem: Problem, completion: str) -> Verdict:
+        if problem.answer is None:
+            return Verdict(JUDGE_NAME, Outcome.ERROR, 0.0, "problem has no gold answer", version)
+        answer = extract_strict(completion, answer_format, strict=True)
+        if answer is None:
+            return Verdict(JUDGE_NAME, Outcome.FAIL, 0.0, f"no final answer in the {answer_format} format", version)
+        if answers_equal(problem.answer, answer):
+            return Verdict(JUDGE_NAME, Outcome.PASS, 1.0, f"answer {answer[:40]}", version)
+        return Verdict(JUDGE_NAME, Outcome.FAIL, 0.0, f"answer {answer[:40]} != {problem.answer[:40]}", version)
+
+    return judge
+
+
 def judge_all(
     samples: Sequence[Sample],
     problems_by_id: Mapping[str, Problem],

@@ -144,12 +144,15 @@ def _new_model(base_path: str, auto_class: str, num_labels: int, cfg: RMSettings
     import transformers
     from transformers import AutoConfig
 
+    from selftaught.loops.lora import materialized
+
     klass = getattr(transformers, auto_class)
     torch.manual_seed(cfg.seed)
-    if cfg.init == "policy":
-        model = klass.from_pretrained(base_path, num_labels=num_labels)
-    else:
-        model = klass.from_config(AutoConfig.from_pretrained(base_path, num_labels=num_labels))
+    with materialized(base_path) as full:  # a LoRA adapters-only policy: merged into a temp folder
+        if cfg.init == "policy":
+            model = klass.from_pretrained(full, num_labels=num_labels)
+        else:
+            model = klass.from_config(AutoConfig.from_pretrained(full, num_labels=num_labels))
     model.config.pad_token_id = pad_id
     return model
 
