@@ -20,9 +20,17 @@ that score RL rollouts; ``lora:`` switches every trainer to low-rank adapters;
 method per round (the R1 pipeline: ``[grpo, rft, grpo, dpo]``), each round starting from
 the previous round's checkpoint.
 
-Every field has a default (the measured demo configuration), unknown keys are errors, and
-relative paths are resolved against the recipe file's folder. ``load_recipe`` fails with
-file, line and reason before anything runs.
+A real model: ``policy: {init: models/smollm2-135m-instruct}`` (a saved HF folder, or a hub
+name where there is network). ``profile`` (``auto`` in a file) then fills every key the
+recipe leaves out with that model's defaults (``profiles.py``), and the ``prompt:`` section
+says how problems are shown to it -- the chat template, a system message, the answer-format
+instruction -- and how strictly the judge reads the answer (``loops/prompting.py``).
+
+Every field has a default (the measured demo configuration for the tiny model), unknown keys
+are errors, and relative paths are resolved against the recipe file's folder. ``load_recipe``
+fails with file, line and reason before anything runs: a model folder without
+``config.json``, a chat prompt for a tokenizer with no template, a judge or reward that does
+not fit the task, an offline hub name.
 """
 
 from __future__ import annotations
@@ -377,8 +385,8 @@ class Recipe(_Strict):
         if prompt.format == "chat" and policy is not None:
             from selftaught.profiles import model_facts
 
-            facts = model_facts(policy.init)
-            if facts is None or not facts.has_chat_template:
+            facts = model_facts(policy.init)  # None: tiny, or a folder gone since (a stored run)
+            if (facts is None and policy.init == "tiny") or (facts is not None and not facts.has_chat_template):
                 what = "the tiny model" if policy.init == "tiny" else f"the tokenizer of {policy.init}"
                 raise ValueError(f"format chat, but {what} has no chat template (use format: raw)")
         return prompt

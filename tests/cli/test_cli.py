@@ -12,7 +12,8 @@ import pytest
 
 BIN = Path(sys.executable).parent / "selftaught"
 
-COMMANDS = [["demo"], ["run"], ["rounds"], ["samples"], ["eval"], ["db", "upgrade"], ["db", "current"]]
+COMMANDS = [["demo"], ["run"], ["rounds"], ["samples"], ["eval"], ["db", "upgrade"], ["db", "current"],
+            ["model", "smollm2"], ["checkpoints"], ["prune"]]
 
 
 def cli(*args: str, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
@@ -105,3 +106,23 @@ def test_eval_rejects_a_problem_row_without_an_answer(tmp_path):
     result = cli("eval", "--checkpoint", str(tmp_path), "--problems", str(problems), env=_env(tmp_path))
     assert result.returncode == 2 and "p.jsonl" in result.stderr and "2" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_model_smollm2_refuses_a_folder_that_is_not_a_model(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = cli("model", "smollm2", str(tmp_path))
+    assert result.returncode == 2 and "exists and is not a saved model" in result.stderr, result.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_eval_renders_a_chat_model_like_a_recipe(tmp_path, smollm2_dir):
+    """An instruct checkpoint gets its chat template and the answer-format instruction, and
+    only that format is judged (strict); 2 problems, 8 tokens: the plumbing, not the score."""
+    problems = tmp_path / "p.jsonl"
+    problems.write_text('{"id": "a", "prompt": "What is 2+3?", "answer": "5"}\n{"id": "b", "prompt": "What is 4+4?", "answer": "8"}\n')
+    result = cli("eval", "--checkpoint", str(smollm2_dir), "--problems", str(problems), "--judge", "math", "--k", "1",
+                 "--max-new-tokens", "8", "--answer-format", "answer_is", "--json", env=_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert (out["prompt"], out["answer_format"], out["strict"]) == ("chat", "answer_is", True)
+    assert out["n_problems"] == 2 and 0.0 <= out["greedy_accuracy"] <= 1.0

@@ -167,7 +167,14 @@ def run(
         stored = _store(db).get_run(resume)
         if stored is None:
             raise ConfigError(f"--resume: no run {resume!r} in {db}")
-        if stored["recipe"] != recipe.model_dump(mode="json"):
+        # a run stored by an older selftaught lacks keys added since: compare with their defaults
+        from selftaught.recipe import recipe_from_dict
+
+        try:
+            started = recipe_from_dict(stored["recipe"]).model_dump(mode="json")
+        except ConfigError:
+            started = stored["recipe"]
+        if started != recipe.model_dump(mode="json"):
             raise ConfigError(
                 f"the recipe differs from the one run {resume!r} started with; start a new run instead",
                 file=str(recipe_file),

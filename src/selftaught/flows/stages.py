@@ -337,7 +337,8 @@ def evaluate_stage(ctx: RunContext, index: int) -> None:
             policy, heldout, k=ctx.cfg.eval_k, seed=_seed(ctx, 0, "evaluate"),
             checkpoint_id=ckpt.id, temperature=ctx.cfg.eval_temperature, judge_fn=ctx.judge_fn(),
             max_new_tokens=ctx.recipe.evaluate.max_new_tokens or ctx.cfg.sampling.max_new_tokens,
-            batch_size=ctx.cfg.batch_size, progress=advance,
+            # as many sequences per generate call as the generate stage runs (prompts x k)
+            batch_size=max(1, ctx.cfg.batch_size * ctx.cfg.k // ctx.cfg.eval_k), progress=advance,
             prompts=ctx.style.render_all(heldout, tokenizer_of(policy)), answer_fn=ctx.answer_fn(),
         )
         store = ctx.store

@@ -149,14 +149,16 @@ def build_dpo_config(cfg: DPOSettings, output_dir: str) -> Any:
     """The one place TRL's ``DPOConfig`` is built."""
     from trl import DPOConfig
 
+    from selftaught.loops.train import split_batch
+
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
         return DPOConfig(
             output_dir=output_dir,
             learning_rate=cfg.lr,
             max_steps=cfg.steps,
-            per_device_train_batch_size=cfg.micro_batch_size or cfg.batch_size,
-            gradient_accumulation_steps=cfg.batch_size // (cfg.micro_batch_size or cfg.batch_size),
+            per_device_train_batch_size=split_batch(cfg.batch_size, cfg.micro_batch_size)[0],
+            gradient_accumulation_steps=split_batch(cfg.batch_size, cfg.micro_batch_size)[1],
             beta=cfg.beta,
             loss_type=list(cfg.loss_types),
             loss_weights=None if cfg.loss_weights is None else list(cfg.loss_weights),
@@ -210,6 +212,7 @@ def train_dpo(
         "n_pairs": len(pairs),
         "n_problems": len({p.problem_id for p in pairs}),
         "skipped": not pairs,
+        "prompt_format": "chat" if style.chat else "raw",
     }
     if pairs:
         from transformers.trainer_callback import PrinterCallback

@@ -45,7 +45,9 @@ CHAT_HINT = (
 #: judge then accepts (``judges.extract.extract_answer(..., fmt=...)``).
 INSTRUCTIONS: Mapping[str, str] = {
     "boxed": "Please reason step by step, and put your final answer within \\boxed{}.",
-    "answer_is": 'Please reason step by step, and end with "The answer is N." where N is the final answer.',
+    # measured on SmolLM2-135M-Instruct (32 word problems, greedy): "reason step by step, and end
+    # with ..." 3% in this format; this shorter request 31% (it rambles less, and stops)
+    "answer_is": 'Answer with a short calculation, then write "The answer is N." where N is the final answer.',
 }
 
 

@@ -121,10 +121,9 @@ class RLSettings:
     @property
     def accumulation(self) -> tuple[int, int]:
         """(completions per forward/backward pass, passes per optimizer step)."""
-        micro = self.micro_batch_size or self.completions_per_step
-        if self.completions_per_step % micro:
-            raise ValueError(f"micro_batch_size {micro} must divide prompts_per_step x num_generations")
-        return micro, self.completions_per_step // micro
+        from selftaught.loops.train import split_batch
+
+        return split_batch(self.completions_per_step, self.micro_batch_size)
 
 
 #: RLOO's measured defaults: the same as GRPO's (see the module docstring).
@@ -431,6 +430,7 @@ def train_rl(
         "n_rollouts": len(rollouts),
         "rollout_pass_rate": sum(j.verdict.passed for j in rollouts) / max(len(rollouts), 1),
         "train_loss": float(result.training_loss),
+        "prompt_format": "chat" if style.chat else "raw",
         **adapter_meta(cfg.lora, parent_id=parent_id, base_path=base_path, out_dir=out_dir),
     }
     meta = {"checkpoint_id": checkpoint_id, "parent_id": parent_id, "round_index": round_index, **config}

@@ -67,10 +67,19 @@ class SFTSettings:
     @property
     def accumulation(self) -> tuple[int, int]:
         """(rows per pass, passes per optimizer step)."""
-        micro = self.micro_batch_size or self.batch_size
-        if self.batch_size % micro:
-            raise ValueError(f"micro_batch_size {micro} must divide batch_size {self.batch_size}")
-        return micro, self.batch_size // micro
+        return split_batch(self.batch_size, self.micro_batch_size)
+
+
+def split_batch(batch: int, micro: int | None) -> tuple[int, int]:
+    """(rows per forward/backward pass, passes per optimizer step) for gradient accumulation.
+
+    >>> split_batch(32, None), split_batch(32, 8)
+    ((32, 1), (8, 4))
+    """
+    micro = micro or batch
+    if batch % micro:
+        raise ValueError(f"micro_batch_size {micro} must divide the batch ({batch})")
+    return micro, batch // micro
 
 
 def build_sft_config(cfg: SFTSettings, output_dir: str) -> Any:

@@ -35,7 +35,7 @@ from selftaught.loops.generate import batch_seed
 from selftaught.loops.policy import Completer
 from selftaught.loops.verify import JudgeFn, judge_arithmetic
 from selftaught.prm.steps import join_steps, split_steps
-from selftaught.records import Outcome, Problem, Sample, SamplingParams
+from selftaught.records import Outcome, Problem, Sample, SampleSource, SamplingParams
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,9 @@ def label_steps(
                 plan.append((s, i, steps[i], None, problem))
                 continue
             text = join_steps(steps[: i + 1], delimiter=delimiter)
-            key = (problem.prompt, text)
+            # roll out after the text the sample was written after (a chat run's rendered
+            # prompt), never after a STaR hint
+            key = (problem.prompt if s.source is SampleSource.RATIONALIZE else s.prompt, text)
             prefixes.setdefault(key, len(prefixes))
             plan.append((s, i, steps[i], key, problem))
 

@@ -166,8 +166,7 @@ class HistoryMixin:
     def export_samples(self, *, limit: int | None = None, **filters: Any) -> Iterator[dict]:
         """Like ``query_samples`` (same filters, id order) plus the problem's own prompt,
         answer and split: what ``selftaught export`` turns into datasets. Streams rows."""
-        cols = (*_QUERY_COLS, ProblemRow.prompt.label("problem_prompt"),
-                ProblemRow.answer.label("answer"), ProblemRow.split.label("split"))  # fmt: skip
+        cols = (*_QUERY_COLS, ProblemRow.answer.label("answer"), ProblemRow.split.label("split"))
         stmt = self._sample_query(cols, filters, order_by="id", limit=limit)
         with self._read() as conn:
             for r in conn.execution_options(yield_per=5000).execute(stmt):
@@ -407,7 +406,8 @@ _QUERY_COLS = (
     ProblemRow.problem_id,
     SampleRow.source,
     SampleRow.index,
-    SampleRow.prompt,
+    SampleRow.prompt,  # the exact text the model read (chat template, hint, ...)
+    ProblemRow.prompt.label("problem_prompt"),  # the problem's own prompt
     SampleRow.completion,
     VerdictRow.outcome,
     VerdictRow.score,
