@@ -129,7 +129,8 @@ def resolve_init(init: str, base: Path) -> str:
         return str(p)
     if looks_like_hub_name(init):
         return _from_hub(init)
-    raise ValueError(f"not 'tiny', not a model folder, not a hub name: {p}")
+    hint = f" (for SmolLM2-135M-Instruct, offline: selftaught model smollm2 {p})" if "smollm2" in p.name.lower() else ""
+    raise ValueError(f"not 'tiny', not a model folder, not a hub name: {p}{hint}")
 
 
 def _from_hub(name: str) -> str:

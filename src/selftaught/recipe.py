@@ -92,7 +92,7 @@ class PolicySpec(_Strict):
     init: str = "tiny"
     "`tiny`: build the embedded model and cold-start it; a saved HF model folder (relative to the recipe); or a hub name such as `Qwen/Qwen2.5-0.5B-Instruct` (fetched into the HF cache when read; needs network)."
     gradient_checkpointing: bool = False
-    "Recompute activations in the backward pass: much less memory for a real model, ~35% slower (every trainer)."
+    "Recompute activations in the backward pass (every trainer): far less memory on a real model (SmolLM2 SFT, 8 rows: 5.8 -> 3.5 GB peak), at some speed (up to 35% slower measured on the tiny model)."
     master_dtype: Literal["float32", "saved"] = "float32"
     "Weights the optimizer updates, and the dtype checkpoints are saved in: float32 master weights (a bf16/fp16 checkpoint is upcast; mixed precision where the hardware has it), or the checkpoint's own saved dtype (pure half-precision training, which rounds small updates away)."
     size: str = _D.size
