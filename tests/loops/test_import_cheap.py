@@ -18,6 +18,7 @@ MODULES = [
     "selftaught.loops.tinymodel",
     "selftaught.loops.train",
     "selftaught.loops.verify",
+    "selftaught.loops.vllm_sampler",
 ]
 FORBIDDEN = ["prefect", "sqlalchemy", "torch", "transformers", "trl", "datasets"]
 
