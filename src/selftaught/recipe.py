@@ -30,7 +30,8 @@ Every field has a default (the measured demo configuration for the tiny model), 
 are errors, and relative paths are resolved against the recipe file's folder. ``load_recipe``
 fails with file, line and reason before anything runs: a model folder without
 ``config.json``, a chat prompt for a tokenizer with no template, a judge or reward that does
-not fit the task, an offline hub name.
+not fit the task, an offline hub name, a vLLM backend (``generate.backend`` or GRPO/RLOO's
+``backend``) where vLLM or a CUDA GPU is missing.
 """
 
 from __future__ import annotations
@@ -112,6 +113,10 @@ class GenerateSpec(_Strict):
     "Tokens per completion (also the held-out evaluation's, unless `evaluate.max_new_tokens` is set)."
     batch_size: int = Field(_D.batch_size, ge=1)
     "Prompts per generate() call."
+    backend: Literal["hf", "vllm"] = "hf"
+    "Sampler of the generate, rationalize and evaluate stages: in-process HF generate, or a vLLM engine loaded from the round's checkpoint and released when the stage ends (a CUDA GPU and the `vllm` extra; checked at load; docs/vllm.md). GRPO/RLOO rollouts follow the top-level `backend`."
+    gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
+    "vllm only: the share of the GPU's memory the engine may take for weights and KV cache."
 
 
 class TrainSpec(_Strict):
@@ -344,7 +349,7 @@ class Recipe(_Strict):
     reward: dict[str, float] = {"arithmetic": 1.0, "format": 0.2}
     "RL rewards: verifier name -> weight (`judge`'s name means the recipe's judge; `format` scores the prompt's answer format). Unset: {judge: 1} plus format 0.2 for the think format."
     backend: Literal["hf", "vllm"] = "hf"
-    "Generation inside GRPO/RLOO: in-process HF, or vLLM (GPU + `vllm` extra; untested here)."
+    "Rollouts inside GRPO/RLOO only: in-process HF, or TRL's colocated vLLM mode (a CUDA GPU and the `vllm` extra; checked at load; untested here). The other stages' sampler is `generate.backend`."
     generate: GenerateSpec = GenerateSpec()
     train: TrainSpec = TrainSpec()
     evaluate: EvaluateSpec = EvaluateSpec()
@@ -543,6 +548,16 @@ def _resolve_paths(recipe: Recipe, base: Path, root, file: str) -> Recipe:
     )
 
 
+def _check_backends(recipe: Recipe, root, file: str) -> None:
+    """``backend: vllm`` (GRPO/RLOO) or ``generate.backend: vllm`` where vLLM cannot run: one line."""
+    for loc, value in ((("generate", "backend"), recipe.generate.backend), (("backend",), recipe.backend)):
+        if value == "vllm":
+            from selftaught.loops.vllm_sampler import vllm_unavailable
+
+            if (why := vllm_unavailable()) is not None:
+                raise ConfigError(f"{'.'.join(loc)}: vllm {why}", file=file, line=line_of(root, loc))
+
+
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a recipe file (ConfigError with file:line on any problem)."""
     path = Path(path)
@@ -561,6 +576,7 @@ def load_recipe(path: str | Path) -> Recipe:
             raise ConfigError(f"policy.init: {exc}", file=file, line=line_of(root, ("policy", "init"))) from None
         data = {**data, "policy": {**data["policy"], "init": init}}
     recipe = validate(Recipe, data, root, file)
+    _check_backends(recipe, root, file)
     return _resolve_paths(recipe, base, root, file)
 
 
