@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from contextlib import ExitStack, nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,9 +31,23 @@ def _policy(path: str, ctx: RunContext):
     return load_policy(path, threads=ctx.threads)
 
 
+def _sampler(path: str, ctx: RunContext, *, hf: bool = False):
+    """The policy a sampling stage uses, as a context manager: the HF policy (always with
+    ``hf``), or with ``generate.backend: vllm`` a vLLM engine that is released -- its GPU
+    memory freed -- when the stage ends, failed or not, so the train stage finds the GPU free."""
+    if ctx.recipe.generate.backend == "vllm" and not hf:
+        from selftaught.loops.vllm_sampler import vllm_policy
+
+        return vllm_policy(path, gpu_memory_utilization=ctx.recipe.generate.gpu_memory_utilization, seed=ctx.cfg.seed)
+    return nullcontext(_policy(path, ctx))
+
+
 @task(name="generate", cache_policy=NO_CACHE)
 def generate_stage(ctx: RunContext, index: int) -> None:
     problems = ctx.round_problems(index)
+    # search steps through the HF model itself (search/stepgen.py), whatever the backend
+    searching = ctx.recipe.search is not None and ctx.method(index) in (Method.RFT, Method.STAR)
+    loaded = ExitStack()  # the sampler, released when the stage ends (raised or not)
 
     def body(advance: Advance) -> dict:
         from selftaught.loops.generate import generate
@@ -44,8 +59,8 @@ def generate_stage(ctx: RunContext, index: int) -> None:
             teacher = ctx.recipe.teacher_settings()
             policy, producer = load_teacher(teacher, threads=ctx.threads), teacher.name
         else:
-            policy, producer = _policy(parent.path, ctx), parent.id
-        if ctx.recipe.search is not None and ctx.method(index) in (Method.RFT, Method.STAR):
+            policy, producer = loaded.enter_context(_sampler(parent.path, ctx, hf=searching)), parent.id
+        if searching:
             samples = _search_samples(ctx, index, policy, problems, producer)
             advance(len(problems))
         else:
@@ -61,7 +76,8 @@ def generate_stage(ctx: RunContext, index: int) -> None:
         metrics = {"n_samples": len(samples), "n_inserted": inserted, "n_tokens": sum(s.n_tokens for s in samples)}
         return {**metrics, **_curriculum_metrics(ctx, index)}
 
-    run_stage(ctx, index, Stage.GENERATE, body, total=len(problems))
+    with loaded:
+        run_stage(ctx, index, Stage.GENERATE, body, total=len(problems))
 
 
 def _search_samples(ctx: RunContext, index: int, policy, problems, producer: str) -> list:
@@ -116,11 +132,12 @@ def rationalize_stage(ctx: RunContext, index: int) -> None:
 
         parent = ctx.checkpoint(index - 1)
         judged = ctx.store.get_judged(ctx.run_id, index, SampleSource.GENERATE)
-        rationalized = rationalize(
-            _policy(parent.path, ctx), judged, {p.id: p for p in ctx.round_problems(index)},
-            k=ctx.cfg.k, params=ctx.cfg.sampling, seed=_seed(ctx, index, "rationalize"),
-            checkpoint_id=parent.id, judge_fn=ctx.judge_fn(), batch_size=ctx.cfg.batch_size, style=ctx.style,
-        )
+        with _sampler(parent.path, ctx) as policy:
+            rationalized = rationalize(
+                policy, judged, {p.id: p for p in ctx.round_problems(index)},
+                k=ctx.cfg.k, params=ctx.cfg.sampling, seed=_seed(ctx, index, "rationalize"),
+                checkpoint_id=parent.id, judge_fn=ctx.judge_fn(), batch_size=ctx.cfg.batch_size, style=ctx.style,
+            )
         ctx.store.add_samples(ctx.run_id, index, [j.sample for j in rationalized])
         ctx.store.add_verdicts(ctx.run_id, index, rationalized)
         advance(len(rationalized))
@@ -332,15 +349,15 @@ def evaluate_stage(ctx: RunContext, index: int) -> None:
         from selftaught.loops.prompting import tokenizer_of
 
         ckpt = ctx.checkpoint(index)
-        policy = _policy(ckpt.path, ctx)
-        ev, samples, judged = evaluate(
-            policy, heldout, k=ctx.cfg.eval_k, seed=_seed(ctx, 0, "evaluate"),
-            checkpoint_id=ckpt.id, temperature=ctx.cfg.eval_temperature, judge_fn=ctx.judge_fn(),
-            max_new_tokens=ctx.recipe.evaluate.max_new_tokens or ctx.cfg.sampling.max_new_tokens,
-            # as many sequences per generate call as the generate stage runs (prompts x k)
-            batch_size=max(1, ctx.cfg.batch_size * ctx.cfg.k // ctx.cfg.eval_k), progress=advance,
-            prompts=ctx.style.render_all(heldout, tokenizer_of(policy)), answer_fn=ctx.answer_fn(),
-        )
+        with _sampler(ckpt.path, ctx) as policy:
+            ev, samples, judged = evaluate(
+                policy, heldout, k=ctx.cfg.eval_k, seed=_seed(ctx, 0, "evaluate"),
+                checkpoint_id=ckpt.id, temperature=ctx.cfg.eval_temperature, judge_fn=ctx.judge_fn(),
+                max_new_tokens=ctx.recipe.evaluate.max_new_tokens or ctx.cfg.sampling.max_new_tokens,
+                # as many sequences per generate call as the generate stage runs (prompts x k)
+                batch_size=max(1, ctx.cfg.batch_size * ctx.cfg.k // ctx.cfg.eval_k), progress=advance,
+                prompts=ctx.style.render_all(heldout, tokenizer_of(policy)), answer_fn=ctx.answer_fn(),
+            )
         store = ctx.store
         store.add_samples(ctx.run_id, index, samples)
         store.add_verdicts(ctx.run_id, index, judged)
