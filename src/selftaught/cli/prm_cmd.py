@@ -34,6 +34,7 @@ def label(
     limit: Annotated[Optional[int], typer.Option(help="Label at most this many samples now (the rest on the next call).")] = None,
     seed: Annotated[int, typer.Option(help="Rollout seed.")] = 0,
     batch_size: Annotated[int, typer.Option(help="Step prefixes per generate call (x rollouts sequences).")] = 64,
+    backend: Annotated[str, typer.Option(help="Rollout sampler: hf (in-process generate) or vllm (a CUDA GPU and the vllm extra; docs/vllm.md).")] = "hf",
     db: DbOpt = None,
     threads: ThreadsOpt = None,
 ) -> None:
@@ -50,13 +51,15 @@ def label(
     from selftaught.cli.main import _settings, _store, console, err
     from selftaught.prm.stored import label_round
 
+    if backend not in ("hf", "vllm"):
+        raise typer.BadParameter(f"must be hf or vllm, got {backend!r}", param_hint="--backend")
     db, _, threads = _settings(db, None, threads)
     delim = None if delimiter is None else delimiter.encode().decode("unicode_escape")
     clock = time.perf_counter()
     new, stats = label_round(
         _store(db), run, round_, rollouts=rollouts, temperature=temperature, max_new_tokens=max_new_tokens,
         checkpoint=checkpoint, judge=judge, limit=limit, seed=seed, batch_size=batch_size, threads=threads,
-        delimiter=delim,
+        delimiter=delim, backend=backend,
     )  # fmt: skip
     seconds = time.perf_counter() - clock
     if stats.samples == 0:

@@ -19,6 +19,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import ExitStack, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -73,14 +74,20 @@ def label_round(
     store: Any, run_id: str, index: int, *, rollouts: int = 8, temperature: float = 1.0,
     max_new_tokens: int = 32, checkpoint: str | None = None, judge: str = "arithmetic",
     limit: int | None = None, seed: int = 0, batch_size: int = 64, threads: int = 0,
-    delimiter: str | None = None, policy: Any = None, progress=None,
+    delimiter: str | None = None, policy: Any = None, progress=None, backend: str = "hf",
 ) -> tuple[int, LabelStats]:  # fmt: skip
     """Label (and store) the steps of round ``index``'s generated samples; (new rows, stats).
 
     ``limit``: label at most this many (not yet labelled) samples in this call.
 
     ``policy`` (anything with ``complete``) replaces loading ``checkpoint`` (tests).
+    ``backend="vllm"``: roll out with the vLLM sampler (``loops/vllm_sampler.py``), released
+    before returning.
     """
+    if backend == "vllm" and policy is None:
+        from selftaught.loops.vllm_sampler import require_vllm
+
+        require_vllm("--backend vllm")  # before any work
     samples = store.get_samples(run_id, index, source=SampleSource.GENERATE)
     if not samples:
         raise StoreError(f"run {run_id!r} round {index} has no generated samples")
@@ -92,18 +99,28 @@ def label_round(
         return 0, LabelStats(0, 0, 0, 0, 0.0)
     params = SamplingParams(temperature=temperature, max_new_tokens=max_new_tokens)
     path = None
-    if policy is None:
-        from selftaught.loops.policy import load_policy
-
-        path = _policy_path(store, todo, checkpoint)
-        policy = load_policy(path, threads=threads)
-    labels, stats = label_steps(
-        policy, todo, _problems(store, todo), rollouts=rollouts, params=params, seed=seed,
-        judge_fn=_judge(judge), delimiter=delimiter, batch_size=batch_size, progress=progress,
-    )  # fmt: skip
+    with ExitStack() as loaded:
+        if policy is None:
+            path = _policy_path(store, todo, checkpoint)
+            policy = loaded.enter_context(_rollout_policy(path, backend, threads=threads, seed=seed))
+        labels, stats = label_steps(
+            policy, todo, _problems(store, todo), rollouts=rollouts, params=params, seed=seed,
+            judge_fn=_judge(judge), delimiter=delimiter, batch_size=batch_size, progress=progress,
+        )  # fmt: skip
     meta = {"policy": path or checkpoint, "seed": seed, "params": asdict(params), "judge": judge,
             "delimiter": delimiter}  # fmt: skip
     return store.add_step_labels(run_id, index, labels, params=meta), stats
+
+
+def _rollout_policy(path: str, backend: str, *, threads: int, seed: int):
+    """The HF policy at ``path``, or a vLLM sampler released when the block ends."""
+    if backend == "vllm":
+        from selftaught.loops.vllm_sampler import vllm_policy
+
+        return vllm_policy(path, seed=seed)
+    from selftaught.loops.policy import load_policy
+
+    return nullcontext(load_policy(path, threads=threads))
 
 
 def _held_out(problem_id: str, fraction: float) -> bool:
