@@ -147,3 +147,37 @@ def smollm2_dir(tmp_path_factory) -> Path:
         finally:
             torch.set_num_threads(threads)
     return cache
+
+
+class FakeCuda:
+    """What ``fake_cuda`` patched in: one GPU; ``bf16`` says whether it supports bfloat16."""
+
+    bf16: bool = True
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch) -> FakeCuda:
+    """torch reports one CUDA GPU (with bf16 unless the test sets ``fake_cuda.bf16 = False``),
+    so placements are decided and trainer arguments built as on a GPU machine; no kernel ever
+    runs. accelerate's process-wide state is reset before and after, so no later test
+    inherits a "cuda" device from a ``TrainingArguments`` built here."""
+    import torch
+    from accelerate.state import AcceleratorState
+
+    state = FakeCuda()
+    AcceleratorState._reset_state(reset_partial_state=True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: state.bf16)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)  # TrainingArguments picks cuda:0
+    yield state
+    monkeypatch.undo()
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+@pytest.fixture
+def no_cuda(monkeypatch) -> None:
+    """torch reports no GPU (the CPU path, even on a machine that has one)."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
 from selftaught.errors import ConfigError
+from selftaught.hardware import Placement
 from selftaught.loops.defaults import DemoConfig
-from selftaught.recipe import Recipe, load_recipe
+from selftaught.recipe import Recipe, load_recipe, recipe_from_dict
 
 RECIPES = sorted(p for p in (Path(__file__).parents[1] / "recipes").glob("*.yaml") if not p.name.startswith("cai-"))
 CAI_RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("cai-*.yaml"))
 
 
-def test_defaults_are_the_demo_config():
-    assert Recipe().loop_config() == DemoConfig()
+def test_defaults_are_the_demo_config(no_cuda):
+    cpu, demo = Placement(), DemoConfig()  # the demo's settings, on the CPU in float32
+    assert Recipe().loop_config() == replace(
+        demo, placement=cpu, cold_start_sft=replace(demo.cold_start_sft, placement=cpu),
+        round_sft=replace(demo.round_sft, placement=cpu),
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
@@ -88,3 +94,48 @@ def test_arithmetic_recipes_spell_out_the_demo_defaults(name):
     """These files document the defaults; they must not drift from DemoConfig."""
     recipe = load_recipe(Path(__file__).parents[1] / "recipes" / name)
     assert recipe.loop_config() == Recipe(name=recipe.name, method=recipe.method).loop_config()
+
+
+# ----------------------------------------------------------------- device and dtype
+
+
+@pytest.mark.parametrize("text, line, reason", [
+    ("seed: 1\ndevice: cuda\n", 2, "torch sees no CUDA GPU"),
+    ("device: cpu\ndtype: float16\n", 2, "float16 needs a CUDA device"),
+    ("dtype: float16\n", 1, "float16 needs a CUDA device"),  # auto found no GPU
+    ("device: gpu\n", 1, "'auto', 'cpu' or 'cuda'"),
+])  # fmt: skip
+def test_what_the_machine_lacks_fails_at_load_in_one_line(no_cuda, tmp_path, text, line, reason):
+    f = tmp_path / "r.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_recipe(f)
+    assert e.value.line == line and reason in str(e.value), str(e.value)
+    assert str(e.value).startswith(f"{f}:{line}: ") and "\n" not in str(e.value)
+
+
+def test_bf16_on_a_gpu_without_it_fails_at_load(fake_cuda, tmp_path):
+    fake_cuda.bf16 = False
+    f = tmp_path / "r.yaml"
+    f.write_text("device: cuda\ndtype: bfloat16\n")
+    with pytest.raises(ConfigError, match=r"r.yaml:2: .*does not support it"):
+        load_recipe(f)
+    f.write_text("device: cuda\n")
+    assert load_recipe(f).placement() == Placement("cuda", "float16")
+
+
+def test_the_placement_reaches_every_stage_setting(fake_cuda):
+    from selftaught.loops.methods import RoundMethod
+
+    r = recipe_from_dict({})  # device and dtype auto, on a GPU with bf16
+    gpu = Placement("cuda", "bfloat16")
+    cfg = r.loop_config()
+    assert cfg.placement == cfg.round_sft.placement == cfg.cold_start_sft.placement == gpu
+    assert r.rl_settings(RoundMethod.GRPO, seed=0).placement == r.dpo_settings(seed=0).placement == gpu
+    cpu = recipe_from_dict({"device": "cpu"})
+    assert cpu.loop_config().round_sft.placement == cpu.rl_settings(RoundMethod.RLOO, seed=0).placement == Placement()
+
+
+def test_a_run_stored_with_cuda_fails_to_resume_without_one(no_cuda):
+    with pytest.raises(ConfigError, match="torch sees no CUDA GPU"):
+        recipe_from_dict({"device": "cuda"})

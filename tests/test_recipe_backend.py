@@ -81,3 +81,12 @@ def test_gpu_memory_utilization_is_a_share(tmp_path):
     path.write_text("name: v\ngenerate:\n  gpu_memory_utilization: 1.5\n")
     with pytest.raises(ConfigError, match=r"r\.yaml:3: generate\.gpu_memory_utilization"):
         load_recipe(path)
+
+
+def test_vllm_with_device_cpu_is_refused_even_where_vllm_could_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(vllm_sampler, "vllm_unavailable", lambda: None)
+    path = tmp_path / "r.yaml"
+    path.write_text("device: cpu\n" + GENERATE)
+    with pytest.raises(ConfigError) as err:
+        load_recipe(path)
+    assert str(err.value) == f"{path}:6: generate.backend: vllm needs a CUDA GPU, and the recipe says device: cpu"

@@ -20,9 +20,9 @@ file, line and reason (``selftaught.yamlfile``) before anything runs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from selftaught.yamlfile import load_model
 
@@ -48,6 +48,10 @@ class CaiRecipe(_Strict):
     "sl: SL-CAI (critique, revise, SFT on revisions); rl: RL-CAI (AI-feedback pairs, DPO)."
     rounds: int = Field(1, ge=0)
     seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    "Where the chat models and trainers run: auto (CUDA when torch sees a GPU, else the CPU), cpu, or cuda (see hardware.py)."
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    "Precision of generation and the trainers' mixed precision: auto = bfloat16 (else float16) on CUDA, float32 on the CPU."
     constitution: str = "concise"
     "A bundled constitution (default, concise) or the path of a YAML constitution."
     policy: str = "smollm2"
@@ -76,6 +80,29 @@ class CaiRecipe(_Strict):
     debias_order: bool = True
     "RL: ask the feedback model in both orders and average."
     train: CaiTrainSpec = CaiTrainSpec()
+
+    @field_validator("device")
+    @classmethod
+    def _device_exists(cls, device: str) -> str:
+        from selftaught.hardware import check
+
+        check(device)
+        return device
+
+    @field_validator("dtype")
+    @classmethod
+    def _dtype_fits_device(cls, dtype: str, info: ValidationInfo) -> str:
+        from selftaught.hardware import check
+
+        if "device" in info.data:
+            check(info.data["device"], dtype)
+        return dtype
+
+    def placement(self) -> Any:
+        """The device and dtype of every model of the run, on this machine (``hardware.decide``)."""
+        from selftaught.hardware import decide
+
+        return decide(self.device, self.dtype)
 
 
 def load_cai_recipe(path: str | Path) -> CaiRecipe:

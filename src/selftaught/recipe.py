@@ -18,7 +18,9 @@ Other round types (``method:`` grpo | rloo | dpo | distill) take their settings 
 that score RL rollouts; ``lora:`` switches every trainer to low-rank adapters;
 ``curriculum:`` keeps only prompts whose pass rate lies in a band; ``stages:`` lists one
 method per round (the R1 pipeline: ``[grpo, rft, grpo, dpo]``), each round starting from
-the previous round's checkpoint.
+the previous round's checkpoint. ``device:`` and ``dtype:`` say where every stage runs its
+model (``hardware.py``; by default a GPU in bf16 when torch sees one, else the CPU in
+float32).
 
 A real model: ``policy: {init: models/smollm2-135m-instruct}`` (a saved HF folder, or a hub
 name where there is network). ``profile`` (``auto`` in a file) then fills every key the
@@ -339,6 +341,10 @@ class Recipe(_Strict):
     "One method per round, e.g. [grpo, rft, grpo, dpo]; sets `rounds` to its length."
     rounds: int = Field(_D.rounds, ge=1, le=1000)
     seed: int = _D.seed
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    "Where every stage runs its model: auto (CUDA when torch sees a GPU, else the CPU), cpu, or cuda (an error at load where there is none). See hardware.py."
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    "Precision of sampling and scoring, and the trainers' mixed precision (master weights stay float32): auto = bfloat16 on a GPU that has it, else float16 on CUDA; float32 on the CPU."
     task: TaskSpec = TaskSpec()
     policy: PolicySpec = PolicySpec()
     profile: Literal["tiny", "instruct", "base"] = "tiny"
@@ -380,6 +386,23 @@ class Recipe(_Strict):
         from selftaught.profiles import resolve
 
         return resolve(data) if isinstance(data, dict) else data
+
+    @field_validator("device")
+    @classmethod
+    def _device_exists(cls, device: str) -> str:
+        from selftaught.hardware import check
+
+        check(device)  # cuda where torch sees none: one line, at load
+        return device
+
+    @field_validator("dtype")
+    @classmethod
+    def _dtype_fits_device(cls, dtype: str, info: ValidationInfo) -> str:
+        from selftaught.hardware import check
+
+        if "device" in info.data:  # (a bad device was reported already)
+            check(info.data["device"], dtype)  # e.g. float16 on the CPU, bfloat16 on a GPU without it
+        return dtype
 
     @field_validator("prompt")
     @classmethod
@@ -445,15 +468,21 @@ class Recipe(_Strict):
 
         return FAMILY[self.method_for_round(index)]
 
+    def placement(self) -> Any:
+        """The device and dtype every stage uses on this machine (``hardware.decide``)."""
+        from selftaught.hardware import decide
+
+        return decide(self.device, self.dtype)
+
     def rl_settings(self, method: Method, *, seed: int) -> Any:
         spec = {Method.GRPO: self.grpo, Method.RLOO: self.rloo}[method]
         return replace(spec.settings(seed=seed, lora=self.lora, backend=self.backend),
-                       master_dtype=self.policy.master_dtype,
+                       master_dtype=self.policy.master_dtype, placement=self.placement(),
                        gradient_checkpointing=self.policy.gradient_checkpointing)  # fmt: skip
 
     def dpo_settings(self, *, seed: int) -> Any:
         return replace(self.dpo.settings(seed=seed, lora=self.lora), master_dtype=self.policy.master_dtype,
-                       gradient_checkpointing=self.policy.gradient_checkpointing)  # fmt: skip
+                       placement=self.placement(), gradient_checkpointing=self.policy.gradient_checkpointing)  # fmt: skip
 
     def lora_settings(self) -> Any:
         if self.lora is None:
@@ -470,9 +499,11 @@ class Recipe(_Strict):
     def loop_config(self) -> DemoConfig:
         """The loops' own typed config for this recipe (what the stage functions take)."""
         g, t = self.generate, self.train
+        placement = self.placement()
         return replace(
             _D,
             seed=self.seed,
+            placement=placement,
             digits=self.task.digits,
             size=self.policy.size,
             method=self.method,
@@ -494,11 +525,12 @@ class Recipe(_Strict):
                 steps=self.policy.cold_start_steps,
                 batch_size=self.policy.cold_start_batch_size,
                 max_length=t.max_length,
+                placement=placement,
             ),
             round_sft=replace(
                 _D.round_sft, lr=t.lr, steps=t.steps, batch_size=t.batch_size, max_length=t.max_length,
                 micro_batch_size=t.micro_batch_size, master_dtype=self.policy.master_dtype,
-                gradient_checkpointing=self.policy.gradient_checkpointing,
+                gradient_checkpointing=self.policy.gradient_checkpointing, placement=placement,
             ),
             batch_size=g.batch_size,
         )
@@ -554,7 +586,11 @@ def _check_backends(recipe: Recipe, root, file: str) -> None:
         if value == "vllm":
             from selftaught.loops.vllm_sampler import vllm_unavailable
 
-            if (why := vllm_unavailable()) is not None:
+            if recipe.device == "cpu":
+                why = "needs a CUDA GPU, and the recipe says device: cpu"
+            else:
+                why = vllm_unavailable()
+            if why is not None:
                 raise ConfigError(f"{'.'.join(loc)}: vllm {why}", file=file, line=line_of(root, loc))
 
 

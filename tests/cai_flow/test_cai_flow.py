@@ -150,6 +150,24 @@ def test_recipe_errors_have_file_and_line(tmp_path):
     assert r.constitution == str(tmp_path / "my.yaml") and r.policy == "tiny"
 
 
+def test_cuda_without_a_gpu_fails_at_load(no_cuda, tmp_path):
+    bad = tmp_path / "r.yaml"
+    bad.write_text("name: x\ndevice: cuda\n")
+    with pytest.raises(ConfigError, match=r"r.yaml:2: .*torch sees no CUDA GPU"):
+        load_cai_recipe(bad)
+
+
+def test_every_model_stage_records_its_placement(cai_run):
+    import torch
+
+    where = ("cuda", "bfloat16") if torch.cuda.is_available() else ("cpu", "float32")
+    with Store(cai_run["url"]) as store:
+        rows = store.round_table(RUN)
+    assert set(rows[0]["placement"]) == {"evaluate"}  # round 0 only registers the policy
+    assert set(rows[1]["placement"]) == {"generate", "train", "evaluate"}
+    assert {(p["device"], p["dtype"]) for r in rows for p in r["placement"].values()} == {where}
+
+
 def test_shipped_recipe_is_valid():
     r = load_cai_recipe(Path(__file__).resolve().parents[2] / "recipes" / "cai-smollm2.yaml")
     assert r.policy == "smollm2" and r.mode == "sl"

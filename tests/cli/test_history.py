@@ -19,6 +19,21 @@ def test_rounds_lists_runs_and_shows_a_table(finished_run):
     assert "pass@1" in text and "round" in text
 
 
+def test_every_stage_that_ran_a_model_says_where(finished_run):
+    import torch
+
+    _, env, run_id = finished_run
+    table = json.loads(cli("rounds", run_id, "--json", env=env).stdout)
+    # judge and curate run no model; the cold start's round 0 trains and evaluates
+    assert set(table[0]["placement"]) == {"train", "evaluate"}
+    assert set(table[1]["placement"]) == {"generate", "rationalize", "train", "evaluate"}
+    where = "cuda/bf16" if torch.cuda.is_available() else "cpu/float32"  # the recipe says device: auto
+    if where == "cpu/float32":
+        assert {(p["device"], p["dtype"], p["peak_gpu_mb"]) for r in table for p in r["placement"].values()} == {
+            ("cpu", "float32", None)}  # fmt: skip
+    assert f"{run_id} on {where}" in cli("rounds", run_id, env=env).stdout
+
+
 def test_rounds_of_an_unknown_run_is_one_line(finished_run):
     _, env, _ = finished_run
     result = cli("rounds", "nope", env=env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from typer.testing import CliRunner
@@ -65,5 +66,7 @@ def test_sql_looking_input_is_only_ever_a_value(syn_db, tmp_path):
         assert len(store.query_samples(limit=None)) > 20  # nothing dropped
     # a sort key is checked against a closed set: one line, exit 2, no traceback
     env = {"SELFTAUGHT_DB_URL": syn_db, "PATH": "/usr/bin:/bin"}
+    if "PYTHONPATH" in os.environ:  # a checkout run with PYTHONPATH=src: the CLI must read the same code
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     bad = cli("samples", "--sort", "id; DROP TABLE samples", env=env)
     assert bad.returncode == 2 and "cannot order samples" in bad.stderr and "Traceback" not in bad.stderr

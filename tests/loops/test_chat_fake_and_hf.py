@@ -72,3 +72,16 @@ def test_hf_option_logprobs_match_a_manual_forward(tiny_hf):
     # batching/padding does not change the scores
     again = tiny_hf.option_logprobs([[{"role": "user", "content": "a much longer question here"}], CONV], ["A", "(B)"])
     assert again[1] == pytest.approx(scores, abs=1e-4)
+
+
+def test_load_chat_puts_the_model_on_the_placement(tmp_path):
+    import torch
+
+    from selftaught.flows.cai import build_tiny_chat_model, load_chat
+    from selftaught.hardware import Placement
+
+    path = build_tiny_chat_model(tmp_path / "chat")
+    for placement, dtype in ((Placement(), torch.float32), (Placement("cpu", "bfloat16"), torch.bfloat16)):
+        chat = load_chat(path, name="t", threads=1, placement=placement)
+        assert {(p.dtype, p.device.type) for p in chat.model.parameters()} == {(dtype, "cpu")}
+        assert len(chat.complete([[{"role": "user", "content": "hi"}]], max_new_tokens=3)) == 1

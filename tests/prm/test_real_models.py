@@ -59,6 +59,22 @@ def test_orm_trains_saves_and_scores(micro_policy, tmp_path, objective):
         load_prm(result.path)
 
 
+def test_reward_models_train_in_float32_and_load_on_the_placement(no_cuda, micro_policy, tmp_path):
+    import torch
+
+    from selftaught.hardware import Placement
+
+    train = make_problems(8, Split.TRAIN, 1)
+    rows = [(p.prompt, p.solution, True) for p in train] + [(p.prompt, GARBAGE, False) for p in train]
+    result = train_orm(micro_policy, rows, str(tmp_path / "orm"), cfg=replace(FAST, steps=2), threads=1)
+    meta = json.loads((tmp_path / "orm" / "manifest.json").read_text())["meta"]
+    assert meta["settings"]["placement"] == {"device": "cpu", "dtype": "float32"}  # decided, recorded
+    for placement, dtype in ((None, torch.float32), (Placement("cpu", "bfloat16"), torch.bfloat16)):
+        orm = load_orm(result.path, threads=1, placement=placement)
+        assert {(p.dtype, p.device.type) for p in orm.model.parameters()} == {(dtype, "cpu")}
+        assert len(orm.score([train[0].prompt], [train[0].solution])) == 1
+
+
 def test_pairwise_orm_needs_a_prompt_with_both_classes(micro_policy, tmp_path):
     from selftaught.errors import DataError
 

@@ -19,7 +19,8 @@ PUBLIC = {
     "ensure_round": "(self, run_id: 'str', index: 'int', *, constitution_hash: 'str | None' = None) -> 'None'",
     "stage_status": "(self, run_id: 'str', index: 'int') -> 'dict[Stage, str]'",
     "start_stage": "(self, run_id: 'str', index: 'int', stage: 'Stage') -> 'None'",
-    "finish_stage": "(self, run_id: 'str', index: 'int', stage: 'Stage', *, seconds: 'float', metrics: 'dict') -> 'None'",
+    "finish_stage": "(self, run_id: 'str', index: 'int', stage: 'Stage', *, seconds: 'float', metrics: 'dict', "
+                    "device: 'str | None' = None, dtype: 'str | None' = None, peak_gpu_mb: 'float | None' = None) -> 'None'",
     "fail_stage": "(self, run_id: 'str', index: 'int', stage: 'Stage', *, error: 'str') -> 'None'",
     "last_round_index": "(self, run_id: 'str') -> 'int | None'",
     "add_samples": "(self, run_id: 'str', index: 'int', samples: 'Sequence[Sample]') -> 'int'",

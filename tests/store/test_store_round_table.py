@@ -33,9 +33,11 @@ def test_round_table_summarizes_each_round(store_with_run: Store):
         TrainingExample("1+1=?", "2", "add-1", gen[0].key),
         TrainingExample("2+3=?", "5", "add-2", rat.key),
     )))  # fmt: skip
+    placements = {Stage.GENERATE: {"device": "cpu", "dtype": "float32"}, Stage.JUDGE: {},  # no model
+                  Stage.TRAIN: {"device": "cuda", "dtype": "bfloat16", "peak_gpu_mb": 2048.5}}  # fmt: skip
     for stage, secs in [(Stage.GENERATE, 3.0), (Stage.JUDGE, 1.0), (Stage.TRAIN, 9.0)]:
         store.start_stage(RUN, 0, stage)
-        store.finish_stage(RUN, 0, stage, seconds=secs, metrics={})
+        store.finish_stage(RUN, 0, stage, seconds=secs, metrics={}, **placements[stage])
     store.start_stage(RUN, 0, Stage.EVALUATE)
     store.add_checkpoint(RUN, Checkpoint("base", "/b", "0"))
     store.add_checkpoint(RUN, Checkpoint("c0", "/c0", "1", parent_id="base", round_index=0))
@@ -65,8 +67,10 @@ def test_round_table_summarizes_each_round(store_with_run: Store):
         "heldout_pass_at_k": 0.8,
         "heldout_maj_at_k": 0.5,
         "seconds": {"generate": 3.0, "judge": 1.0, "train": 9.0},
+        "placement": {"generate": {"device": "cpu", "dtype": "float32", "peak_gpu_mb": None},
+                      "train": {"device": "cuda", "dtype": "bfloat16", "peak_gpu_mb": 2048.5}},
         "constitution_hash": "c0",
     }  # fmt: skip
     assert r1["index"] == 1 and r1["n_samples"] == 0 and r1["pass_rate"] is None
-    assert r1["stages_done"] == [] and r1["checkpoint_id"] is None
+    assert r1["stages_done"] == [] and r1["checkpoint_id"] is None and r1["placement"] == {}
     assert store.round_table("other") == []

@@ -29,6 +29,20 @@ def test_stage_lifecycle_running_done_failed_restarted(store_with_run: Store):
     assert row["stages_done"] == ["generate", "judge"]
 
 
+def test_a_stage_records_where_it_ran_its_model_until_it_runs_again(store_with_run: Store):
+    store = store_with_run
+    store.start_stage(RUN, 0, Stage.TRAIN)
+    store.finish_stage(RUN, 0, Stage.TRAIN, seconds=2.0, metrics={}, device="cuda", dtype="float16",
+                       peak_gpu_mb=512.25)  # fmt: skip
+    store.finish_stage(RUN, 0, Stage.JUDGE, seconds=0.5, metrics={})  # no model: nothing recorded
+    (row,) = store.round_table(RUN)
+    assert row["placement"] == {"train": {"device": "cuda", "dtype": "float16", "peak_gpu_mb": 512.25}}
+    store.start_stage(RUN, 0, Stage.TRAIN)  # a retry starts clean
+    assert store.round_table(RUN)[0]["placement"] == {}
+    with pytest.raises(ValueError):
+        store.finish_stage(RUN, 0, Stage.TRAIN, seconds=1.0, metrics={}, device="tpu", dtype="float32")
+
+
 def test_finish_without_start_still_records_done(store_with_run: Store):
     store_with_run.finish_stage(RUN, 3, Stage.TRAIN, seconds=2.0, metrics={"loss": 0.5})
     assert store_with_run.stage_status(RUN, 3) == {Stage.TRAIN: "done"}

@@ -52,11 +52,12 @@ class RichReporter:
 
         return advance
 
-    def finish(self, label: str, seconds: float, metrics: dict[str, Any]) -> None:
+    def finish(self, label: str, seconds: float, metrics: dict[str, Any], where: str | None = None) -> None:
         task_id = self._tasks.pop(label, None)
         if task_id is not None:
             self.progress.remove_task(task_id)
-        self.console.print(f"[green]done[/] {label:<26} {seconds:7.1f} s  {_brief(metrics)}", highlight=False)
+        on = f"[dim]{where:<12}[/] " if where else ""
+        self.console.print(f"[green]done[/] {label:<26} {seconds:7.1f} s  {on}{_brief(metrics)}", highlight=False)
 
     def skip(self, label: str, why: str) -> None:
         self.console.print(f"[dim]skip {label:<26} ({why})[/]", highlight=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
+from selftaught.hardware import describe
 from selftaught.records import Stage
 
 
@@ -19,7 +20,15 @@ def round_table(rows: list[dict], timings: list[dict] | None = None, *, title: s
     is the share of the round's wall time spent outside the stages (Prefect and the
     store's bookkeeping), shown when the round ran in this process. ``const.`` (only for
     runs with a constitution) is the first 8 hex digits of the round's constitution hash.
+
+    The title says where the run's stages ran their models: ``run R on cpu/float32``, or
+    ``on cuda/bf16 (12.3 GB)`` with the peak GPU memory of its hungriest stage (each stage's
+    is in ``selftaught rounds R --json``, and per round in the Prefect artifact). Not a column:
+    the table already fills 80 characters, and one placement per run is the rule.
     """
+    where = describe({(r["index"], stage): p for r in rows for stage, p in (r.get("placement") or {}).items()})
+    if where != "-":
+        title = f"{title} on {where}" if title else where
     t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, caption="round 0 is the cold-start policy; orch = share of wall time outside the stages")
     k = next((r["heldout_k"] for r in rows if r.get("heldout_k")), "k")
     for col in ("round", "samples", "pass", "ration.", "rows", "greedy", "pass@1", f"pass@{k}", f"maj@{k}", "sec", "orch"):

@@ -28,7 +28,8 @@ bundled ``concise`` principles; never shown to the model). It is stored as an
 ``mean_violation_rate`` and ``by_principle``.
 
 Training rows are chat-formatted with the policy's own chat template (the same messages
-the policy answered), so SFT/DPO teach the format generation uses.
+the policy answered), so SFT/DPO teach the format generation uses. Every model runs on the
+recipe's placement (``device``/``dtype``, ``hardware.py``), recorded with each stage.
 
 ``run_cai`` / ``cai_round`` are plain functions (tests call them without a Prefect
 server); ``cai_run_flow`` / ``cai_round_flow`` wrap them as flows with plain parameters.
@@ -49,6 +50,7 @@ from prefect import flow
 from selftaught.cai_recipe import CaiRecipe
 from selftaught.errors import CheckpointError
 from selftaught.flows.progress import Advance
+from selftaught.hardware import Placement
 from selftaught.flows.context import RunLayout, run_stage
 from selftaught.records import Checkpoint, Evaluation, Problem, SampleSource, Split, Stage
 from selftaught.store import Store
@@ -65,6 +67,11 @@ class CaiContext(RunLayout):
     db_url: str
     home: Path
     threads: int = 0
+
+    @cached_property
+    def placement(self) -> Placement:
+        """Where every model of the run goes (the recipe's device and dtype, decided here)."""
+        return self.recipe.placement()
 
     def seed(self, index: int, stage: str) -> int:
         from selftaught.loops.rounds import stage_seed
@@ -101,8 +108,9 @@ def _prompts(path: str | None, split: Split) -> list[Problem]:
     return [replace(p, meta={**p.meta, "tags": list(p.meta.get("tags", ()))}) for p in problems]
 
 
-def load_chat(path: str, *, name: str, threads: int = 0):
-    """A saved chat model folder as an ``HFChatModel``."""
+def load_chat(path: str, *, name: str, threads: int = 0, placement: Placement | None = None):
+    """A saved chat model folder as an ``HFChatModel`` on ``placement`` (None: ``auto``)."""
+    from selftaught.hardware import load_model, resolve
     from selftaught.loops.chat import HFChatModel
     from selftaught.loops.policy import quiet_transformers, set_threads
 
@@ -113,7 +121,7 @@ def load_chat(path: str, *, name: str, threads: int = 0):
     if not (Path(path) / "config.json").is_file():
         raise CheckpointError(f"{path}: not a saved model (no config.json)")
     return HFChatModel(
-        AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path),
+        load_model(AutoModelForCausalLM, path, resolve(placement)), AutoTokenizer.from_pretrained(path),
         name=name, batch_size=8,
     )  # fmt: skip
 
@@ -183,7 +191,7 @@ def register_policy_stage(ctx: CaiContext) -> None:
 
                 path = smollm2_dir(ctx.home)
                 if not (path / "config.json").is_file():  # rebuilt once; evaluate loads it next
-                    load_smollm2(threads=ctx.threads or None, cache_dir=path)
+                    load_smollm2(threads=ctx.threads or None, cache_dir=path, placement=Placement())
             ckpt = _register_given(ctx, path)  # type: ignore[arg-type]
         ctx.store.add_checkpoint(ctx.run_id, ckpt)
         advance(1)
@@ -214,7 +222,7 @@ def generate_stage(ctx: CaiContext, index: int, constitution: Any) -> None:
         from selftaught.loops.cai import RlCaiConfig, SlCaiConfig, rl_cai, sl_cai
 
         parent = ctx.checkpoint(index - 1)
-        policy = load_chat(parent.path, name=parent.id, threads=ctx.threads)
+        policy = load_chat(parent.path, name=parent.id, threads=ctx.threads, placement=ctx.placement)
         store, seed = ctx.store, ctx.seed(index, "generate")
         if r.mode == "sl":
             cfg = SlCaiConfig(
@@ -248,7 +256,7 @@ def generate_stage(ctx: CaiContext, index: int, constitution: Any) -> None:
         ]
         return metrics
 
-    run_stage(ctx, index, Stage.GENERATE, body, total=len(problems))  # type: ignore[arg-type]
+    run_stage(ctx, index, Stage.GENERATE, body, total=len(problems), placement=ctx.placement)  # type: ignore[arg-type]
 
 
 def curate_stage(ctx: CaiContext, index: int) -> None:
@@ -280,7 +288,7 @@ def train_stage(ctx: CaiContext, index: int) -> None:
         return {"checkpoint": ckpt.id, "trainer": "sft" if r.mode == "sl" else "dpo",
                 "train_loss": ckpt.config.get("train_loss"), "skipped": ckpt.config.get("skipped")}  # fmt: skip
 
-    run_stage(ctx, index, Stage.TRAIN, body, total=r.train.steps)  # type: ignore[arg-type]
+    run_stage(ctx, index, Stage.TRAIN, body, total=r.train.steps, placement=ctx.placement)  # type: ignore[arg-type]
 
 
 def _tokenizer(path: str) -> Any:
@@ -304,7 +312,7 @@ def _train_sft(ctx: CaiContext, index: int, advance: Advance) -> Checkpoint:
     return train_sft(
         parent.path, chat, str(ctx.checkpoint_dir(index)),
         cfg=SFTSettings(lr=t.lr, steps=t.steps, batch_size=t.batch_size, max_length=t.max_length,
-                        seed=ctx.seed(index, "train")),
+                        seed=ctx.seed(index, "train"), placement=ctx.placement),
         checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
         progress=advance, threads=ctx.threads,
     )  # fmt: skip
@@ -324,7 +332,8 @@ def _train_dpo(ctx: CaiContext, index: int, advance: Advance) -> Checkpoint:
     return train_dpo(
         parent.path, pairs, str(ctx.checkpoint_dir(index)),
         cfg=DPOSettings(lr=t.lr, steps=t.steps, batch_size=t.batch_size, beta=t.beta,
-                        max_length=t.max_length, max_pairs_per_problem=1, seed=ctx.seed(index, "train")),
+                        max_length=t.max_length, max_pairs_per_problem=1, seed=ctx.seed(index, "train"),
+                        placement=ctx.placement),
         checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
         progress=advance, threads=ctx.threads,
     )  # fmt: skip
@@ -339,7 +348,7 @@ def evaluate_stage(ctx: CaiContext, index: int) -> None:
         from selftaught.loops.cai import answer
 
         ckpt = ctx.checkpoint(index)
-        policy = load_chat(ckpt.path, name=ckpt.id, threads=ctx.threads)
+        policy = load_chat(ckpt.path, name=ckpt.id, threads=ctx.threads, placement=ctx.placement)
         samples, failures = answer(
             heldout, policy, max_new_tokens=ctx.recipe.max_new_tokens, temperature=0.0,
             seed=ctx.seed(0, "evaluate"), source=SampleSource.EVAL, checkpoint_id=ckpt.id,
@@ -357,7 +366,7 @@ def evaluate_stage(ctx: CaiContext, index: int) -> None:
         ))  # fmt: skip
         return extra
 
-    run_stage(ctx, index, Stage.EVALUATE, body, total=len(heldout))  # type: ignore[arg-type]
+    run_stage(ctx, index, Stage.EVALUATE, body, total=len(heldout), placement=ctx.placement)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- rounds, runs

@@ -1,7 +1,8 @@
-"""What a run's stages share: the run's store, folders and problems (``RunContext``), and
-``run_stage``, the one rule every stage follows (skip if the store says done; else record
-start, run the body, record finish or failure with its timing). See ``flows/rounds.py``
-for how rounds are assembled from stages."""
+"""What a run's stages share: the run's store, folders, problems and placement
+(``RunContext``), and ``run_stage``, the one rule every stage follows (skip if the store says
+done; else record start, run the body, record finish or failure with its timing and, for a
+stage that runs a model, the device, dtype and peak GPU memory it used). See
+``flows/rounds.py`` for how rounds are assembled from stages."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 
 from selftaught.errors import CheckpointError, ConfigError
 from selftaught.flows.progress import Advance, reporter
+from selftaught.hardware import Placement, peak_memory_mb, reset_peak_memory
 from selftaught.recipe import Method, Recipe
 from selftaught.records import Checkpoint, Problem, SampleSource, Split, Stage
 from selftaught.store import Store
@@ -101,6 +103,11 @@ class RunContext(RunLayout):
     @cached_property
     def cfg(self):
         return self.recipe.loop_config()
+
+    @property
+    def placement(self) -> Placement:
+        """The device and dtype every model of this run uses here (the recipe's, decided)."""
+        return self.cfg.placement
 
 
     # -- problems are a pure function of the recipe; the store gets a copy on run start
@@ -222,10 +229,15 @@ def release_memory() -> None:
     Every stage of a run shares one process: without this, glibc keeps what a stage's model
     and activations freed (measured with SmolLM2: 1.7 GB resident after a generate + SFT pair
     with gc alone, 0.5 GB after ``malloc_trim``), so the next stage starts from a higher floor.
+    On a GPU, torch's cached blocks go back too, so the next stage's model fits beside nothing.
     """
     import gc
+    import sys
 
     gc.collect()
+    torch = sys.modules.get("torch")  # never imported just for this
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
     try:
         import ctypes
 
@@ -234,14 +246,19 @@ def release_memory() -> None:
         pass
 
 
-def run_stage(ctx: RunContext, index: int, stage: Stage, body: Callable[[Advance], dict], total: int | None):
-    """Run ``body`` unless the store says this stage is done; record status and timing."""
+def run_stage(
+    ctx: RunContext, index: int, stage: Stage, body: Callable[[Advance], dict], total: int | None,
+    placement: Placement | None = None,
+):  # fmt: skip
+    """Run ``body`` unless the store says this stage is done; record status and timing, and
+    ``placement`` (where the body runs its model; None: it runs none) with its peak GPU memory."""
     label = f"round {index} {stage.value}"
     store = ctx.store
     if store.stage_status(ctx.run_id, index).get(stage) == "done":
         reporter().skip(label, "already done")
         return
     store.start_stage(ctx.run_id, index, stage)
+    reset_peak_memory(placement)
     clock = time.perf_counter()
     try:
         metrics = body(reporter().start(label, total))
@@ -251,7 +268,12 @@ def run_stage(ctx: RunContext, index: int, stage: Stage, body: Callable[[Advance
     finally:
         release_memory()
     seconds = time.perf_counter() - clock
-    store.finish_stage(ctx.run_id, index, stage, seconds=seconds, metrics=metrics)
-    reporter().finish(label, seconds, metrics)
+    peak = peak_memory_mb(placement)
+    store.finish_stage(
+        ctx.run_id, index, stage, seconds=seconds, metrics=metrics, peak_gpu_mb=peak,
+        device=None if placement is None else placement.device, dtype=None if placement is None else placement.dtype,
+    )  # fmt: skip
+    where = None if placement is None else placement.label + ("" if peak is None else f", peak {peak / 1024:.1f} GB")
+    reporter().finish(label, seconds, metrics, where=where)
 
 

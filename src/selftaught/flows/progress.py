@@ -19,8 +19,8 @@ class Reporter(Protocol):
     def start(self, label: str, total: int | None) -> Advance:
         """A long step begins; the returned callback gets the number of items done so far."""
 
-    def finish(self, label: str, seconds: float, metrics: dict[str, Any]) -> None:
-        """The step ended."""
+    def finish(self, label: str, seconds: float, metrics: dict[str, Any], where: str | None = None) -> None:
+        """The step ended; ``where`` is the device/dtype its model ran on (e.g. ``cpu/float32``)."""
 
     def skip(self, label: str, why: str) -> None:
         """The step had nothing to do (already done, or not part of this method)."""
@@ -31,9 +31,9 @@ class LogReporter:
         log.info("%s: started (%s items)", label, total if total is not None else "?")
         return lambda done: None
 
-    def finish(self, label: str, seconds: float, metrics: dict[str, Any]) -> None:
+    def finish(self, label: str, seconds: float, metrics: dict[str, Any], where: str | None = None) -> None:
         brief = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in metrics.items())
-        log.info("%s: done in %.1f s (%s)", label, seconds, brief)
+        log.info("%s: done in %.1f s%s (%s)", label, seconds, f" on {where}" if where else "", brief)
 
     def skip(self, label: str, why: str) -> None:
         log.info("%s: skipped (%s)", label, why)

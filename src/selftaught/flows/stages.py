@@ -2,7 +2,9 @@
 curate, train (SFT / DPO), train-rl (GRPO / RLOO) and evaluate. Each reads its inputs from
 the store, calls one ``selftaught.loops`` function, writes its outputs in one idempotent
 bulk write and is marked done through ``run_stage`` (``flows/context.py``). ``flows/
-rounds.py`` decides which stages a round runs."""
+rounds.py`` decides which stages a round runs. Every model a stage loads goes on the run's
+placement (``ctx.placement``: the recipe's device and dtype, ``hardware.py``), and the
+stage hands that placement to ``run_stage`` to be recorded."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from selftaught.errors import CheckpointError
 from selftaught.flows.context import RunContext, _seed, run_stage
 from selftaught.flows.progress import Advance
+from selftaught.hardware import Placement
 from selftaught.loops.methods import Family
 from selftaught.recipe import Method
 from selftaught.records import Checkpoint, SampleSource, Stage
@@ -28,7 +31,7 @@ from selftaught.records import Checkpoint, SampleSource, Stage
 def _policy(path: str, ctx: RunContext):
     from selftaught.loops.policy import load_policy
 
-    return load_policy(path, threads=ctx.threads)
+    return load_policy(path, threads=ctx.threads, placement=ctx.placement)
 
 
 def _sampler(path: str, ctx: RunContext, *, hf: bool = False):
@@ -38,7 +41,8 @@ def _sampler(path: str, ctx: RunContext, *, hf: bool = False):
     if ctx.recipe.generate.backend == "vllm" and not hf:
         from selftaught.loops.vllm_sampler import vllm_policy
 
-        return vllm_policy(path, gpu_memory_utilization=ctx.recipe.generate.gpu_memory_utilization, seed=ctx.cfg.seed)
+        return vllm_policy(path, gpu_memory_utilization=ctx.recipe.generate.gpu_memory_utilization,
+                           dtype=ctx.placement.dtype, seed=ctx.cfg.seed)  # fmt: skip
     return nullcontext(_policy(path, ctx))
 
 
@@ -48,6 +52,8 @@ def generate_stage(ctx: RunContext, index: int) -> None:
     # search steps through the HF model itself (search/stepgen.py), whatever the backend
     searching = ctx.recipe.search is not None and ctx.method(index) in (Method.RFT, Method.STAR)
     loaded = ExitStack()  # the sampler, released when the stage ends (raised or not)
+    spec = ctx.recipe.teacher
+    endpoint = ctx.method(index) is Method.DISTILL and spec is not None and spec.path is None  # no model here
 
     def body(advance: Advance) -> dict:
         from selftaught.loops.generate import generate
@@ -57,7 +63,7 @@ def generate_stage(ctx: RunContext, index: int) -> None:
             from selftaught.loops.distill import load_teacher
 
             teacher = ctx.recipe.teacher_settings()
-            policy, producer = load_teacher(teacher, threads=ctx.threads), teacher.name
+            policy, producer = load_teacher(teacher, threads=ctx.threads, placement=ctx.placement), teacher.name
         else:
             policy, producer = loaded.enter_context(_sampler(parent.path, ctx, hf=searching)), parent.id
         if searching:
@@ -77,7 +83,7 @@ def generate_stage(ctx: RunContext, index: int) -> None:
         return {**metrics, **_curriculum_metrics(ctx, index)}
 
     with loaded:
-        run_stage(ctx, index, Stage.GENERATE, body, total=len(problems))
+        run_stage(ctx, index, Stage.GENERATE, body, total=len(problems), placement=None if endpoint else ctx.placement)
 
 
 def _search_samples(ctx: RunContext, index: int, policy, problems, producer: str) -> list:
@@ -92,8 +98,8 @@ def _search_samples(ctx: RunContext, index: int, policy, problems, producer: str
     # search extends the text the policy reads: give it the rendered prompts
     problems = [replace(p, prompt=ctx.style.render(p, tokenizer_of(policy))) for p in problems]
     spec, sampling = ctx.recipe.search, ctx.cfg.sampling
-    orm = None if spec.orm is None else load_orm(spec.orm, threads=ctx.threads)
-    prm = None if spec.prm is None else load_prm(spec.prm, threads=ctx.threads)
+    orm = None if spec.orm is None else load_orm(spec.orm, threads=ctx.threads, placement=ctx.placement)
+    prm = None if spec.prm is None else load_prm(spec.prm, threads=ctx.threads, placement=ctx.placement)
     samples = []
     for i in range(spec.n):
         cfg = SearchConfig(
@@ -147,7 +153,8 @@ def rationalize_stage(ctx: RunContext, index: int) -> None:
             "n_pass": sum(j.verdict.passed for j in rationalized),
         }
 
-    run_stage(ctx, index, Stage.RATIONALIZE, body, total=None)
+    star = ctx.method(index) is Method.STAR
+    run_stage(ctx, index, Stage.RATIONALIZE, body, total=None, placement=ctx.placement if star else None)
 
 
 @task(name="curate", cache_policy=NO_CACHE)
@@ -218,7 +225,7 @@ def train_stage(ctx: RunContext, index: int) -> None:
         return {"checkpoint": ckpt.id, "train_loss": ckpt.config.get("train_loss"), "n_examples": ckpt.config.get("n_examples")}
 
     steps = ctx.recipe.dpo.steps if ctx.family(index) is Family.PREFERENCE else ctx.cfg.round_sft.steps
-    run_stage(ctx, index, Stage.TRAIN, body, total=steps)
+    run_stage(ctx, index, Stage.TRAIN, body, total=steps, placement=ctx.placement)
 
 
 def _train_dpo(ctx: RunContext, index: int, advance: Advance) -> Checkpoint:
@@ -271,7 +278,7 @@ def rl_train_stage(ctx: RunContext, index: int) -> None:
             **_curriculum_metrics(ctx, index),
         }
 
-    run_stage(ctx, index, Stage.TRAIN, body, total=settings.steps)
+    run_stage(ctx, index, Stage.TRAIN, body, total=settings.steps, placement=settings.placement)
 
 
 def _curriculum_metrics(ctx: RunContext, index: int) -> dict:
@@ -310,14 +317,15 @@ def cold_start_stage(ctx: RunContext) -> None:
         ctx.store.add_checkpoint(ctx.run_id, ckpt)
         return {"checkpoint": ckpt.id, "train_loss": ckpt.config.get("train_loss")}
 
-    run_stage(ctx, 0, Stage.TRAIN, body, total=policy.cold_start_steps)
+    trains = policy.init == "tiny"  # a given checkpoint is only registered
+    run_stage(ctx, 0, Stage.TRAIN, body, total=policy.cold_start_steps, placement=ctx.placement if trains else None)
 
 
 def _save_untrained(ctx: RunContext, init_path: str) -> Checkpoint:
     from selftaught.loops.checkpoint import save_checkpoint
     from selftaught.loops.policy import load_policy
 
-    p = load_policy(init_path)
+    p = load_policy(init_path, placement=Placement())  # only saved again: as built, float32
     sha = save_checkpoint(p.model, p.tokenizer, ctx.checkpoint_dir(0), meta={"parent_id": None, "init": "tiny"})
     return Checkpoint(id=ctx.checkpoint_id(0), path=str(ctx.checkpoint_dir(0)), sha256=sha, round_index=0)
 
@@ -367,6 +375,6 @@ def evaluate_stage(ctx: RunContext, index: int) -> None:
             "pass_at_k": ev.pass_at_k, "maj_at_k": ev.maj_at_k, "k": ev.k,
         }
 
-    run_stage(ctx, index, Stage.EVALUATE, body, total=2 * len(heldout))
+    run_stage(ctx, index, Stage.EVALUATE, body, total=2 * len(heldout), placement=ctx.placement)
 
 

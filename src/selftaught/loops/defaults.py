@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from collections.abc import Sequence
 
+from selftaught.hardware import Placement
 from selftaught.loops.train import SFTSettings, StopAtAccuracy
 from selftaught.records import Problem, SamplingParams
 
@@ -70,6 +71,7 @@ class DemoConfig:
         default_factory=lambda: SFTSettings(lr=5e-4, steps=60, batch_size=32, warmup=0.1)
     )  # the SFT of each round on its curated set
     batch_size: int = 64  # prompts per generate call
+    placement: Placement | None = None  # device and dtype of sampling (hardware.py); None = decided here (auto)
 
     def cold_start_stop(self, pool: Sequence[Problem]) -> StopAtAccuracy | None:
         """The early stop for the cold start: probe = the pool's problems after the cold-start ones."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from selftaught.errors import ConfigError
+from selftaught.hardware import Placement
 from selftaught.loops.policy import Completer, Completion
 from selftaught.records import SamplingParams
 
@@ -76,14 +77,14 @@ class ChatCompleter:
         return out
 
 
-def load_teacher(spec: TeacherSpec, *, threads: int = 0) -> Completer:
-    """The teacher as a ``Completer``."""
+def load_teacher(spec: TeacherSpec, *, threads: int = 0, placement: Placement | None = None) -> Completer:
+    """The teacher as a ``Completer`` (a local one on ``placement``'s device, in its dtype)."""
     if (spec.path is None) == (spec.base_url is None):
         raise ConfigError("teacher: give exactly one of `path` (local checkpoint) or `base_url` (endpoint)")
     if spec.path is not None:
         from selftaught.loops.policy import load_policy
 
-        return load_policy(spec.path, threads=threads)
+        return load_policy(spec.path, threads=threads, placement=placement)
     if not spec.model:
         raise ConfigError("teacher: an endpoint teacher needs `model`")
     from selftaught.loops.chat import OpenAIChatModel

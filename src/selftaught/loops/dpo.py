@@ -34,11 +34,12 @@ from __future__ import annotations
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from selftaught.errors import DataError
+from selftaught.hardware import Placement, resolve
 from selftaught.loops.checkpoint import save_checkpoint
 from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
@@ -72,6 +73,7 @@ class DPOSettings:
     micro_batch_size: int | None = None  # pairs per forward/backward pass; None = batch_size
     master_dtype: str = "float32"  # weights the optimizer updates: float32, or "saved" (the checkpoint's)
     gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~35% slower
+    placement: Placement | None = None  # device and mixed precision (hardware.py); None = decided here (auto)
     warmup: float = 0.1  # linear warm-up: a fraction of steps if < 1, else a step count
     max_pairs_per_problem: int = 4  # distinct pairs kept per problem
     seed: int = 0  # data order and dropout seed
@@ -146,7 +148,7 @@ def pair_stats(judged: Sequence[Judged], pairs: Sequence[VerifiedPair]) -> dict[
 
 
 def build_dpo_config(cfg: DPOSettings, output_dir: str) -> Any:
-    """The one place TRL's ``DPOConfig`` is built."""
+    """The one place TRL's ``DPOConfig`` is built (device and precision: ``cfg.placement``)."""
     from trl import DPOConfig
 
     from selftaught.loops.train import split_batch
@@ -167,9 +169,7 @@ def build_dpo_config(cfg: DPOSettings, output_dir: str) -> Any:
             lr_scheduler_type="cosine",
             seed=cfg.seed,
             data_seed=cfg.seed,
-            bf16=False,
-            fp16=False,
-            use_cpu=True,
+            **resolve(cfg.placement).trainer_flags(),  # use_cpu, bf16, fp16
             gradient_checkpointing=cfg.gradient_checkpointing,
             report_to="none",
             save_strategy="no",
@@ -204,7 +204,8 @@ def train_dpo(
     quiet_transformers()
     from datasets import Dataset
 
-    model, tokenizer = load_for_training(base_path, master_dtype=cfg.master_dtype)
+    cfg = replace(cfg, placement=resolve(cfg.placement))  # recorded as decided
+    model, tokenizer = load_for_training(base_path, master_dtype=cfg.master_dtype, placement=cfg.placement)
     config: dict[str, Any] = {
         "method": "dpo",
         "dpo": asdict(cfg),
@@ -222,7 +223,8 @@ def train_dpo(
 
         data = Dataset.from_list([style.dpo_row(p.prompt, p.chosen, p.rejected) for p in pairs])
         # the reference is the starting policy: a frozen copy, or (LoRA) adapters disabled
-        ref = None if cfg.lora is not None else load_for_training(base_path, master_dtype=cfg.master_dtype)[0]
+        ref = None if cfg.lora is not None else load_for_training(
+            base_path, master_dtype=cfg.master_dtype, placement=cfg.placement)[0]  # fmt: skip
         with tempfile.TemporaryDirectory(prefix="selftaught-dpo-") as scratch:
             trainer = DPOTrainer(
                 model=model,

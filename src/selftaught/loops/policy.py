@@ -5,11 +5,13 @@ returns, per prompt, ``n`` ``Completion``s (text and generated-token count). Two
 implementations:
 
 - ``Policy``: a causal LM in eval mode plus its tokenizer, loaded by ``load_policy``
-  with the Auto classes; ``complete`` runs one batched HF ``generate`` with left
-  padding and ``num_return_sequences=n``, seeded with ``seed``. ``load_policy`` sets
-  torch's thread count (``threads=0`` leaves torch's default: one per core) because on
-  a shared 2-core box 1 thread can be 3-6x faster than 2 (STACK-NOTES). Nothing is
-  cached: a flow task that retries loads the weights from disk again.
+  with the Auto classes on the device and in the dtype of a ``hardware.Placement`` (the
+  CPU in float32 unless a GPU is there); ``complete`` runs one batched HF ``generate``
+  with left padding and ``num_return_sequences=n`` on the model's device, seeded with
+  ``seed``. ``load_policy`` sets torch's thread count (``threads=0`` leaves torch's
+  default: one per core) because on a shared 2-core box 1 thread can be 3-6x faster than
+  2 (STACK-NOTES). Nothing is cached: a flow task that retries loads the weights from
+  disk again.
 
   Instruct models: a text that already starts with the tokenizer's BOS (a chat template
   renders it) is tokenized without adding another; generation stops at every EOS id the
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from selftaught.errors import CheckpointError
+from selftaught.hardware import Placement, place, resolve
 from selftaught.records import SamplingParams
 
 
@@ -105,6 +108,12 @@ def encode_prompts(tokenizer: Any, texts: Sequence[str]) -> Any:
     return tokenizer(list(texts), return_tensors="pt", padding=True, add_special_tokens=add)
 
 
+def on_device(enc: Any, model: Any) -> Any:
+    """A tokenizer's tensors moved to where ``model`` is (a no-op on the CPU)."""
+    device = getattr(model, "device", None)
+    return enc if device is None or str(device) == "cpu" else enc.to(device)
+
+
 @dataclass(frozen=True)
 class Policy:
     """A causal LM in eval mode, its tokenizer and where it came from."""
@@ -139,7 +148,7 @@ class Policy:
         import torch
 
         tok, model = self.tokenizer, self.model
-        enc = encode_prompts(tok, texts)
+        enc = on_device(encode_prompts(tok, texts), model)
         stops = eos_ids(model, tok)
         torch.manual_seed(seed)
         with torch.inference_mode():
@@ -189,8 +198,9 @@ def check_model_folder(root: Path) -> None:
         raise CheckpointError(f"{root}: not a saved model (no config.json)")
 
 
-def load_policy(path: str | Path, *, threads: int = 0) -> Policy:
-    """Load a saved policy with the Auto classes (or LoRA adapters on their base), in eval mode."""
+def load_policy(path: str | Path, *, threads: int = 0, placement: Placement | None = None) -> Policy:
+    """Load a saved policy with the Auto classes (or LoRA adapters on their base), in eval mode,
+    in the placement's dtype on its device (None: what ``hardware.decide`` picks here)."""
     root = Path(path)
     check_model_folder(root)
     set_threads(threads)
@@ -203,7 +213,8 @@ def load_policy(path: str | Path, *, threads: int = 0) -> Policy:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
-    model = load_causal_lm(root)
+    placement = resolve(placement)
+    model = place(load_causal_lm(root, dtype=placement.torch_dtype()), placement)
     model.eval()
     return Policy(model=model, tokenizer=tokenizer, path=str(root))
 
@@ -234,7 +245,7 @@ def logprob_tile(vocab_size: int, default: int = 4096) -> int:
     return 1 << (tokens.bit_length() - 1)
 
 
-def bound_trl_logprob_tiles(vocab_size: int) -> None:
+def bound_trl_logprob_tiles(vocab_size: int, placement: Placement) -> None:
     """Smaller tiles for TRL's fused log-probability head where it has no Triton kernel.
 
     TRL 1.16's SFT, DPO, GRPO and RLOO trainers compute token log-probabilities with a tiled
@@ -246,9 +257,7 @@ def bound_trl_logprob_tiles(vocab_size: int) -> None:
     figures; on CUDA (Triton kernels) TRL's own tile stays. A TRL without the module is left
     alone.
     """
-    import torch
-
-    if torch.cuda.is_available():
+    if placement.on_cuda:
         return
     try:
         from trl.kernels import chunked_logprob
@@ -258,7 +267,9 @@ def bound_trl_logprob_tiles(vocab_size: int) -> None:
         chunked_logprob.TOKEN_CHUNK_SIZE = logprob_tile(vocab_size)
 
 
-def load_for_training(path: str | Path, *, master_dtype: str = "float32") -> tuple[Any, Any]:
+def load_for_training(
+    path: str | Path, *, master_dtype: str = "float32", placement: Placement | None = None
+) -> tuple[Any, Any]:
     """Model and tokenizer to train from ``path``.
 
     transformers 5 loads a checkpoint in its saved dtype, so a bf16 model (how Qwen2.5 and
@@ -270,6 +281,8 @@ def load_for_training(path: str | Path, *, master_dtype: str = "float32") -> tup
     weights back to bf16 would round the same small updates away at every round's end
     (the next round starts from what was saved). Prune old rounds (``keep_checkpoints``) or
     train LoRA adapters where disk matters.
+
+    The model stays on the CPU: the trainer moves it to the placement's device (``use_cpu``).
     """
     root = Path(path)
     check_model_folder(root)
@@ -283,6 +296,6 @@ def load_for_training(path: str | Path, *, master_dtype: str = "float32") -> tup
         tokenizer.pad_token = tokenizer.eos_token
     dtype = torch.float32 if master_dtype == "float32" else "auto"
     model = load_causal_lm(root, dtype=dtype)
-    bound_trl_logprob_tiles(model.config.vocab_size)
+    bound_trl_logprob_tiles(model.config.vocab_size, resolve(placement))
     return model, tokenizer
 

@@ -69,10 +69,11 @@ import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from selftaught.hardware import Placement, resolve
 from selftaught.judges.base import BaseVerifier, Verifier
 from selftaught.loops.checkpoint import save_checkpoint
 from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
@@ -113,6 +114,7 @@ class RLSettings:
     micro_batch_size: int | None = None  # completions per forward/backward pass; None = the whole step
     master_dtype: str = "float32"  # weights the optimizer updates: float32, or "saved" (the checkpoint's)
     gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~35% slower
+    placement: Placement | None = None  # device and mixed precision (hardware.py); None = decided here (auto)
 
     @property
     def completions_per_step(self) -> int:
@@ -143,7 +145,7 @@ class RLResult:
 
 
 def _common_rl_args(cfg: RLSettings, output_dir: str) -> dict[str, Any]:
-    """Arguments GRPOConfig and RLOOConfig share (CPU settings as in STACK-NOTES)."""
+    """Arguments GRPOConfig and RLOOConfig share (device and precision: ``cfg.placement``)."""
     return dict(
         output_dir=output_dir,
         learning_rate=cfg.lr,
@@ -168,9 +170,7 @@ def _common_rl_args(cfg: RLSettings, output_dir: str) -> dict[str, Any]:
         data_seed=cfg.seed,
         use_vllm=cfg.backend == "vllm",
         vllm_mode="colocate",
-        bf16=False,
-        fp16=False,
-        use_cpu=cfg.backend != "vllm",
+        **resolve(cfg.placement).trainer_flags(),  # use_cpu, bf16, fp16
         gradient_checkpointing=cfg.gradient_checkpointing,
         report_to="none",
         save_strategy="no",
@@ -390,7 +390,8 @@ def train_rl(
 
     from selftaught.judges import as_reward_function
 
-    model, tokenizer = load_for_training(base_path, master_dtype=cfg.master_dtype)
+    cfg = replace(cfg, placement=resolve(cfg.placement))  # recorded as decided
+    model, tokenizer = load_for_training(base_path, master_dtype=cfg.master_dtype, placement=cfg.placement)
     by_id = {p.id: p for p in problems}
     recorder = RolloutRecorder(
         by_id, checkpoint_id=parent_id, seed=cfg.seed,

@@ -121,7 +121,7 @@ def run_round(
     t: dict[str, float] = {}
 
     clock = time.perf_counter()
-    policy = load_policy(parent.path, threads=threads)
+    policy = load_policy(parent.path, threads=threads, placement=cfg.placement)
     samples = generate(
         policy, train_problems, k=cfg.k, params=cfg.sampling, checkpoint_id=parent.id,
         seed=stage_seed(cfg.seed, round_index, "generate"), batch_size=cfg.batch_size,
@@ -156,7 +156,7 @@ def run_round(
 
     clock = time.perf_counter()
     evaluation, _, _ = evaluate(
-        load_policy(checkpoint.path, threads=threads), heldout_problems, k=cfg.eval_k,
+        load_policy(checkpoint.path, threads=threads, placement=cfg.placement), heldout_problems, k=cfg.eval_k,
         seed=stage_seed(cfg.seed, 0, "evaluate"), checkpoint_id=checkpoint.id,
         temperature=cfg.eval_temperature, judge_fn=judge_fn,
         max_new_tokens=cfg.sampling.max_new_tokens, batch_size=cfg.batch_size,

@@ -10,11 +10,13 @@ only. With raw prompts (the tiny model) TRL appends EOS to each completion (the 
 learns to stop); with a chat ``PromptStyle`` the rows are conversational (``prompting.py``)
 and TRL renders them with the tokenizer's chat template -- the same text the completions
 were sampled after, ending with the template's end-of-turn. The trainer itself saves
-nothing; only ``save_checkpoint`` writes the result. CPU settings follow STACK-NOTES:
-``bf16=False`` (bf16 on this AVX2 CPU is ~19x slower), ``use_cpu=True``, no gradient
-checkpointing, no reporting. Weights train and are saved in float32, whatever dtype the
-parent was saved in (``policy.load_for_training``). ``micro_batch_size`` splits each optimizer step's rows
-into forward/backward passes (gradient accumulation) to bound memory.
+nothing; only ``save_checkpoint`` writes the result. The device and mixed precision come
+from ``cfg.placement`` (``hardware.py``): on the CPU ``use_cpu`` and no bf16 (bf16 on
+this AVX2 CPU is ~19x slower, STACK-NOTES); on CUDA bf16 or fp16 mixed precision. No
+gradient checkpointing unless asked, no reporting. Weights train and are saved in float32,
+whatever dtype the parent was saved in (``policy.load_for_training``). ``micro_batch_size``
+splits each optimizer step's rows into forward/backward passes (gradient accumulation) to
+bound memory.
 
 ``cold_start`` is R1's first step: a short SFT on the problems' gold solutions, kept
 deliberately short so the policy is weak (well under 20% sampled accuracy) and the
@@ -34,11 +36,12 @@ from __future__ import annotations
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from selftaught.errors import DataError
+from selftaught.hardware import Placement, resolve
 from selftaught.loops.checkpoint import save_checkpoint
 from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
 from selftaught.loops.curate import rationalization_prompt
@@ -63,6 +66,7 @@ class SFTSettings:
     seed: int = 0  # data order and dropout seed
     master_dtype: str = "float32"  # weights the optimizer updates: float32, or "saved" (the checkpoint's)
     gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~35% slower
+    placement: Placement | None = None  # device and mixed precision (hardware.py); None = decided here (auto)
 
     @property
     def accumulation(self) -> tuple[int, int]:
@@ -83,7 +87,7 @@ def split_batch(batch: int, micro: int | None) -> tuple[int, int]:
 
 
 def build_sft_config(cfg: SFTSettings, output_dir: str) -> Any:
-    """The one place TRL's ``SFTConfig`` is built."""
+    """The one place TRL's ``SFTConfig`` is built (device and precision: ``cfg.placement``)."""
     from trl import SFTConfig
 
     with warnings.catch_warnings():
@@ -104,10 +108,7 @@ def build_sft_config(cfg: SFTSettings, output_dir: str) -> Any:
             data_seed=cfg.seed,
             completion_only_loss=True,
             packing=False,
-            # CPU: bf16 is slow on AVX2 and errors without use_cpu; checkpointing costs ~35%
-            bf16=False,
-            fp16=False,
-            use_cpu=True,
+            **resolve(cfg.placement).trainer_flags(),  # use_cpu, bf16, fp16
             gradient_checkpointing=cfg.gradient_checkpointing,
             report_to="none",
             save_strategy="no",
@@ -207,7 +208,8 @@ def train_sft(
     quiet_transformers()
     from datasets import Dataset
 
-    model, tokenizer = load_for_training(base_path, master_dtype=cfg.master_dtype)
+    cfg = replace(cfg, placement=resolve(cfg.placement))  # recorded as decided
+    model, tokenizer = load_for_training(base_path, master_dtype=cfg.master_dtype, placement=cfg.placement)
     config: dict[str, Any] = {
         "method": ts.method,
         "sft": asdict(cfg),

@@ -10,7 +10,8 @@ In: prompts and completions (ORM) or prompts and step lists (PRM). Out: probabil
 - ``aggregate(step_scores, how)`` folds a step-score list into one solution score
   (``min``: the weakest step; ``last``: the last step; ``product``: all steps).
 - ``load_orm(path)`` / ``load_prm(path)`` load the checkpoints ``prm.train`` writes and
-  return a scorer (torch and transformers are imported there, not at module import).
+  return a scorer (torch and transformers are imported there, not at module import), on
+  the device and in the dtype of a ``hardware.Placement`` (default: what ``auto`` picks).
 
 Input format (shared with training, ``encode_outcome`` / ``encode_steps``): the ORM reads
 ``prompt + completion`` and scores the sequence at its last token
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from selftaught.hardware import Placement
 from selftaught.loops.arithmetic import THINK_CLOSE, THINK_OPEN
 
 #: Between the prompt and the first step, and after every step. ``"|"`` never occurs in
@@ -178,7 +180,8 @@ class ClassifierOutcomeScorer:
         for start in range(0, len(rows), self.batch_size):
             batch = rows[start : start + self.batch_size]
             ids, mask = _pad_right(batch, self.tokenizer.pad_token_id)
-            ids_t, mask_t = torch.tensor(ids), torch.tensor(mask)
+            device = self.model.device
+            ids_t, mask_t = torch.tensor(ids, device=device), torch.tensor(mask, device=device)
             with torch.inference_mode():  # the model reads the rightmost non-pad token
                 logits = self.model(input_ids=ids_t, attention_mask=mask_t).logits
             if logits.shape[-1] == 1:  # pairwise: one scalar score
@@ -210,16 +213,20 @@ class TokenStepScorer:
         for start in range(0, len(encoded), self.batch_size):
             batch = encoded[start : start + self.batch_size]
             ids, mask = _pad_right([e[0] for e in batch], self.tokenizer.pad_token_id)
+            device = self.model.device
             with torch.inference_mode():
-                logits = self.model(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask)).logits
+                logits = self.model(input_ids=torch.tensor(ids, device=device),
+                                    attention_mask=torch.tensor(mask, device=device)).logits  # fmt: skip
             probs = torch.softmax(logits.float(), -1)[..., 1]
             for row, (_, _, positions) in enumerate(batch):
                 out.append(probs[row, positions].tolist() if positions else [])
         return out
 
 
-def _load(path: str | Path, expect: str, auto_class: str, threads: int) -> tuple[Any, Any, str, dict]:
+def _load(path: str | Path, expect: str, auto_class: str, threads: int,
+          placement: Placement | None) -> tuple[Any, Any, str, dict]:  # fmt: skip
     from selftaught.errors import CheckpointError
+    from selftaught.hardware import load_model, resolve
     from selftaught.loops.checkpoint import verify_checkpoint
     from selftaught.loops.policy import quiet_transformers, set_threads
 
@@ -235,18 +242,18 @@ def _load(path: str | Path, expect: str, auto_class: str, threads: int) -> tuple
     tokenizer = transformers.AutoTokenizer.from_pretrained(root)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = getattr(transformers, auto_class).from_pretrained(root)
+    model = load_model(getattr(transformers, auto_class), root, resolve(placement))
     model.eval()
     return model, tokenizer, str(root), manifest.get("meta", {})
 
 
-def load_orm(path: str | Path, *, threads: int = 0) -> ClassifierOutcomeScorer:
+def load_orm(path: str | Path, *, threads: int = 0, placement: Placement | None = None) -> ClassifierOutcomeScorer:
     """The outcome scorer saved at ``path`` (manifest ``meta.kind == "orm"``)."""
-    model, tokenizer, root, _ = _load(path, "orm", "AutoModelForSequenceClassification", threads)
+    model, tokenizer, root, _ = _load(path, "orm", "AutoModelForSequenceClassification", threads, placement)
     return ClassifierOutcomeScorer(model, tokenizer, root)
 
 
-def load_prm(path: str | Path, *, threads: int = 0) -> TokenStepScorer:
+def load_prm(path: str | Path, *, threads: int = 0, placement: Placement | None = None) -> TokenStepScorer:
     """The step scorer saved at ``path`` (manifest ``meta.kind == "prm"``)."""
-    model, tokenizer, root, meta = _load(path, "prm", "AutoModelForTokenClassification", threads)
+    model, tokenizer, root, meta = _load(path, "prm", "AutoModelForTokenClassification", threads, placement)
     return TokenStepScorer(model, tokenizer, root, layout=meta.get("layout", "separator"))

@@ -42,7 +42,8 @@ and a lower AUROC across problems: measured, not made the default. More labels h
 more than either (0.54 -> 0.62), but even then best-of-N by PRM falls as N grows.
 
 ``TrainingArguments`` (and TRL's ``RewardConfig``, its subclass) is built in one place
-(``build_args``).
+(``build_args``), with the device and mixed precision of ``RMSettings.placement``
+(``hardware.py``); the weights train in float32 (master weights) wherever they run.
 """
 
 from __future__ import annotations
@@ -51,11 +52,12 @@ import tempfile
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from selftaught.errors import DataError
+from selftaught.hardware import Placement, resolve
 from selftaught.loops.checkpoint import save_checkpoint
 from selftaught.loops.policy import quiet_transformers, set_threads
 from selftaught.prm.scorers import encode_outcome, encode_steps
@@ -79,6 +81,7 @@ class RMSettings:
     layout: Literal["separator", "think"] = "separator"  # PRM input layout (scorers.encode_steps)
     objective: Literal["pairwise", "classify"] = "pairwise"  # ORM loss (module docstring)
     pairs_per_prompt: int = 32  # pairwise ORM: at most this many (correct, wrong) pairs per prompt
+    placement: Placement | None = None  # device and mixed precision (hardware.py); None = decided here (auto)
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,8 @@ class TrainResult:
 
 
 def build_args(cfg: RMSettings, output_dir: str, klass: Any = None, **extra: Any) -> Any:
-    """The one place this package builds ``TrainingArguments`` (or ``klass``, a subclass)."""
+    """The one place this package builds ``TrainingArguments`` (or ``klass``, a subclass);
+    device and precision from ``cfg.placement``."""
     from transformers import TrainingArguments
 
     warmup = cfg.warmup if cfg.warmup >= 1 else round(cfg.warmup * cfg.steps)
@@ -101,7 +105,7 @@ def build_args(cfg: RMSettings, output_dir: str, klass: Any = None, **extra: Any
         output_dir=output_dir, learning_rate=cfg.lr, max_steps=cfg.steps,
         per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=1,
         warmup_steps=warmup, lr_scheduler_type="cosine", weight_decay=cfg.weight_decay,
-        seed=cfg.seed, data_seed=cfg.seed, bf16=False, fp16=False, use_cpu=True,
+        seed=cfg.seed, data_seed=cfg.seed, **resolve(cfg.placement).trainer_flags(),
         report_to="none", save_strategy="no", logging_strategy="no", disable_tqdm=True,
         dataloader_num_workers=0, dataloader_pin_memory=False, remove_unused_columns=False, **extra,
     )  # fmt: skip
@@ -139,7 +143,7 @@ def target_weights(targets: Sequence[int], groups: Sequence[object], balance: st
 
 def _new_model(base_path: str, auto_class: str, num_labels: int, cfg: RMSettings, pad_id: int) -> Any:
     """A ``transformers.<auto_class>`` head on the policy's body (or, ``init="scratch"``, on
-    its config), seeded by ``cfg.seed``."""
+    its config), seeded by ``cfg.seed``, in float32 (the trainer's mixed precision does the rest)."""
     import torch
     import transformers
     from transformers import AutoConfig
@@ -150,7 +154,7 @@ def _new_model(base_path: str, auto_class: str, num_labels: int, cfg: RMSettings
     torch.manual_seed(cfg.seed)
     with materialized(base_path) as full:  # a LoRA adapters-only policy: merged into a temp folder
         if cfg.init == "policy":
-            model = klass.from_pretrained(full, num_labels=num_labels)
+            model = klass.from_pretrained(full, num_labels=num_labels, dtype=torch.float32)
         else:
             model = klass.from_config(AutoConfig.from_pretrained(full, num_labels=num_labels))
     model.config.pad_token_id = pad_id
@@ -166,6 +170,7 @@ def _train(kind: str, base_path: str, auto_class: str, features: list[dict], tar
                         "both a good and a bad label; use balance='class'")  # fmt: skip
     set_threads(threads)
     quiet_transformers()
+    cfg = replace(cfg, placement=resolve(cfg.placement))  # recorded as decided
     import torch
     from transformers import AutoTokenizer, Trainer
     from transformers.trainer_callback import PrinterCallback
@@ -285,6 +290,7 @@ def _train_pairwise(base_path: str, tokenizer: Any, rows: Sequence[tuple[str, st
         )
     set_threads(threads)
     quiet_transformers()
+    cfg = replace(cfg, placement=resolve(cfg.placement))  # recorded as decided
     from datasets import Dataset
     from transformers.trainer_callback import PrinterCallback
     from trl import RewardConfig, RewardTrainer

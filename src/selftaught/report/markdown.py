@@ -2,7 +2,7 @@
 
 ``round_table_markdown(rows)`` takes ``Store.round_table`` rows and returns a GitHub-style
 table (one line per round: samples, train pass rate, rationalized, curated rows, held-out
-greedy / pass@1 / pass@k / maj@k, seconds). ``artifact_key(run_id)`` is the Prefect
+greedy / pass@1 / pass@k / maj@k, seconds, device). ``artifact_key(run_id)`` is the Prefect
 artifact key for a run (lowercase letters, digits and dashes only), so the UI shows the
 latest table of each run under one key with its history of versions.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from selftaught.hardware import describe
 from selftaught.records import Stage
 
 
@@ -24,12 +25,13 @@ def round_table_markdown(rows: list[dict], *, title: str = "") -> str:
     >>> print(round_table_markdown([{"index": 0, "stages_done": ["train"], "n_samples": 0,
     ...     "pass_rate": None, "n_rationalized": 0, "n_train": 0, "heldout_k": 2,
     ...     "heldout_greedy": 0.5, "heldout_pass_at_1": 0.25, "heldout_pass_at_k": 0.5,
-    ...     "heldout_maj_at_k": 0.25, "seconds": {"train": 1.5}}]).splitlines()[2])
-    | 0 (1/6 stages) | 0 | - | 0 | 0 | 50.0% | 25.0% | 50.0% | 25.0% | 2 |
+    ...     "heldout_maj_at_k": 0.25, "seconds": {"train": 1.5},
+    ...     "placement": {"train": {"device": "cpu", "dtype": "float32", "peak_gpu_mb": None}}}]).splitlines()[2])
+    | 0 (1/6 stages) | 0 | - | 0 | 0 | 50.0% | 25.0% | 50.0% | 25.0% | 2 | cpu/float32 |
     """
     k = next((r["heldout_k"] for r in rows if r.get("heldout_k")), "k")
     head = ["round", "samples", "train pass", "rationalized", "train rows", "greedy", "pass@1",
-            f"pass@{k}", f"maj@{k}", "seconds"]  # fmt: skip
+            f"pass@{k}", f"maj@{k}", "seconds", "device"]  # fmt: skip
     lines = [f"### {title}", ""] if title else []
     lines += ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
     for r in rows:
@@ -41,7 +43,7 @@ def round_table_markdown(rows: list[dict], *, title: str = "") -> str:
             label, str(r.get("n_samples", 0)), _pct(r.get("pass_rate")), str(r.get("n_rationalized", 0)),
             str(r.get("n_train", 0)), _pct(r.get("heldout_greedy")), _pct(r.get("heldout_pass_at_1")),
             _pct(r.get("heldout_pass_at_k")), _pct(r.get("heldout_maj_at_k")),
-            f"{sum((r.get('seconds') or {}).values()):.0f}",
+            f"{sum((r.get('seconds') or {}).values()):.0f}", describe(r.get("placement") or {}),
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -121,11 +121,11 @@ def _hf_next_steps(policy: Any, texts: Sequence[str], n: int, params: SamplingPa
     import torch
     from transformers import StoppingCriteriaList
 
-    from selftaught.loops.policy import _count_tokens
+    from selftaught.loops.policy import _count_tokens, on_device
 
     tok, model = policy.tokenizer, policy.model
     tok.padding_side = "left"
-    enc = tok(list(texts), return_tensors="pt", padding=True)
+    enc = on_device(tok(list(texts), return_tensors="pt", padding=True), model)
     start = enc["input_ids"].shape[1]
     kw = policy._generation_kwargs(params, n)
     torch.manual_seed(seed)

@@ -46,7 +46,8 @@ class HistoryMixin:
 
         Sample, verdict and training counts come from each round's cache (filled when a
         stage finishes, ``store/summaries.py``), or are counted live for a round without
-        one; stages, checkpoints and evaluations are always read live."""
+        one; stages, checkpoints and evaluations are always read live. ``placement`` maps
+        each stage that ran a model to its device, dtype and (CUDA) peak GPU memory in MiB."""
         with self._read() as conn:
             rounds = conn.execute(
                 select(Round.id, Round.index, Round.constitution_hash, Round.summary)
@@ -60,7 +61,8 @@ class HistoryMixin:
             counts.update(round_counts(conn, [rid for rid, c in counts.items() if c is None]))
 
             stages = conn.execute(
-                select(StageRun.round_id, StageRun.stage, StageRun.status, StageRun.seconds)
+                select(StageRun.round_id, StageRun.stage, StageRun.status, StageRun.seconds,
+                       StageRun.device, StageRun.dtype, StageRun.peak_gpu_mb)
                 .join(Round, Round.id == StageRun.round_id)
                 .where(in_run)
             ).all()
@@ -96,10 +98,11 @@ class HistoryMixin:
                 "heldout_pass_at_k": None,
                 "heldout_maj_at_k": None,
                 "seconds": {},
+                "placement": {},
                 "constitution_hash": r.constitution_hash,
             }
         index_to_round = {row["index"]: row for row in by_round.values()}
-        for round_id, stage, status, seconds in sorted(
+        for round_id, stage, status, seconds, device, dtype, peak in sorted(
             stages, key=lambda s: STAGE_ORDER.index(Stage(s.stage))
         ):
             row = by_round[round_id]
@@ -108,6 +111,10 @@ class HistoryMixin:
                 row["stages_done"].append(Stage(stage).value)
             if seconds is not None:
                 row["seconds"][Stage(stage).value] = seconds
+            if device is not None:
+                row["placement"][Stage(stage).value] = {
+                    "device": str(device), "dtype": None if dtype is None else str(dtype), "peak_gpu_mb": peak,
+                }  # fmt: skip
         for round_id, c in counts.items():
             row = by_round[round_id]
             row.update({k: c[k] for k in ("n_samples", "n_generate", "n_rationalized", "n_judged",
@@ -449,6 +456,6 @@ ROUND_TABLE_KEYS = (
     "index", "stages_done", "stage_status", "n_samples", "n_generate", "n_rationalized",
     "n_judged", "pass_rate", "n_train", "n_train_rationalized", "checkpoint_id", "heldout_k",
     "heldout_greedy", "heldout_pass_at_1", "heldout_pass_at_k", "heldout_maj_at_k",
-    "seconds", "constitution_hash",
+    "seconds", "placement", "constitution_hash",
 )  # fmt: skip
 

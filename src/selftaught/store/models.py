@@ -17,7 +17,8 @@ Naming: a surrogate primary key is ``id``; a foreign key is ``<table>_id``, exce
 ``problem_pk`` (because ``problems.problem_id`` is the problem's own natural-key string,
 the one every record and query uses).
 
-Closed sets (``Split``, ``Outcome``, ``SampleSource``, ``Stage``, ``StageStatus``) are
+Closed sets (``Split``, ``Outcome``, ``SampleSource``, ``Stage``, ``StageStatus``,
+``StageDevice``, ``StageDType``) are
 ``Enum`` columns stored as their *values* in a VARCHAR (``native_enum=False``, fixed
 length), portable across SQLite and PostgreSQL and stable when a member is added.
 
@@ -33,6 +34,10 @@ PostgreSQL trigram index) lives outside these models (``UNMODELLED``, ``text_ind
 
 Checkpoint pruning (0008): ``checkpoints.pruned_at`` stamps a checkpoint whose weights were
 deleted to save disk (``keep_checkpoints``); its row stays, so lineage never breaks.
+
+Placement (0009): ``stages.device``, ``stages.dtype`` and ``stages.peak_gpu_mb`` say where a
+stage ran its model (``selftaught.hardware``) and, on CUDA, the most GPU memory it held;
+NULL for a stage that loads no model (judge, curate), and for rows written before 0009.
 
 This module imports SQLAlchemy but nothing else heavy; it knows nothing about records
 (conversion lives in ``convert.py``).
@@ -89,6 +94,21 @@ class StageStatus(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+
+
+class StageDevice(enum.StrEnum):
+    """Where a stage ran its model (``hardware.Placement.device``)."""
+
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class StageDType(enum.StrEnum):
+    """The dtype a stage sampled in, or its trainer's mixed precision (``hardware.Placement.dtype``)."""
+
+    FLOAT32 = "float32"
+    BFLOAT16 = "bfloat16"
+    FLOAT16 = "float16"
 
 
 def utcnow() -> dt.datetime:
@@ -202,6 +222,10 @@ class StageRun(Base):
     seconds: Mapped[float | None]
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+    # where the stage ran its model (0009); NULL: no model, or recorded before 0009
+    device: Mapped[StageDevice | None] = mapped_column(_enum(StageDevice))
+    dtype: Mapped[StageDType | None] = mapped_column(_enum(StageDType))
+    peak_gpu_mb: Mapped[float | None]  # torch.cuda.max_memory_allocated over the stage, MiB
 
 
 class ProblemRow(Base):

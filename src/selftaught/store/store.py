@@ -81,6 +81,8 @@ from selftaught.store.models import (
     Round,
     Run,
     SampleRow,
+    StageDevice,
+    StageDType,
     StageRun,
     StageStatus,
     TrainingExampleRow,
@@ -91,6 +93,7 @@ from selftaught.store.models import (
 __all__ = ["QUERY_ORDERS", "ROUND_TABLE_KEYS", "CaiRecords", "Store"]
 
 _ERROR_MAX = 20_000
+_NO_PLACEMENT = {"device": None, "dtype": None, "peak_gpu_mb": None}
 _TRAINING_SET_KEY = "training_set"
 
 
@@ -281,26 +284,31 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchSt
             return {Stage(s): StageStatus(st) for s, st in conn.execute(stmt)}
 
     def start_stage(self, run_id: str, index: int, stage: Stage) -> None:
-        """Mark a stage running (again): started now, no finish, no error."""
+        """Mark a stage running (again): started now, no finish, no error, no placement."""
         now = utcnow()
         self._upsert_stage(
             run_id, index, stage,
             insert={"status": StageStatus.RUNNING, "started_at": now, "finished_at": None,
-                    "seconds": None, "metrics": {}, "error": None},
-            update=("status", "started_at", "finished_at", "seconds", "metrics", "error"),
+                    "seconds": None, "metrics": {}, "error": None, **_NO_PLACEMENT},
+            update=("status", "started_at", "finished_at", "seconds", "metrics", "error", *_NO_PLACEMENT),
         )  # fmt: skip
 
     def finish_stage(
-        self, run_id: str, index: int, stage: Stage, *, seconds: float, metrics: dict
-    ) -> None:
-        """Mark a stage done, with how long it took and what it measured."""
+        self, run_id: str, index: int, stage: Stage, *, seconds: float, metrics: dict,
+        device: str | None = None, dtype: str | None = None, peak_gpu_mb: float | None = None,
+    ) -> None:  # fmt: skip
+        """Mark a stage done, with how long it took, what it measured and where it ran its
+        model (``device``/``dtype``, and on CUDA its peak GPU memory in MiB; None: no model)."""
         now = utcnow()
+        placement = {"device": None if device is None else StageDevice(device),
+                     "dtype": None if dtype is None else StageDType(dtype),
+                     "peak_gpu_mb": None if peak_gpu_mb is None else float(peak_gpu_mb)}  # fmt: skip
         self._upsert_stage(
             run_id, index, stage,
             insert={"status": StageStatus.DONE, "started_at": now - dt.timedelta(seconds=seconds),
                     "finished_at": now, "seconds": float(seconds), "metrics": dict(metrics),
-                    "error": None},
-            update=("status", "finished_at", "seconds", "metrics", "error"),
+                    "error": None, **placement},
+            update=("status", "finished_at", "seconds", "metrics", "error", *placement),
         )  # fmt: skip
         self._remember_counts(run_id, index)  # the round's counts, cached (summaries.py)
 
