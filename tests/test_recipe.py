@@ -79,6 +79,10 @@ def test_relative_problem_files_resolve_against_the_recipe(tmp_path):
         ("policy:\n  init: /no/such/checkpoint\n", 2, "not 'tiny'"),  # a path that is not there
         ("- a\n- b\n", 1, "top level must be a mapping"),
         ("", 1, "empty"),
+        # processes share the batch: they must divide it, and the micro-batch their share
+        ("train:\n  batch_size: 8\n  processes: 3\n", 3, "3 processes must divide batch_size (8)"),
+        ("train:\n  batch_size: 8\n  micro_batch_size: 8\n  processes: 2\n", 4, "per-process batch (8 / 2 = 4)"),
+        ("dpo:\n  batch_size: 6\n  processes: 4\n", 3, "4 processes must divide batch_size (6)"),
     ],
 )
 def test_errors_name_the_line(tmp_path, text, line, reason):
@@ -87,6 +91,17 @@ def test_errors_name_the_line(tmp_path, text, line, reason):
     with pytest.raises(ConfigError) as e:
         load_recipe(f)
     assert e.value.line == line and reason in str(e.value), str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_processes_reach_the_train_settings(tmp_path):
+    f = tmp_path / "r.yaml"
+    f.write_text("train: {batch_size: 8, micro_batch_size: 2, processes: 2}\ndpo: {batch_size: 8, processes: 4}\n")
+    recipe = load_recipe(f)
+    sft, dpo = recipe.loop_config().round_sft, recipe.dpo_settings(seed=0)
+    assert (sft.processes, sft.accumulation) == (2, (2, 2))  # 8 rows = 2 processes x 2 passes x 2 rows
+    assert (dpo.processes, dpo.accumulation) == (4, (2, 1))
+    assert recipe.loop_config().cold_start_sft.processes == 1  # the cold start trains in-process
 
 
 @pytest.mark.parametrize("name", ["arithmetic-star.yaml", "arithmetic-rft.yaml"])

@@ -7,6 +7,7 @@
     ├── JudgeError           a judge cannot run at all (not: a wrong answer)
     │   └── SandboxUnavailable   bubblewrap is missing and unsandboxed mode was not chosen
     ├── CheckpointError      a checkpoint is missing or fails its manifest check
+    ├── TrainError           a training subprocess failed (multi-process training, loops/launch.py)
     ├── ScheduleError        a schedule cannot be made or found (no Prefect server, unknown name)
     └── ModelUnavailable     a model cannot be loaded here (e.g. an optional package is missing)
 """
@@ -57,3 +58,7 @@ class CheckpointError(SelftaughtError):
 
 class ModelUnavailable(SelftaughtError):
     """A model cannot be loaded here, e.g. the package that ships its weights is missing."""
+
+
+class TrainError(SelftaughtError):
+    """A training run failed outside this process (a worker of a multi-process run exited with an error)."""

@@ -66,6 +66,18 @@ def _check_micro(batch: int, micro: int | None, what: str) -> None:
         raise ValueError(f"micro_batch_size {micro} must divide {what} ({batch})")
 
 
+def _check_processes(processes: int, info: ValidationInfo) -> int:
+    """``processes`` divides the batch, and the micro-batch divides each process's share."""
+    batch, micro = info.data.get("batch_size"), info.data.get("micro_batch_size")
+    if batch is None or processes == 1:
+        return processes
+    if batch % processes:
+        raise ValueError(f"{processes} processes must divide batch_size ({batch}): each process takes batch_size / processes rows")
+    if micro is not None and (batch // processes) % micro:
+        raise ValueError(f"micro_batch_size {micro} must divide the per-process batch ({batch} / {processes} = {batch // processes})")
+    return processes
+
+
 class TaskSpec(_Strict):
     kind: Literal["arithmetic", "file"] = "arithmetic"
     "`arithmetic`: the embedded task; `file`: problems from JSONL files."
@@ -134,11 +146,18 @@ class TrainSpec(_Strict):
     "Tokens per row, prompt + completion (longer rows are truncated)."
     max_per_problem: int = Field(_D.max_per_problem, ge=1)
     "Distinct correct samples kept per problem."
+    processes: int = Field(1, ge=1)
+    "Train on N processes (DDP through `accelerate launch`; loops/launch.py): each takes batch_size / N rows of every step, so the global batch stays batch_size. 1 = in-process. The cold start always runs in-process."
 
     @model_validator(mode="after")
     def _micro_divides(self) -> TrainSpec:
         _check_micro(self.batch_size, self.micro_batch_size, "batch_size")
         return self
+
+    @field_validator("processes")
+    @classmethod
+    def _processes_divide(cls, processes: int, info: ValidationInfo) -> int:
+        return _check_processes(processes, info)
 
 
 class EvaluateSpec(_Strict):
@@ -218,11 +237,18 @@ class DPOSpec(_Strict):
     "Pairs per forward/backward pass (gradients accumulate up to batch_size); None = batch_size."
     max_length: int = Field(128, ge=8)
     "Tokens per prompt + completion."
+    processes: int = Field(1, ge=1)
+    "Train on N processes (DDP through `accelerate launch`; loops/launch.py): each takes batch_size / N pairs of every step. 1 = in-process."
 
     @model_validator(mode="after")
     def _micro_divides(self) -> DPOSpec:
         _check_micro(self.batch_size, self.micro_batch_size, "batch_size")
         return self
+
+    @field_validator("processes")
+    @classmethod
+    def _processes_divide(cls, processes: int, info: ValidationInfo) -> int:
+        return _check_processes(processes, info)
 
     def settings(self, *, seed: int, lora: LoRASpec | None) -> Any:
         from selftaught.loops.dpo import DPOSettings
@@ -531,6 +557,7 @@ class Recipe(_Strict):
                 _D.round_sft, lr=t.lr, steps=t.steps, batch_size=t.batch_size, max_length=t.max_length,
                 micro_batch_size=t.micro_batch_size, master_dtype=self.policy.master_dtype,
                 gradient_checkpointing=self.policy.gradient_checkpointing, placement=placement,
+                processes=t.processes,
             ),
             batch_size=g.batch_size,
         )

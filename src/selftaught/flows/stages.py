@@ -205,7 +205,7 @@ def _existing_checkpoint(ctx: RunContext, index: int) -> Checkpoint | None:
 @task(name="train", cache_policy=NO_CACHE)
 def train_stage(ctx: RunContext, index: int) -> None:
     def body(advance: Advance) -> dict:
-        from selftaught.loops.train import train_sft
+        from selftaught.loops.launch import train_sft  # in-process, or on train.processes processes
 
         ckpt = _existing_checkpoint(ctx, index)
         if ckpt is None and ctx.family(index) is Family.PREFERENCE:
@@ -230,7 +230,8 @@ def train_stage(ctx: RunContext, index: int) -> None:
 
 def _train_dpo(ctx: RunContext, index: int, advance: Advance) -> Checkpoint:
     """DPO on the pairs of this round's stored verdicts (a pure function of them)."""
-    from selftaught.loops.dpo import build_pairs, train_dpo
+    from selftaught.loops.dpo import build_pairs
+    from selftaught.loops.launch import train_dpo  # in-process, or on dpo.processes processes
 
     judged = ctx.store.get_judged(ctx.run_id, index, SampleSource.GENERATE)
     by_id = {p.id: p for p in ctx.round_problems(index)}

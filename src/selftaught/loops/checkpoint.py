@@ -25,6 +25,10 @@ loses every file its manifest lists; ``verify_checkpoint`` then fails with a "pr
 and only in a selftaught checkpoint (a manifest) inside the run's folder: a user's model
 registered as round 0 (``policy.init``) lives elsewhere and is never touched.
 
+Under DDP (``loops/launch.py``: every process runs the same train function) only rank 0
+writes: ``save_checkpoint`` in any other rank writes nothing and returns ``""`` -- its
+caller's result is discarded by the launcher, which returns rank 0's checkpoint.
+
 No torch import here: the model object does the serialising.
 """
 
@@ -86,6 +90,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def secondary_rank() -> bool:
+    """Whether this is a DDP process other than rank 0 (``RANK``/``WORLD_SIZE`` as torchrun sets them)."""
+    return os.environ.get("RANK", "0") != "0" and int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def save_checkpoint(
     model: Any,
     tokenizer: Any,
@@ -99,6 +108,8 @@ def save_checkpoint(
     ``extra_files`` (name -> text) are written beside the weights and covered by the
     manifest (RL rounds keep their rollouts there).
     """
+    if secondary_rank():
+        return ""  # DDP: rank 0 writes the one checkpoint (see the module's docstring)
     dest = Path(dest_dir)
     if dest.exists():
         try:

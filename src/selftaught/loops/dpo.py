@@ -78,6 +78,14 @@ class DPOSettings:
     max_pairs_per_problem: int = 4  # distinct pairs kept per problem
     seed: int = 0  # data order and dropout seed
     lora: LoRASettings | None = None  # low-rank adapters; the reference is then adapters-off
+    processes: int = 1  # DDP processes, each taking batch_size / processes pairs a step; run through loops/launch.py
+
+    @property
+    def accumulation(self) -> tuple[int, int]:
+        """(pairs per pass, passes per optimizer step) in each of the ``processes`` processes."""
+        from selftaught.loops.train import per_process, split_batch
+
+        return split_batch(per_process(self.batch_size, self.processes), self.micro_batch_size)
 
 
 def _distinct(judged: Sequence[Judged]) -> list[Judged]:
@@ -151,16 +159,14 @@ def build_dpo_config(cfg: DPOSettings, output_dir: str) -> Any:
     """The one place TRL's ``DPOConfig`` is built (device and precision: ``cfg.placement``)."""
     from trl import DPOConfig
 
-    from selftaught.loops.train import split_batch
-
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
         return DPOConfig(
             output_dir=output_dir,
             learning_rate=cfg.lr,
             max_steps=cfg.steps,
-            per_device_train_batch_size=split_batch(cfg.batch_size, cfg.micro_batch_size)[0],
-            gradient_accumulation_steps=split_batch(cfg.batch_size, cfg.micro_batch_size)[1],
+            per_device_train_batch_size=cfg.accumulation[0],
+            gradient_accumulation_steps=cfg.accumulation[1],
             beta=cfg.beta,
             loss_type=list(cfg.loss_types),
             loss_weights=None if cfg.loss_weights is None else list(cfg.loss_weights),
@@ -174,9 +180,10 @@ def build_dpo_config(cfg: DPOSettings, output_dir: str) -> Any:
             report_to="none",
             save_strategy="no",
             logging_strategy="steps",
-            logging_steps=10,
+            logging_steps=1,  # every step's loss goes to config["loss_curve"]
             disable_tqdm=True,
             dataloader_num_workers=0,
+            ddp_find_unused_parameters=False,  # DDP (loops/launch.py): every weight gets a gradient
             dataloader_pin_memory=False,
             dataset_num_proc=None,
         )
@@ -220,6 +227,7 @@ def train_dpo(
         from trl import DPOTrainer
 
         from selftaught.loops.rl import _progress_callback
+        from selftaught.loops.train import loss_curve
 
         data = Dataset.from_list([style.dpo_row(p.prompt, p.chosen, p.rejected) for p in pairs])
         # the reference is the starting policy: a frozen copy, or (LoRA) adapters disabled
@@ -244,6 +252,7 @@ def train_dpo(
                 for row in trainer.state.log_history
             ]
         config["train_loss"] = float(result.training_loss)
+        config["loss_curve"] = loss_curve(trainer.state.log_history)
     model.eval()
     meta = {"checkpoint_id": checkpoint_id, "parent_id": parent_id, "round_index": round_index, **config}
     sha = save_checkpoint(model, tokenizer, out_dir, meta=meta)

@@ -67,11 +67,23 @@ class SFTSettings:
     master_dtype: str = "float32"  # weights the optimizer updates: float32, or "saved" (the checkpoint's)
     gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~35% slower
     placement: Placement | None = None  # device and mixed precision (hardware.py); None = decided here (auto)
+    processes: int = 1  # DDP processes, each taking batch_size / processes rows a step; run through loops/launch.py
 
     @property
     def accumulation(self) -> tuple[int, int]:
-        """(rows per pass, passes per optimizer step)."""
-        return split_batch(self.batch_size, self.micro_batch_size)
+        """(rows per pass, passes per optimizer step) in each of the ``processes`` processes."""
+        return split_batch(per_process(self.batch_size, self.processes), self.micro_batch_size)
+
+
+def per_process(batch: int, processes: int) -> int:
+    """Each DDP process's share of a global batch.
+
+    >>> per_process(32, 1), per_process(32, 4)
+    (32, 8)
+    """
+    if processes < 1 or batch % processes:
+        raise ValueError(f"{processes} processes must divide the batch ({batch})")
+    return batch // processes
 
 
 def split_batch(batch: int, micro: int | None) -> tuple[int, int]:
@@ -84,6 +96,16 @@ def split_batch(batch: int, micro: int | None) -> tuple[int, int]:
     if batch % micro:
         raise ValueError(f"micro_batch_size {micro} must divide the batch ({batch})")
     return micro, batch // micro
+
+
+def loss_curve(log_history: Sequence[dict[str, Any]]) -> list[float]:
+    """The training loss of every logged step (one per optimizer step at ``logging_steps=1``;
+    under DDP, the mean over the processes).
+
+    >>> loss_curve([{"loss": 2.5, "step": 1}, {"loss": 2.0, "step": 2}, {"train_loss": 2.25}])
+    [2.5, 2.0]
+    """
+    return [float(row["loss"]) for row in log_history if "loss" in row]
 
 
 def build_sft_config(cfg: SFTSettings, output_dir: str) -> Any:
@@ -112,9 +134,11 @@ def build_sft_config(cfg: SFTSettings, output_dir: str) -> Any:
             gradient_checkpointing=cfg.gradient_checkpointing,
             report_to="none",
             save_strategy="no",
-            logging_strategy="no",
+            logging_strategy="steps",
+            logging_steps=1,  # every step's loss goes to config["loss_curve"]
             disable_tqdm=True,
             dataloader_num_workers=0,
+            ddp_find_unused_parameters=False,  # DDP (loops/launch.py): every weight gets a gradient
             dataloader_pin_memory=False,
             dataset_num_proc=None,
         )
@@ -241,6 +265,7 @@ def train_sft(
             model = to_save(trainer.model, lora)
         config.update(adapter_meta(lora, parent_id=parent_id, base_path=base_path, out_dir=out_dir))
         config["train_loss"] = float(result.training_loss)
+        config["loss_curve"] = loss_curve(trainer.state.log_history)
         config["skipped"] = False
     else:
         config["skipped"] = True
