@@ -65,6 +65,17 @@ def test_bad_recipe_fails_with_file_line_and_reason_before_running(tmp_path, tex
     assert not (tmp_path / "store.db").exists()  # nothing ran
 
 
+def test_an_error_with_brackets_reaches_the_user_whole(tmp_path):
+    """Errors are printed through rich: square brackets in a message (a pip extra, a YAML
+    list, a path) must not be taken for markup and silently dropped."""
+    recipe = tmp_path / "[v].yaml"
+    recipe.write_text("name: x\ngenerate:\n  backend: vllm\n")
+    result = cli("run", str(recipe), env=_env(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert f"{recipe}:3: generate.backend: vllm needs" in result.stderr, result.stderr
+    assert "pip install 'selftaught[vllm]'" in result.stderr or "CUDA" in result.stderr, result.stderr
+
+
 def test_missing_recipe_file_is_one_line(tmp_path):
     result = cli("run", str(tmp_path / "nope.yaml"), env=_env(tmp_path))
     assert result.returncode == 2 and "file not found" in result.stderr and "Traceback" not in result.stderr

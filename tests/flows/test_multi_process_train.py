@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from selftaught.hardware import Placement
 from selftaught.loops.arithmetic import format_prompt
 from selftaught.loops.checkpoint import verify_checkpoint
 from selftaught.loops.train import SFTSettings, train_sft
@@ -72,9 +73,10 @@ def test_two_processes_train_one_recorded_checkpoint_with_the_one_process_loss_c
     log = (run_dir / "round-001.train.log").read_text()
     assert "accelerate.commands.launch" in log and "--num_processes 2" in log
 
-    # the same call on one process: the same rows, seed and global batch
+    # the same call on one process: the same rows, seed, global batch and placement
+    stored = {**ckpt.config["sft"], "placement": Placement(**ckpt.config["sft"]["placement"])}
     one = train_sft(
-        parent.path, ts, str(tmp_path / "one"), cfg=replace(SFTSettings(**ckpt.config["sft"]), processes=1),
+        parent.path, ts, str(tmp_path / "one"), cfg=replace(SFTSettings(**stored), processes=1),
         checkpoint_id="one", parent_id=parent.id, round_index=1, threads=1,
     )  # fmt: skip
     two_curve, one_curve = ckpt.config["loss_curve"], one.config["loss_curve"]

@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from selftaught.errors import SelftaughtError
 
@@ -410,7 +411,7 @@ def main() -> None:
     try:
         app()
     except SelftaughtError as e:
-        err.print(f"[red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted; resume with `selftaught run RECIPE --resume RUN_ID`")
