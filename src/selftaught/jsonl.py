@@ -30,17 +30,23 @@ def read_jsonl_objects(path: str | Path, what: str = "file") -> Iterator[tuple[s
     """
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_bytes().splitlines()
     except OSError as exc:
         raise DataError(f"{path}: cannot read {what} ({exc.strerror})") from exc
-    for lineno, line in enumerate(lines, 1):
+    for lineno, raw in enumerate(lines, 1):
+        where = f"{path}:{lineno}"
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{where}: not UTF-8 (byte {raw[exc.start]:#04x} at column {exc.start + 1})") from None
         if not line.strip():
             continue
-        where = f"{path}:{lineno}"
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{where}: not valid JSON ({exc.msg})") from exc
+        except RecursionError:
+            raise DataError(f"{where}: not valid JSON (nested too deeply)") from None
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object")
         yield where, row

@@ -219,14 +219,21 @@ def _parse_mapping(items: list[str]) -> dict[str, str]:
 def read_rows(path: Path, fmt: str, hf_split: str | None = None) -> Iterator[tuple[str, Any]]:
     """(where, row) for each row: ``line N`` for JSONL (blank lines skipped), ``row N`` otherwise."""
     if fmt == "jsonl":
-        with path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
+        with path.open("rb") as f:  # bytes: one undecodable line is reported, not the file
+            for n, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    yield f"line {n}", DataError(f"not UTF-8 (byte {raw[exc.start]:#04x} at column {exc.start + 1})")
+                    continue
                 if not line.strip():
                     continue
                 try:
                     yield f"line {n}", json.loads(line)
                 except json.JSONDecodeError as exc:
                     yield f"line {n}", DataError(f"not valid JSON ({exc.msg})")
+                except RecursionError:
+                    yield f"line {n}", DataError("not valid JSON (nested too deeply)")
         return
     import datasets
 

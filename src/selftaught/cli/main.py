@@ -162,6 +162,9 @@ def run(
     from selftaught.recipe import load_recipe
 
     recipe = load_recipe(recipe_file)
+    from selftaught.flows.context import check_task
+
+    check_task(recipe)  # the problems load, before any run row or stage
     db, home, threads = _settings(db, home, threads)
     fresh = resume is None
     if resume:

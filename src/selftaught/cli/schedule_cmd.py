@@ -70,7 +70,10 @@ def add(
     from selftaught.flows.schedule import register
     from selftaught.recipe import load_recipe
 
+    from selftaught.flows.context import check_task
+
     recipe = load_recipe(recipe_file)
+    check_task(recipe)  # the problems load, before anything is registered
     db, home, threads = _settings(db, home, threads)
     run_id = run_id or new_run_id(recipe)
     deployed = register(

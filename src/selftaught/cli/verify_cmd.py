@@ -85,8 +85,8 @@ def _options(kind: str, raw: list[str], timeout: float | None, workers: int | No
 
 def verify(
     kind: Annotated[str, typer.Argument(help='Verifier name or weighted spec, e.g. "math" or "math=1,format=0.2".')],
-    timeout: Annotated[Optional[float], typer.Option(help="Deadline per item in seconds (math, code).")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes / parallel sandboxes (math, code).")] = None,
+    timeout: Annotated[Optional[float], typer.Option(min=0.001, help="Deadline per item in seconds (math, code); > 0.")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Worker processes / parallel sandboxes (math, code); >= 1.")] = None,
     unsafe_no_sandbox: Annotated[
         bool, typer.Option("--unsafe-no-sandbox", help="code: run WITHOUT bubblewrap (trusted code only).")
     ] = False,
@@ -108,7 +108,10 @@ def verify(
             if not text.strip():
                 continue
             try:
-                obj = json.loads(text)
+                try:
+                    obj = json.loads(text)
+                except RecursionError:
+                    raise ValueError("JSON nested too deeply") from None
                 if not isinstance(obj, dict):
                     raise ValueError("not a JSON object")
                 problem, completion = _problem(obj, number)

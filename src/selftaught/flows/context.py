@@ -182,6 +182,14 @@ class RunContext(RunLayout):
         return band_filter(block, pass_rate_map(rows, before_round=index), band)
 
 
+def check_task(recipe: Recipe) -> None:
+    """Load both splits' problems once, before a run exists: a bad problem file (a line that
+    is not UTF-8, not JSON, without an answer) or a task too small for its split is a
+    one-line ``DataError`` here, not a failed flow after the first stage."""
+    for split in (Split.TRAIN, Split.HELDOUT):
+        _load_problems(recipe, split)
+
+
 def _load_problems(recipe: Recipe, split: Split) -> list[Problem]:
     task = recipe.task
     if task.kind == "arithmetic":
