@@ -62,3 +62,7 @@ class ModelUnavailable(SelftaughtError):
 
 class TrainError(SelftaughtError):
     """A training run failed outside this process (a worker of a multi-process run exited with an error)."""
+
+
+class HomeError(SelftaughtError):
+    """The home folder cannot take a run: not a folder, not writable, or too little free space."""

@@ -14,7 +14,7 @@ def cai(
     run_id: Annotated[Optional[str], typer.Option("--run-id", help="Id for a new run [default: name-date-time].")] = None,
     db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
     home: Annotated[Optional[Path], typer.Option("--home", help="Folder for checkpoints [env SELFTAUGHT_HOME].")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="torch threads [env SELFTAUGHT_TORCH_THREADS].")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")] = None,
 ) -> None:
     """Run (or resume) Constitutional AI rounds: SL (critique -> revise -> SFT) or RL
     (AI-feedback pairs -> DPO), then the held-out violation rate.
@@ -28,7 +28,7 @@ def cai(
               selftaught cai recipes/cai-smollm2.yaml --resume cai-smollm2-20261125-101500-0042
     """
     from selftaught.cai_recipe import load_cai_recipe
-    from selftaught.cli.main import _print_rounds, _quiet_prefect, _settings, _store, err
+    from selftaught.cli.main import _check_home, _print_rounds, _quiet_prefect, _settings, _store, err
     from selftaught.errors import ConfigError
 
     recipe = load_cai_recipe(recipe_file)
@@ -51,6 +51,7 @@ def cai(
     from selftaught.flows.cai import new_cai_run_id
 
     run_id = run_id or new_cai_run_id(recipe)
+    _check_home(home, recipe.policy)
     _quiet_prefect()
     from selftaught.cli.progress import RichReporter
     from selftaught.flows.cai import cai_run_flow

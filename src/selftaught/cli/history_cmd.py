@@ -164,7 +164,7 @@ def export(
     kind: Annotated[str, typer.Option(help="sft, messages, preference or prompt.")] = "sft",
     fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl, parquet or hf [default: from OUT's suffix].")] = None,
     run: Annotated[Optional[str], typer.Option(help="Run id.")] = None,
-    round_index: Annotated[Optional[int], typer.Option("--round", help="Round index.")] = None,
+    round_index: Annotated[Optional[int], typer.Option("--round", min=0, help="Round index.")] = None,
     problem: Annotated[Optional[str], typer.Option(help="Problem id (a row's own id: every stored version, ID@HASH).")] = None,
     search: Annotated[Optional[str], typer.Option(help="Substring of the problem's prompt.")] = None,
     judge: Annotated[Optional[str], typer.Option(help="Only this judge's verdicts count.")] = None,

@@ -2,8 +2,9 @@
 
 Start-up is cheap: torch, transformers, Prefect and SQLAlchemy are imported inside the
 commands that need them, so ``selftaught --help`` answers at once. Every error that
-selftaught raises on purpose (``SelftaughtError``) is printed as one line on stderr with
-exit code 2, never as a traceback.
+selftaught raises on purpose (``SelftaughtError``), and every ``OSError`` (a full disk, a
+read-only folder: reason and path), is printed as one line on stderr with exit code 2, never
+as a traceback (``SELFTAUGHT_TRACEBACK=1`` shows the traceback of an ``OSError``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ HomeOpt = Annotated[
     typer.Option("--home", help="Folder for checkpoints and plots [env SELFTAUGHT_HOME; default ./selftaught-home]."),
 ]
 ThreadsOpt = Annotated[
-    Optional[int], typer.Option("--threads", help="torch threads (0 = all cores) [env SELFTAUGHT_TORCH_THREADS].")
+    Optional[int], typer.Option("--threads", min=0, help="torch threads (0 = all cores) [env SELFTAUGHT_TORCH_THREADS].")
 ]
 
 
@@ -62,6 +63,13 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # the temporary server Prefect starts without PREFECT_API_URL needs >20 s on a busy 2-core box
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def _check_home(home: Path, init: str) -> None:
+    """The home folder is writable and has room for a round, before any run row exists."""
+    from selftaught.preflight import check_home, checkpoint_bytes
+
+    check_home(home, checkpoint_bytes(init))
 
 
 def _store(db: str):
@@ -121,6 +129,7 @@ def demo(
 
     db, home, threads = _settings(db, home, threads)
     recipe = Recipe(name=f"demo-{method}", method=method, rounds=rounds, seed=seed)
+    _check_home(home, recipe.policy.init)
     run_id = new_run_id(recipe)
     clock = time.perf_counter()
     timings = _run(recipe, run_id, db, home, threads, fresh=True)
@@ -187,6 +196,7 @@ def run(
     elif run_id and _store(db).get_run(run_id) is not None:
         raise ConfigError(f"--run-id: run {run_id!r} already exists; use --resume {run_id}")
     run_id = run_id or new_run_id(recipe)
+    _check_home(home, recipe.policy.init)
     timings = _run(recipe, run_id, db, home, threads, fresh=fresh)
     _print_rounds(db, run_id, timings)
 
@@ -228,7 +238,7 @@ def rounds(
 @app.command()
 def samples(
     run: Annotated[Optional[str], typer.Option(help="Run id.")] = None,
-    round_index: Annotated[Optional[int], typer.Option("--round", help="Round index.")] = None,
+    round_index: Annotated[Optional[int], typer.Option("--round", min=0, help="Round index.")] = None,
     problem: Annotated[Optional[str], typer.Option(help="Problem id: a stored id, or a row's own id (every stored version, ID@HASH).")] = None,
     search: Annotated[Optional[str], typer.Option(help="Substring of the problem's prompt (case-insensitive).")] = None,
     outcome: Annotated[Optional[str], typer.Option(help="pass, fail, error or timeout.")] = None,
@@ -286,8 +296,8 @@ def eval_(
     checkpoint: Annotated[Path, typer.Option(help="A saved model folder (from_pretrained loads it).")],
     problems: Annotated[Path, typer.Option(help="JSONL: one {id, prompt, answer} per line.")],
     k: Annotated[int, typer.Option(min=1, help="Samples per problem for pass@1, pass@k, maj@k.")] = 8,
-    temperature: Annotated[Optional[float], typer.Option(help="Sampling temperature (default: the model profile's).")] = None,
-    max_new_tokens: Annotated[Optional[int], typer.Option(help="Tokens per completion (default: the model profile's).")] = None,
+    temperature: Annotated[Optional[float], typer.Option(min=1e-6, help="Sampling temperature (> 0) (default: the model profile's).")] = None,
+    max_new_tokens: Annotated[Optional[int], typer.Option(min=1, help="Tokens per completion (default: the model profile's).")] = None,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     judge: Annotated[str, typer.Option(help="Verifier name: arithmetic or math.")] = "arithmetic",
     prompt_format: Annotated[str, typer.Option("--format", help="auto, raw or chat (the tokenizer's chat template).")] = "auto",
@@ -410,11 +420,37 @@ _register_optional()
 
 def main() -> None:
     """Entry point: known errors become one line and exit code 2."""
+    try:  # typer vendors its own copy of click since 0.2x
+        from typer._click import exceptions as click_errors
+    except ImportError:  # pragma: no cover - older typer
+        from click import exceptions as click_errors
+
     _quiet_prefect()  # before anything imports prefect
     try:
-        app()
+        code = app(standalone_mode=False)  # click returns typer.Exit's code instead of exiting
+        sys.exit(code if isinstance(code, int) else 0)
+    except click_errors.NoArgsIsHelpError as e:  # `selftaught prm`: the group's help
+        from typer import rich_utils
+
+        rich_utils.rich_format_error(e)
+        sys.exit(e.exit_code)
+    except click_errors.UsageError as e:  # a bad option value or a missing argument: one line, not a box
+        where = f"{e.ctx.command_path}: " if e.ctx else ""
+        hint = f" (see {e.ctx.command_path} --help)" if e.ctx else ""
+        err.print(f"[red]error:[/] {escape(where + e.format_message())}{escape(hint)}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Abort:  # Ctrl-C, which click turns into Abort
+        err.print("interrupted; resume with `selftaught run RECIPE --resume RUN_ID`")
+        sys.exit(130)
     except SelftaughtError as e:
         err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except OSError as e:  # a full disk, a folder that vanished: the reason and the path, one line
+        if os.environ.get("SELFTAUGHT_TRACEBACK"):
+            raise
+        where = ": ".join(str(f) for f in (e.filename, e.filename2) if f)
+        err.print(f"[red]error:[/] {escape(e.strerror or str(e))}{': ' + escape(where) if where else ''}",
+                  highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted; resume with `selftaught run RECIPE --resume RUN_ID`")

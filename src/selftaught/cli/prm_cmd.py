@@ -17,23 +17,23 @@ prm_app = typer.Typer(
 )
 
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")]
-ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", help="torch threads [env SELFTAUGHT_TORCH_THREADS].")]
+ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")]
 RoundsOpt = Annotated[Optional[list[int]], typer.Option("--round", help="Round index; repeat for several rounds.")]
 
 
 @prm_app.command("label")
 def label(
     run: Annotated[str, typer.Argument(metavar="RUN", help="The run whose samples to label.")],
-    round_: Annotated[int, typer.Option("--round", help="The round whose generated samples to label.")],
-    rollouts: Annotated[int, typer.Option(help="Continuations per step prefix (N).")] = 8,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature of the rollouts.")] = 1.0,
-    max_new_tokens: Annotated[int, typer.Option(help="Tokens per rollout.")] = 32,
+    round_: Annotated[int, typer.Option("--round", min=0, help="The round whose generated samples to label.")],
+    rollouts: Annotated[int, typer.Option(min=1, help="Continuations per step prefix (N).")] = 8,
+    temperature: Annotated[float, typer.Option(min=1e-6, help="Sampling temperature of the rollouts (> 0).")] = 1.0,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Tokens per rollout.")] = 32,
     checkpoint: Annotated[Optional[str], typer.Option(help="Policy to roll out (default: the one that wrote the samples).")] = None,
     judge: Annotated[str, typer.Option(help="Judge of the rollouts' final answers.")] = "arithmetic",
     delimiter: Annotated[Optional[str], typer.Option(help="Step delimiter for non-embedded data, e.g. '\\n' (default: <think> steps).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Label at most this many samples now (the rest on the next call).")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Label at most this many samples now (the rest on the next call).")] = None,
     seed: Annotated[int, typer.Option(help="Rollout seed.")] = 0,
-    batch_size: Annotated[int, typer.Option(help="Step prefixes per generate call (x rollouts sequences).")] = 64,
+    batch_size: Annotated[int, typer.Option(min=1, help="Step prefixes per generate call (x rollouts sequences).")] = 64,
     backend: Annotated[str, typer.Option(help="Rollout sampler: hf (in-process generate) or vllm (a CUDA GPU and the vllm extra; docs/vllm.md).")] = "hf",
     db: DbOpt = None,
     threads: ThreadsOpt = None,
@@ -81,12 +81,12 @@ def train(
     data: Annotated[Optional[Path], typer.Option(help="Train from this JSONL file instead of the store (PRM: prompt/completions/labels as `prm export` writes; ORM: prompt/completion/label).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Checkpoint folder (default: HOME/runs/RUN/KIND-rROUND).")] = None,
     base: Annotated[Optional[str], typer.Option(help="Checkpoint id or path to start from (default: the policy of the samples).")] = None,
-    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 150,
-    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 5e-4,
-    batch_size: Annotated[int, typer.Option(help="Rows per optimizer step.")] = 32,
+    steps: Annotated[int, typer.Option(min=1, help="Optimizer steps.")] = 150,
+    lr: Annotated[float, typer.Option(min=1e-12, help="Peak learning rate (> 0).")] = 5e-4,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows per optimizer step.")] = 32,
     objective: Annotated[str, typer.Option(help="ORM loss: pairwise (TRL RewardTrainer on a prompt's correct/wrong pairs; ranks a problem's answers) or classify (P(correct) over all samples).")] = "pairwise",
     balance: Annotated[str, typer.Option(help="Cross-entropy weights (PRM, classify ORM): class (the two classes equal overall), prompt (equal within each prompt; one-class prompts left out) or none.")] = "class",
-    eval_fraction: Annotated[float, typer.Option(help="Share of problems held out for the quality figures.")] = 0.2,
+    eval_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of problems held out for the quality figures.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
     db: DbOpt = None,
     home: Annotated[Optional[Path], typer.Option("--home", help="Folder for checkpoints [env SELFTAUGHT_HOME].")] = None,

@@ -55,7 +55,7 @@ def add(
     name: Annotated[Optional[str], typer.Option(help="Deployment name [default: the run id].")] = None,
     db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
     home: Annotated[Optional[Path], typer.Option("--home", help="Checkpoints folder [env SELFTAUGHT_HOME].")] = None,
-    threads: Annotated[Optional[int], typer.Option("--threads", help="torch threads [env SELFTAUGHT_TORCH_THREADS].")] = None,
+    threads: Annotated[Optional[int], typer.Option("--threads", min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")] = None,
 ) -> None:
     """Register a schedule for a recipe: each firing continues the same run with one more round
     (from its latest checkpoint), or starts a new run with --fresh.

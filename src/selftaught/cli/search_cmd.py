@@ -44,7 +44,7 @@ def search(
     run: Annotated[Optional[str], typer.Option(help="Record the search under this run id (created if missing).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
     db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
-    threads: Annotated[Optional[int], typer.Option(help="torch threads [env SELFTAUGHT_TORCH_THREADS].")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")] = None,
 ) -> None:
     """Search for better answers at test time, store every candidate and score, print accuracy.
 

@@ -93,7 +93,7 @@ def verify(
     option: Annotated[
         Optional[list[str]], typer.Option("--option", "-o", help="Verifier option KEY=VALUE (PART.KEY=VALUE for a spec).")
     ] = None,
-    batch: Annotated[int, typer.Option(help="Lines judged together (1 when stdin is a terminal).")] = 64,
+    batch: Annotated[int, typer.Option(min=1, help="Lines judged together (1 when stdin is a terminal).")] = 64,
 ) -> None:
     from selftaught.judges import get_verifier
 

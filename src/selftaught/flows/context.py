@@ -41,13 +41,43 @@ def local_run_settings() -> Iterator[None]:
     (``HEARTBEAT_ENV``), they are off here. Scheduled runs executed by a worker keep
     Prefect's own settings.
     """
-    if any(os.environ.get(name) for name in HEARTBEAT_ENV):
+    with _run_logs_to_api_only():
+        if any(os.environ.get(name) for name in HEARTBEAT_ENV):
+            yield
+            return
+        from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            yield
+
+
+#: Prefect's loggers of flow and task runs: they log a failed stage's traceback at ERROR
+RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+
+
+@contextmanager
+def _run_logs_to_api_only() -> Iterator[None]:
+    """Flow and task run logs go to Prefect's API (its UI shows them), not to the terminal.
+
+    A failed stage is reported once by the CLI, as one line; Prefect would also print its
+    traceback twice more (task run, then each flow run). ``SELFTAUGHT_TRACEBACK=1`` keeps them.
+    """
+    if os.environ.get("SELFTAUGHT_TRACEBACK"):
         yield
         return
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    import logging
 
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    import prefect.logging.configuration  # noqa: F401 - configures the loggers on import
+
+    loggers = [logging.getLogger(name) for name in RUN_LOGGERS]
+    before = [lg.propagate for lg in loggers]
+    for lg in loggers:
+        lg.propagate = False
+    try:
         yield
+    finally:
+        for lg, value in zip(loggers, before):
+            lg.propagate = value
 
 
 # ---------------------------------------------------------------------------- context

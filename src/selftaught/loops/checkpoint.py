@@ -132,6 +132,11 @@ def save_checkpoint(
         _fsync_tree(tmp)
         os.rename(tmp, dest)
         _fsync_dir(dest.parent)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.filename is None:  # a failed write (a full disk) names no file: name the checkpoint
+            raise OSError(exc.errno, exc.strerror, str(dest)) from exc
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
