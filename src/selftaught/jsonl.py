@@ -50,3 +50,27 @@ def read_jsonl_objects(path: str | Path, what: str = "file") -> Iterator[tuple[s
         if not isinstance(row, dict):
             raise DataError(f"{where}: expected a JSON object")
         yield where, row
+
+
+def stream_lines(stream, max_bytes: int) -> Iterator[tuple[int, str | None, str | None]]:
+    """``(number, text, None)`` per line of a binary stream, or ``(number, None, why)`` for a
+    line longer than ``max_bytes`` (skipped without holding it in memory) or not UTF-8.
+
+    For readers that judge line by line and keep going (``selftaught verify``).
+
+    >>> import io
+    >>> list(stream_lines(io.BytesIO(b'ab\\n' + b'x' * 10 + b'\\n\\xff\\nok'), max_bytes=5))
+    [(1, 'ab\\n', None), (2, None, 'line longer than 5 bytes'), (3, None, 'not UTF-8 (byte 0xff at column 1)'), (4, 'ok', None)]
+    """
+    number = 0
+    while raw := stream.readline(max_bytes + 1):
+        number += 1
+        if len(raw) > max_bytes and not raw.endswith(b"\n"):
+            while (rest := stream.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            yield number, None, f"line longer than {max_bytes:,} bytes"
+            continue
+        try:
+            yield number, raw.decode("utf-8"), None
+        except UnicodeDecodeError as exc:
+            yield number, None, f"not UTF-8 (byte {raw[exc.start]:#04x} at column {exc.start + 1})"

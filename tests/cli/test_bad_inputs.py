@@ -142,14 +142,23 @@ def test_a_bad_input_is_one_line_and_changes_nothing(request, tmp_path, case: Ca
             assert not home.exists()
 
 
-def test_verify_reports_a_too_deep_line_and_judges_the_next(tmp_path):
-    result = _cli(["verify", "math"], tmp_path, stdin=DEEP + b'{"gold": "1/2", "completion": "\\\\boxed{0.5}"}\n')
+VERIFY_LINES = {
+    "nested too deeply": (DEEP, [], "JSON nested too deeply"),
+    "not UTF-8": (NOT_UTF8.replace(b'"prompt"', b'"completion"'), [], "not UTF-8 (byte 0xff"),
+    "too long": (b'{"gold": "1", "completion": "' + b"x" * 200_000 + b'"}\n', ["--max-line-mb", "0.1"],
+                 "line longer than 104,857 bytes"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("line, options, reason", VERIFY_LINES.values(), ids=list(VERIFY_LINES))
+def test_verify_reports_a_bad_line_and_judges_the_next(tmp_path, line, options, reason):
+    result = _cli(["verify", "math", *options], tmp_path, stdin=line + b'{"gold": "1/2", "completion": "\\\\boxed{0.5}"}\n')
     # a bad line makes the exit code 1 (documented), and judging goes on
     assert result.returncode == 1 and "Traceback" not in result.stderr.decode()
-    assert result.stderr.decode() == "line 1: invalid input: JSON nested too deeply\n"
+    assert result.stderr.decode().startswith(f"line 1: invalid input: {reason}") and result.stderr.count(b"\n") == 1
     rows = [json.loads(line) for line in result.stdout.decode().splitlines()]
     assert [(r["line"], r["outcome"]) for r in rows] == [(1, "error"), (2, "pass")]
-    assert "nested too deeply" in rows[0]["detail"]
+    assert reason in rows[0]["detail"]
 
 
 def test_import_reports_an_undecodable_line_and_imports_the_good_rows(tmp_path):

@@ -4,7 +4,8 @@ Reads one JSON object per line on stdin — the problem's reference plus the com
 and prints one JSON verdict per line on stdout, in order. A line that is not a usable
 JSON object gets an ``"outcome": "error"`` verdict on stdout (so output lines stay
 aligned with input lines), a message with its line number on stderr, and the command
-goes on; the exit code is then 1.
+goes on; the exit code is then 1. So does a line that is not UTF-8, nested too deeply,
+or longer than ``--max-line-mb`` (skipped without being held in memory).
 
 Input keys: ``completion`` (required); ``gold`` or ``answer`` (math, choice);
 ``tests`` and ``entry_point`` (code); ``choices`` and ``keywords`` (lists); ``id``,
@@ -94,20 +95,24 @@ def verify(
         Optional[list[str]], typer.Option("--option", "-o", help="Verifier option KEY=VALUE (PART.KEY=VALUE for a spec).")
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Lines judged together (1 when stdin is a terminal).")] = 64,
+    max_line_mb: Annotated[float, typer.Option("--max-line-mb", min=0.001, help="A longer line gets an error verdict and is skipped unread.")] = 16,
 ) -> None:
+    from selftaught.jsonl import stream_lines
     from selftaught.judges import get_verifier
 
     verifier = get_verifier(kind, **_options(kind, option or [], timeout, workers, unsafe_no_sandbox))
     size = 1 if sys.stdin.isatty() else max(1, batch)
-    numbered = enumerate(sys.stdin, start=1)
+    numbered = stream_lines(sys.stdin.buffer, max_bytes=int(max_line_mb * (1 << 20)))
     bad = 0
     while chunk := list(itertools.islice(numbered, size)):
         good: list[tuple[int, Any, str]] = []
         rows: dict[int, dict[str, Any]] = {}
-        for number, text in chunk:
-            if not text.strip():
+        for number, text, unreadable in chunk:
+            if text is not None and not text.strip():
                 continue
             try:
+                if unreadable:
+                    raise ValueError(unreadable)
                 try:
                     obj = json.loads(text)
                 except RecursionError:
