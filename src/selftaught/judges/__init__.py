@@ -5,8 +5,9 @@
 Verifiable rewards are what let the loops run without a reward model, so a wrong or
 hanging judge silently ruins every round. Completions are untrusted input: the math
 judge decides equivalence in worker processes behind a hard deadline; the code judge
-runs programs in a bubblewrap sandbox and trusts only a per-run nonce; every judge
-records a timeout or a crash as such, never as a silent 0.
+runs programs in a bubblewrap sandbox, in a process apart from the tests that judge them
+(docs/code-judge.md); every judge records a timeout or a crash as such, never as a
+silent 0.
 
     name       class              reads from the Problem
     math       MathVerifier       answer             (math-verify, gold first)

@@ -9,15 +9,21 @@ The program is the completion's last fenced code block (```` ```python ````), or
 whole text after ``</think>`` if it has none; with ``prepend_prompt=True`` the problem's
 prompt is put in front (HumanEval completions continue the prompt).
 
-How a pass is proven: the harness (``_harness.py``, run inside the sandbox) prints
-one line starting with a fresh random nonce after the tests ran; exit codes and
-everything else the program prints are ignored, so ``os._exit(0)`` before the tests
-is not a pass. Comparisons in the tests refuse values of non-builtin types, so an
-object whose ``__eq__`` always returns True is not a pass either.
+How a pass is proven: the tests and the model's program never share an interpreter.
+Inside the sandbox a trusted test process (``_harness.py``) runs the tests; the program
+runs in a separate candidate process (``_candidate.py``) that it starts with nothing but
+two pipes, and every call the tests make to the program is a request on those pipes
+whose answer is plain data rebuilt from builtin types (``_wire.py``). Only the test
+process holds the verdict channel (stdout) and the per-run nonce; it is pid 1 of the
+sandbox's pid namespace and non-dumpable, so the program can neither signal, ptrace nor
+read it. The verdict is the one line ``<nonce> {json}`` on stdout; exit codes and
+everything else are ignored.
 
 Outcomes: PASS when every test passed; FAIL for failed tests, a syntax error (score 0,
-error in detail), a crash, an early exit or the output cap; TIMEOUT at the wall
-deadline; ERROR when the problem has no usable tests or the sandbox itself failed.
+error in detail), a crash, an early exit, anything on stdout but the report, or the
+output cap; TIMEOUT at the wall deadline; ERROR when the problem has no usable tests or
+the sandbox itself failed: only the test process or bubblewrap can say so, never text
+the program prints or raises.
 """
 
 from __future__ import annotations
@@ -39,9 +45,21 @@ from selftaught.records import Outcome, Problem, Verdict
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
+def _sandbox_source(name: str) -> str:
+    """``_wire.py`` followed by ``name``: the source one of the two processes runs."""
+    here = Path(__file__).parent
+    return (here / "_wire.py").read_text() + "\n\n" + (here / name).read_text()
+
+
 def harness_source() -> str:
-    return Path(__file__).with_name("_harness.py").read_text()
+    """What the test process runs (the sandbox's interpreter)."""
+    return _sandbox_source("_harness.py")
+
+
+def candidate_source() -> str:
+    """What the candidate process runs; the test process starts it."""
+    return _sandbox_source("_candidate.py")
 
 
 def extract_code(completion: str) -> str:
@@ -60,14 +78,14 @@ def extract_code(completion: str) -> str:
 
 
 class CodeVerifier(BaseVerifier):
-    """Score = passed tests / total, run under bubblewrap with a per-run nonce.
+    """Score = passed tests / total: the tests and the program in two sandboxed processes.
 
     Refuses to exist (``SandboxUnavailable``) when bubblewrap cannot run here, unless
     ``unsafe_no_sandbox=True`` is passed explicitly.
     """
 
     name: ClassVar[str] = "code"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: tests and program in separate processes
 
     def __init__(
         self,
@@ -109,15 +127,9 @@ class CodeVerifier(BaseVerifier):
         if self.prepend_prompt:
             program = problem.prompt + program
         nonce = secrets.token_hex(16)
-        payload = json.dumps(
-            {
-                "nonce": nonce,
-                "program": program,
-                "tests": problem.tests or "",
-                "entry_point": (problem.meta or {}).get("entry_point"),
-                "limits": self.limits.as_harness_limits(),
-            }
-        ).encode()
+        payload = harness_request(
+            nonce, program, problem.tests or "", (problem.meta or {}).get("entry_point"), self.limits
+        )
         run = run_python(
             harness_source(),
             payload,
@@ -134,41 +146,59 @@ class CodeVerifier(BaseVerifier):
             return list(pool.map(lambda pair: self.verify(*pair), pairs))
 
     def grade(self, run: Execution, nonce: str) -> Verdict:
-        """Turn one execution into a verdict; only a line starting with ``nonce`` counts."""
+        """Turn one execution into a verdict: stdout must be exactly the report line."""
         if run.timed_out:
             return self.verdict(Outcome.TIMEOUT, 0.0, f"no result within {self.limits.wall_s:g} s")
-        report = _find_report(run.stdout, nonce)
+        report = read_report(run.stdout, nonce)
         if report is None:
             if run.output_exceeded:
                 return self.failed(f"output over {self.limits.max_output_bytes} bytes")
             stderr = run.stderr.decode("utf-8", "replace").strip()
-            if run.sandboxed and stderr.startswith("bwrap:"):
+            if run.sandboxed and stderr.startswith("bwrap:"):  # only bwrap and the test process write here
                 return self.error(f"sandbox failed to start: {stderr}")
             tail = clip(stderr[-400:], 160) if stderr else "no output"
             return self.failed(f"no test report (exit {run.exit_code}): {tail}")
-        error = report.get("error")
-        passed, total = int(report.get("passed", 0)), int(report.get("total", 0))
-        if error and (error.startswith("tests do not compile") or "contain no assert" in error):
-            return self.error(error)
-        if error and total == 0:
-            return self.failed(error)
+        if report["judge_error"]:
+            return self.error(report["judge_error"])
+        passed, total, error = report["passed"], report["total"], report["error"]
         score = passed / total if total else 0.0
-        failures = "; ".join(report.get("failures") or [])
-        if error and passed < total:
+        if error:
             return self.failed(f"{passed}/{total} passed; {error}", score)
         if passed == total:
             return self.passed(f"{passed}/{total} tests passed")
-        return self.failed(f"{passed}/{total} passed; {failures}", score)
+        return self.failed(f"{passed}/{total} passed; " + "; ".join(report["failures"]), score)
 
 
-def _find_report(stdout: bytes, nonce: str) -> dict | None:
+def harness_request(nonce: str, program: str, tests: str, entry_point: str | None, limits: SandboxLimits) -> bytes:
+    """The JSON the test process reads on stdin."""
+    return json.dumps(
+        {
+            "nonce": nonce,
+            "program": program,
+            "tests": tests,
+            "entry_point": entry_point,
+            "limits": limits.as_harness_limits(),
+            "candidate": candidate_source(),
+        }
+    ).encode()
+
+
+def read_report(stdout: bytes, nonce: str) -> dict | None:
+    """The test process's report if stdout is exactly ``<nonce> {json}\\n``, else None.
+
+    >>> read_report(b'n1 {"passed": 1, "total": 1, "error": null, "judge_error": null, "failures": []}\\n', "n1")["passed"]
+    1
+    >>> read_report(b'x\\nn1 {"passed": 1, "total": 1}\\n', "n1") is None
+    True
+    """
     marker = (nonce + " ").encode()
-    at = stdout.rfind(marker)
-    if at < 0 or (at > 0 and stdout[at - 1 : at] != b"\n"):
+    if not stdout.startswith(marker) or not stdout.endswith(b"\n") or stdout.count(b"\n") != 1:
         return None
-    line = stdout[at + len(marker) :].split(b"\n", 1)[0]
     try:
-        report = json.loads(line)
+        report = json.loads(stdout[len(marker) :])
     except ValueError:
         return None
-    return report if isinstance(report, dict) else None
+    fields = {"passed": int, "total": int, "error": (str, type(None)), "judge_error": (str, type(None)), "failures": list}
+    if not isinstance(report, dict) or any(not isinstance(report.get(k), t) for k, t in fields.items()):
+        return None
+    return report

@@ -14,11 +14,15 @@ The sandbox (``bwrap``):
   writable place, which vanishes with the run;
 * ``--clearenv`` (only PATH/HOME/LANG set), ``--new-session`` (no TTY injection),
   ``--die-with-parent``, ``--disable-userns``;
+* ``--as-pid-1``: the interpreter started here is pid 1 of the pid namespace (no bwrap
+  reaper holding our pipes in there), so the processes it starts can send it no signal
+  it has no handler for, and the namespace ends when it exits;
 * a non-root uid: when we run as root, bwrap is started through ``setpriv`` with a
   fresh random uid per run, because ``RLIMIT_NPROC`` is not enforced for root and
   runs sharing one uid would starve each other's process budget;
 * rlimits (CPU, address space, processes, file size, open files) set by the harness
-  inside the sandbox before any model code runs.
+  inside the sandbox before any model code runs (``_harness.py``, which also keeps the
+  model's code in a second process; see there).
 
 The parent enforces the rest: a wall-clock deadline (SIGKILL to the whole process
 group; the pid namespace dies with its init, so double-forked daemons die too) and an
@@ -171,6 +175,7 @@ def bwrap_command(python: str, host_uid: int | None, limits: SandboxLimits) -> l
         "--uid", str(SANDBOX_UID),
         "--gid", str(SANDBOX_UID),
         "--die-with-parent",
+        "--as-pid-1",
         "--new-session",
         "--clearenv",
         "--setenv", "PATH", "/usr/bin:/bin",
