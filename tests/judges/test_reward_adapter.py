@@ -54,7 +54,7 @@ def test_called_the_way_trl_calls_it():
 @pytest.mark.parametrize(
     "why, unscored, expected",
     [
-        ("timeouts and errors are skipped (None), never a silent 0", "none", [1.0, 0.0, None, None]),
+        ("a timeout scores 0 (no dodging by stalling); a judge error is skipped (None)", "none", [1.0, 0.0, 0.0, None]),
         ("or scored 0 when the user asks for it", "zero", [1.0, 0.0, 0.0, 0.0]),
     ],
 )

@@ -8,9 +8,12 @@ nan-aware reductions skip it).
 
 The adapter declares its contract instead of reading ``**kwargs`` blindly: it needs
 one dataset column, ``id_column`` (default ``problem_id``), to find each completion's
-``Problem``; it reads nothing else. Timeouts and judge errors become ``None`` (not
-a silent 0) unless ``unscored="zero"``; their counts go to ``log_metric`` so a
-flaky judge shows up in the training logs. ``on_verdict(problem_id, completion,
+``Problem``; it reads nothing else. A timeout is the completion's doing (a program that
+loops, an answer built to stall the parser) and gets its verdict's score, 0: were it
+skipped, a policy would learn to run out the clock on problems it cannot solve. A judge
+error (the judge, not the completion, failed) becomes ``None`` (not a silent 0) unless
+``unscored="zero"``. Both counts go to ``log_metric`` so a flaky judge shows up in the
+training logs. ``on_verdict(problem_id, completion,
 verdict)`` is called for every completion — the flow uses it to write verdicts to
 the store.
 """
@@ -86,7 +89,7 @@ def as_reward_function(
         for pid, text, verdict in zip(ids, texts, verdicts):
             if on_verdict is not None:
                 on_verdict(pid, text, verdict)
-            if verdict.outcome in (Outcome.PASS, Outcome.FAIL) or unscored == "zero":
+            if verdict.outcome in (Outcome.PASS, Outcome.FAIL, Outcome.TIMEOUT) or unscored == "zero":
                 scores.append(verdict.score)
             else:
                 scores.append(None)
