@@ -6,8 +6,8 @@ instruction, strict judge); every stored sample's prompt is the chat-rendered te
 read (system, user turn with the instruction, assistant marker last), while its problem keeps
 the user's own prompt; RL rollouts carry the same rendering; verdicts name the strict judge;
 each round leaves a verified checkpoint trained as a conversation; held-out accuracy is
-recorded before (round 0) and after each round. The sizes are cut to fit the suite (16
-prompts, 64-token answers, 4 SFT steps, 2 GRPO steps, 20 held-out problems); the full recipe's
+recorded before (round 0) and after each round. The sizes are cut to fit the suite (8
+prompts, 64-token answers, 4 SFT steps, 2 GRPO steps, 10 held-out problems); the full recipe's
 figures are in docs/measurements.md (benchmarks/smollm2_rounds.py).
 """
 
@@ -31,10 +31,10 @@ DATA = Path(__file__).parents[2] / "recipes" / "data" / "word-problems"
 @pytest.mark.timeout(1500)
 def test_smollm2_rft_then_grpo_through_selftaught_run(tmp_path, smollm2_dir, prefect_server):
     heldout = tmp_path / "heldout.jsonl"
-    heldout.write_text("".join((DATA / "heldout.jsonl").read_text().splitlines(keepends=True)[:20]))
+    heldout.write_text("".join((DATA / "heldout.jsonl").read_text().splitlines(keepends=True)[:10]))
     recipe = {
         "name": "smollm2-test", "stages": ["rft", "grpo"], "judge": "math", "seed": 0,
-        "task": {"kind": "file", "train": str(DATA / "train.jsonl"), "heldout": str(heldout), "prompts_per_round": 16},
+        "task": {"kind": "file", "train": str(DATA / "train.jsonl"), "heldout": str(heldout), "prompts_per_round": 8},
         "policy": {"init": str(smollm2_dir)},
         "prompt": {"answer_format": "answer_is"},
         "generate": {"k": 4, "max_new_tokens": 64, "batch_size": 16},
@@ -56,7 +56,7 @@ def test_smollm2_rft_then_grpo_through_selftaught_run(tmp_path, smollm2_dir, pre
 
     problems = {p.id: p for p in store.get_problems()}
     generated = store.get_samples("smol", 1, SampleSource.GENERATE)
-    assert len(generated) == 16 * 4
+    assert len(generated) == 8 * 4
     for s in generated[:8]:
         user_prompt = problems[s.problem_id].prompt
         assert "<|im_start|>" not in user_prompt  # the problem keeps the user's own text
