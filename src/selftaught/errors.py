@@ -4,6 +4,8 @@
     ├── ConfigError          a recipe, constitution or problem file is invalid (file, line, reason)
     ├── DataError            a dataset row is unusable (e.g. no answer)
     ├── StoreError           the store cannot do what was asked (unknown run, bad URL, ...)
+    │   └── LeaseError       another process works on the run (its lease is live)
+    │       └── LeaseLost    this process's lease was taken over: it stops before writing more
     ├── JudgeError           a judge cannot run at all (not: a wrong answer)
     │   └── SandboxUnavailable   bubblewrap is missing and unsandboxed mode was not chosen
     ├── CheckpointError      a checkpoint is missing or fails its manifest check
@@ -38,6 +40,14 @@ class DataError(SelftaughtError):
 
 class StoreError(SelftaughtError):
     """The store cannot do what was asked."""
+
+
+class LeaseError(StoreError):
+    """Another process holds the run's lease (``flows/lease.py``): one run, one owner."""
+
+
+class LeaseLost(LeaseError):
+    """This process held the run's lease and lost it (``--force`` elsewhere, or it expired)."""
 
 
 class JudgeError(SelftaughtError):

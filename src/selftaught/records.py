@@ -390,3 +390,25 @@ class SearchRecord:
     @property
     def accuracy(self) -> float:
         return sum(r.correct for r in self.results) / len(self.results) if self.results else 0.0
+
+
+@dataclass(frozen=True)
+class RunLease:
+    """Which process works on a run (``flows/lease.py``): its owner, renewed by a heartbeat.
+
+    ``token`` is new at every acquisition, so a write can check that the lease it holds is
+    still the run's. ``pid_start`` is the owner process's start time as its OS reports it
+    (Linux: ``/proc/PID/stat`` field 22), so a pid reused by another process is not mistaken
+    for the owner; None where unknown."""
+
+    token: str
+    host: str
+    pid: int
+    pid_start: str | None
+    acquired_at: dt.datetime
+    heartbeat_at: dt.datetime
+    expires_at: dt.datetime
+
+    @property
+    def owner(self) -> str:
+        return f"{self.host}:{self.pid}"

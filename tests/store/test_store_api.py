@@ -60,6 +60,12 @@ PUBLIC = {
     "add_search": "(self, search: 'SearchRecord', *, run_id: 'str | None' = None) -> 'bool'",
     "get_search": "(self, search_id: 'str', *, nodes: 'bool' = True) -> 'SearchRecord | None'",
     "list_searches": "(self, run_id: 'str | None' = None) -> 'list[dict[str, Any]]'",
+    # run leases (flows/lease.py)
+    "get_lease": "(self, run_id: 'str') -> 'RunLease | None'",
+    "take_lease": "(self, run_id: 'str', lease: 'RunLease', *, replacing: 'str | None', "
+                  "expired_by: 'dt.datetime | None' = None) -> 'bool'",
+    "renew_lease": "(self, run_id: 'str', token: 'str', *, expires_at: 'dt.datetime') -> 'bool'",
+    "release_lease": "(self, run_id: 'str', token: 'str') -> 'bool'",
 }  # fmt: skip
 QUERY_FILTERS = [
     "run_id", "round_index", "problem", "outcome", "judge", "source", "rationalized",

@@ -12,6 +12,7 @@ def cai(
     recipe_file: Annotated[Path, typer.Argument(metavar="RECIPE.yaml", help="The CAI recipe (see recipes/cai-smollm2.yaml).")],
     resume: Annotated[Optional[str], typer.Option(help="Continue this run id (its stages marked done are skipped).")] = None,
     run_id: Annotated[Optional[str], typer.Option("--run-id", help="Id for a new run [default: name-date-time].")] = None,
+    force: Annotated[bool, typer.Option("--force", help="With --resume: take the run over from another live process (as `selftaught run --force`).")] = False,
     db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
     home: Annotated[Optional[Path], typer.Option("--home", help="Folder for checkpoints [env SELFTAUGHT_HOME].")] = None,
     threads: Annotated[Optional[int], typer.Option(min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")] = None,
@@ -28,12 +29,14 @@ def cai(
               selftaught cai recipes/cai-smollm2.yaml --resume cai-smollm2-20261125-101500-0042
     """
     from selftaught.cai_recipe import load_cai_recipe
-    from selftaught.cli.main import _check_home, _print_rounds, _quiet_prefect, _settings, _store, err
+    from selftaught.cli.main import _check_home, _owned, _print_rounds, _quiet_prefect, _settings, _store, err
     from selftaught.errors import ConfigError
 
     recipe = load_cai_recipe(recipe_file)
     db, home, threads = _settings(db, home, threads)
     params = recipe.model_dump(mode="json")
+    if force and not resume:
+        raise ConfigError("--force: only with --resume RUN (it takes over a run another process works on)")
     if resume:
         stored = _store(db).get_run(resume)
         if stored is None:
@@ -58,8 +61,9 @@ def cai(
     from selftaught.flows.context import local_run_settings
     from selftaught.flows.progress import set_reporter
 
+    held = _owned(db, run_id, not resume, force)  # refused here, in one line, if another process works on it
     err.print(f"[bold]{'resuming' if resume else 'starting'} CAI run[/] {run_id}  (store {db}, home {home})")
-    with RichReporter(err) as rep:
+    with held, RichReporter(err) as rep:
         previous = set_reporter(rep)
         try:
             with local_run_settings():

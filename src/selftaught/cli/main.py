@@ -45,6 +45,12 @@ HomeOpt = Annotated[
     Optional[Path],
     typer.Option("--home", help="Folder for checkpoints and plots [env SELFTAUGHT_HOME; default ./selftaught-home]."),
 ]
+#: --force of `run --resume` and `cai --resume` (docs/beyond-one-machine.md, "One process per run")
+FORCE_HELP = (
+    "With --resume: take the run over even if another live process holds its lease. That "
+    "process stops with one line at its next heartbeat (within a third of SELFTAUGHT_LEASE_SECONDS, "
+    "default 60 s), before writing more."
+)
 ThreadsOpt = Annotated[
     Optional[int], typer.Option("--threads", min=0, help="torch threads (0 = all cores) [env SELFTAUGHT_TORCH_THREADS].")
 ]
@@ -81,16 +87,32 @@ def _store(db: str):
 # ----------------------------------------------------------------------- run / demo
 
 
-def _run(recipe, run_id: str, db: str, home: Path, threads: int, fresh: bool) -> list[dict]:
+def _owned(db: str, run_id: str, fresh: bool, force: bool):
+    """The run's lease, taken now (``flows/lease.py``) and released when the returned stack
+    exits: a resumed run that another process works on is refused here in one line, before
+    Prefect starts. A new run has no row yet: ``run_flow`` takes its lease once it has one."""
+    from contextlib import ExitStack
+
+    from selftaught.flows.context import open_store
+    from selftaught.flows.lease import hold_run
+
+    held = ExitStack()
+    if not fresh:
+        held.enter_context(hold_run(open_store(db), run_id, force=force))
+    return held
+
+
+def _run(recipe, run_id: str, db: str, home: Path, threads: int, fresh: bool, force: bool = False) -> list[dict]:
     _quiet_prefect()
     from selftaught.cli.progress import RichReporter
     from selftaught.flows.progress import set_reporter
     from selftaught.flows.context import local_run_settings
     from selftaught.flows.rounds import run_flow
 
+    held = _owned(db, run_id, fresh, force)  # refused here, in one line, before anything prints
     verb = "starting" if fresh else "resuming"
     err.print(f"[bold]{verb} run[/] {run_id}  (store {db}, home {home})")
-    with RichReporter(err) as rep:
+    with held, RichReporter(err) as rep:
         previous = set_reporter(rep)
         try:
             with local_run_settings():
@@ -154,6 +176,7 @@ def run(
     recipe_file: Annotated[Path, typer.Argument(metavar="RECIPE.yaml", help="The recipe to run.")],
     resume: Annotated[Optional[str], typer.Option(help="Continue this run id from its last completed stage.")] = None,
     run_id: Annotated[Optional[str], typer.Option("--run-id", help="Id for a new run [default: name-date-time].")] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
     db: DbOpt = None,
     home: HomeOpt = None,
     threads: ThreadsOpt = None,
@@ -162,6 +185,8 @@ def run(
 
     The recipe is validated before anything runs; a bad key, type or path fails with file,
     line and reason. Resuming a run re-runs only the stages not marked done in the store.
+    One process works on a run at a time: resuming a run another live process works on is
+    refused, naming it (a run whose process died on this machine resumes at once).
 
     Example:  selftaught run recipes/arithmetic-star.yaml
               selftaught run recipes/arithmetic-star.yaml --resume arithmetic-star-20261125-101500-0042
@@ -176,6 +201,8 @@ def run(
     check_task(recipe)  # the problems load, before any run row or stage
     db, home, threads = _settings(db, home, threads)
     fresh = resume is None
+    if force and fresh:
+        raise ConfigError("--force: only with --resume RUN (it takes over a run another process works on)")
     if resume:
         stored = _store(db).get_run(resume)
         if stored is None:
@@ -197,7 +224,7 @@ def run(
         raise ConfigError(f"--run-id: run {run_id!r} already exists; use --resume {run_id}")
     run_id = run_id or new_run_id(recipe)
     _check_home(home, recipe.policy.init)
-    timings = _run(recipe, run_id, db, home, threads, fresh=fresh)
+    timings = _run(recipe, run_id, db, home, threads, fresh=fresh, force=force)
     _print_rounds(db, run_id, timings)
 
 

@@ -33,6 +33,7 @@ recipe's placement (``device``/``dtype``, ``hardware.py``), recorded with each s
 
 ``run_cai`` / ``cai_round`` are plain functions (tests call them without a Prefect
 server); ``cai_run_flow`` / ``cai_round_flow`` wrap them as flows with plain parameters.
+Like ``run_flow``, ``run_cai`` holds the run's lease while it works (``flows/lease.py``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from selftaught.errors import CheckpointError
 from selftaught.flows.progress import Advance
 from selftaught.hardware import Placement
 from selftaught.flows.context import RunLayout, run_stage
+from selftaught.flows.lease import hold_run
 from selftaught.records import Checkpoint, Evaluation, Problem, SampleSource, Split, Stage
 from selftaught.store import Store
 
@@ -405,8 +407,16 @@ def run_cai(
 ) -> list[dict]:  # fmt: skip
     """Round 0 then ``recipe["rounds"]`` rounds; resumes from what the store holds."""
     ctx = _context(run_id, recipe, db_url, home, threads)
-    store = ctx.store
-    store.create_run(run_id, name=ctx.recipe.name, recipe={"kind": "cai", **recipe})
+    ctx.store.create_run(run_id, name=ctx.recipe.name, recipe={"kind": "cai", **recipe})
+    with hold_run(ctx.store, run_id):  # one process per run (flows/lease.py); the CLI may hold it already
+        return _run_cai_rounds(ctx, recipe, db_url, home, threads, round_fn)
+
+
+def _run_cai_rounds(
+    ctx: CaiContext, recipe: dict, db_url: str, home: str, threads: int, round_fn: Callable[..., Any],
+) -> list[dict]:  # fmt: skip
+    """The rounds the store does not hold as done, in order; then the run's status."""
+    run_id, store = ctx.run_id, ctx.store
     store.add_problems(ctx.train_pool + ctx.heldout)
     store.set_run_status(run_id, "running")
     timings: list[dict] = []

@@ -2,7 +2,8 @@
 (``RunContext``), and ``run_stage``, the one rule every stage follows (skip if the store says
 done; else record start, run the body, record finish or failure with its timing and, for a
 stage that runs a model, the device, dtype and peak GPU memory it used). See
-``flows/rounds.py`` for how rounds are assembled from stages."""
+``flows/rounds.py`` for how rounds are assembled from stages, ``flows/lease.py`` for the one
+process that may write a run's stages."""
 
 from __future__ import annotations
 
@@ -289,7 +290,12 @@ def run_stage(
     placement: Placement | None = None,
 ):  # fmt: skip
     """Run ``body`` unless the store says this stage is done; record status and timing, and
-    ``placement`` (where the body runs its model; None: it runs none) with its peak GPU memory."""
+    ``placement`` (where the body runs its model; None: it runs none) with its peak GPU memory.
+
+    Ownership is checked where the status is written: if this process lost the run's lease
+    (``flows/lease.py``), ``start_stage``/``finish_stage``/``fail_stage`` raise ``LeaseLost``
+    in the same transaction, so a stage is never marked done (or failed) over another
+    process's work."""
     label = f"round {index} {stage.value}"
     store = ctx.store
     if store.stage_status(ctx.run_id, index).get(stage) == "done":

@@ -42,8 +42,12 @@ than the newest N are deleted (``flows/prune.py``). Before a round runs, ``round
 checks that its unfinished stages need no pruned checkpoint, so that case is one clear
 ``CheckpointError``, not a model-loading traceback.
 
+One process works on a run at a time: ``run_flow`` holds the run's lease in the store
+(``flows/lease.py``) from before its first write to the end, whoever calls it (``selftaught
+run``, a scheduled firing); another process resuming the same run is refused.
+
 Modules: ``context`` (RunContext, run_stage), ``stages`` (the stage tasks), ``prune``
-(``keep_checkpoints``), this one (the round and run flows, which stages a round runs, the
+(``keep_checkpoints``), ``lease`` (the run's owner), this one (the round and run flows, which stages a round runs, the
 Prefect artifact).
 """
 
@@ -59,6 +63,7 @@ from prefect import flow
 
 from selftaught.errors import ConfigError
 from selftaught.flows.context import RunContext, run_stage
+from selftaught.flows.lease import hold_run
 from selftaught.flows.prune import prune_run, require_unpruned
 from selftaught.flows.stages import (
     cold_start_stage,
@@ -152,8 +157,14 @@ def run_flow(run_id: str, recipe: dict, db_url: str, home: str, threads: int = 0
     teacher = ctx.recipe.teacher
     if teacher is not None and teacher.path is not None and not (Path(teacher.path) / "config.json").is_file():
         raise ConfigError(f"teacher.path: not a saved model (no config.json): {teacher.path}")
-    store = ctx.store
-    store.create_run(run_id, name=ctx.recipe.name, recipe=recipe)
+    ctx.store.create_run(run_id, name=ctx.recipe.name, recipe=recipe)
+    with hold_run(ctx.store, run_id):  # one process per run (flows/lease.py); the CLI may hold it already
+        return _run_rounds(ctx, recipe, db_url, home, threads)
+
+
+def _run_rounds(ctx: RunContext, recipe: dict, db_url: str, home: str, threads: int) -> list[dict]:
+    """The rounds the store does not hold as done, in order; then the run's status."""
+    run_id, store = ctx.run_id, ctx.store
     store.add_problems(ctx.train_pool + ctx.heldout)
     store.set_run_status(run_id, "running")
     timings: list[dict] = []

@@ -23,7 +23,9 @@ With ``fresh=True`` each firing starts a new run ``RUN-YYYYmmdd-HHMMSS`` instead
 
 Overlap: the deployment has a concurrency limit of 1, so a firing that comes while the
 previous one still runs waits in the queue (two firings never train the same round at
-once; if they did, the store's idempotent writes would still keep it consistent).
+once). Beyond that, ``run_flow`` holds the run's lease (``flows/lease.py``): a firing that
+finds another process working on the run (a user's ``run --resume``, a firing of another
+deployment) fails at once with one line naming it, before any work.
 
 Schedules need a real Prefect server (``prefect server start``; ``PREFECT_API_URL``): the
 temporary server a plain flow run starts cannot hold schedules or serve workers.

@@ -39,6 +39,11 @@ Placement (0009): ``stages.device``, ``stages.dtype`` and ``stages.peak_gpu_mb``
 stage ran its model (``selftaught.hardware``) and, on CUDA, the most GPU memory it held;
 NULL for a stage that loads no model (judge, curate), and for rows written before 0009.
 
+Run leases (0010): ``runs.lease_*`` name the one process working on a run (host, pid and the
+process's start time), a token new at each acquisition, and when it was taken, last renewed
+and expires (``lease_store.py``, ``flows/lease.py``). All NULL: nobody holds it, as for
+every run written before 0010.
+
 This module imports SQLAlchemy but nothing else heavy; it knows nothing about records
 (conversion lives in ``convert.py``).
 """
@@ -185,6 +190,14 @@ class Run(Base):
     recipe: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     status: Mapped[str] = mapped_column(default="created")
+    # the lease of the process working on the run (0010); all NULL: nobody holds it
+    lease_token: Mapped[str | None]
+    lease_host: Mapped[str | None]
+    lease_pid: Mapped[int | None]
+    lease_pid_start: Mapped[str | None]  # the owner process's start time (a reused pid differs)
+    lease_acquired_at: Mapped[dt.datetime | None]
+    lease_heartbeat_at: Mapped[dt.datetime | None]
+    lease_expires_at: Mapped[dt.datetime | None]
 
 
 class Round(Base):

@@ -28,7 +28,13 @@ transactions, runs, problems, rounds, samples, verdicts, training sets, checkpoi
 evaluations; ``lookups`` the natural-key lookups; ``cai_store`` the Constitutional AI
 records; ``history`` the read-side queries (round table, sample search, pass rates);
 ``summaries`` the rounds' cached counts; ``text_index`` the completions' substring index;
-``_sql`` the shared SQL helpers (the bulk insert path).
+``lease_store`` the run leases (one process works on a run); ``_sql`` the shared SQL helpers
+(the bulk insert path).
+
+Status writes keep the store's story consistent: a stage is never marked done while an
+earlier stage of its round is failed (nor failed while a later one is done), a run is never
+marked done while one of its stages is not done, and a process that lost a run's lease
+cannot write the run's status at all (``lease_store``).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from sqlalchemy.orm import aliased
 
 from selftaught.errors import StoreError
 from selftaught.records import (
+    STAGE_ORDER,
     Checkpoint,
     Evaluation,
     Judged,
@@ -72,6 +79,7 @@ from selftaught.store.lookups import KeyLookupMixin
 from selftaught.store.prm_store import PrmStoreMixin
 from selftaught.store.search_store import SearchStoreMixin
 from selftaught.store.history import QUERY_ORDERS, ROUND_TABLE_KEYS, HistoryMixin
+from selftaught.store.lease_store import LeaseStoreMixin
 from selftaught.store.summaries import RoundSummaryMixin
 from selftaught.store.text_index import TextIndexMixin
 from selftaught.store.models import (
@@ -98,7 +106,7 @@ _TRAINING_SET_KEY = "training_set"
 
 
 class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchStoreMixin,
-            TextIndexMixin, RoundSummaryMixin):
+            TextIndexMixin, RoundSummaryMixin, LeaseStoreMixin):
     """A selftaught store at ``url`` (``sqlite:///path.db`` or ``postgresql+psycopg://...``).
 
     >>> store = Store("sqlite://")          # in memory, schema created
@@ -115,6 +123,7 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchSt
         self._reader = read_only(self._engine)
         self._dialect = self._engine.dialect.name
         self._pg = self._dialect == "postgresql"
+        self._leases: dict[str, str] = {}  # run id -> lease token this Store took (lease_store.py)
         try:
             with self._reader.connect() as conn:
                 revision = migrations.current_revision(conn)
@@ -203,7 +212,11 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchSt
         return None if row is None else dict(row._mapping)
 
     def set_run_status(self, run_id: str, status: str) -> None:
+        """Set the run's status; "done" only if every stage it recorded is done."""
         with self._write() as conn:
+            self._check_lease(conn, run_id)
+            if status == "done":
+                _require_all_done(conn, run_id)
             done = conn.execute(update(Run).where(Run.id == run_id).values(status=status))
             if done.rowcount != 1:
                 raise StoreError(f"unknown run {run_id!r}")
@@ -327,7 +340,9 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchSt
         update: Sequence[str],
     ) -> None:  # fmt: skip
         with self._write() as conn:
+            self._check_lease(conn, run_id)
             rid = self._round_id(conn, run_id, index, create=True)
+            _require_stage_order(conn, rid, Stage(stage), insert["status"], f"round {index} of run {run_id!r}")
             stmt = self._insert(StageRun.__table__).values(round_id=rid, stage=Stage(stage), **insert)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["round_id", "stage"],
@@ -605,6 +620,46 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchSt
         )
         with self._read() as conn:
             return [(r.round_index, convert.evaluation_from_row(r)) for r in conn.execute(stmt)]
+
+
+# status invariants ------------------------------------------------------------------------
+
+
+def _require_stage_order(conn: Connection, rid: int, stage: Stage, status: StageStatus, where: str) -> None:
+    """A stage is never done while an earlier stage of its round is failed, nor failed while
+    a later one is done: either would be a round whose stages tell two stories."""
+    if status == StageStatus.RUNNING:
+        return
+    at = STAGE_ORDER.index(stage)
+    if status == StageStatus.DONE:
+        others, clash = STAGE_ORDER[:at], StageStatus.FAILED
+    else:
+        others, clash = STAGE_ORDER[at + 1 :], StageStatus.DONE
+    found = conn.execute(
+        select(StageRun.stage).where(
+            StageRun.round_id == rid, StageRun.status == clash, StageRun.stage.in_(others)
+        )
+    ).scalars().first()
+    if found is not None:
+        raise StoreError(
+            f"{where}: cannot mark {stage.value} {status.value} while {Stage(found).value} is "
+            f"{clash.value}; resume the run to re-run its stages"
+        )
+
+
+def _require_all_done(conn: Connection, run_id: str) -> None:
+    """A run is never done while one of its recorded stages is not."""
+    found = conn.execute(
+        select(Round.index, StageRun.stage, StageRun.status)
+        .join(Round, Round.id == StageRun.round_id)
+        .where(Round.run_id == run_id, StageRun.status != StageStatus.DONE)
+        .order_by(Round.index)
+    ).first()
+    if found is not None:
+        raise StoreError(
+            f"run {run_id!r} cannot be done: round {found.index} {Stage(found.stage).value} is "
+            f"{StageStatus(found.status).value}"
+        )
 
 
 # selected columns -------------------------------------------------------------------------
