@@ -308,12 +308,13 @@ def eval_(
     """
     from selftaught.loops.arithmetic import load_problems_jsonl
     from selftaught.loops.evaluate import evaluate
-    from selftaught.loops.policy import check_model_folder, load_policy
+    from selftaught.loops.checkpoint import verify_for_load
+    from selftaught.loops.policy import load_policy
     from selftaught.recipe import Recipe
 
     threads = _settings(threads=threads)[2]
     probs = load_problems_jsonl(problems)
-    check_model_folder(checkpoint)
+    verify_for_load(checkpoint)  # a damaged checkpoint: one line, before anything loads
     prompt: dict = {"format": prompt_format, "answer_format": answer_format, "system": system}
     if instruction is not None:
         prompt["instruction"] = instruction or None
