@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import struct
 from pathlib import Path
 
 import pytest
@@ -25,8 +24,7 @@ from selftaught.loops.checkpoint import (
     verify_mode,
 )
 from selftaught.records import Checkpoint
-
-WEIGHTS = "model.safetensors"
+from tests.damage import WEIGHTS, garble_header, truncate, zero_tensor_bytes
 
 
 @pytest.fixture
@@ -36,35 +34,6 @@ def ckpt(micro_policy_path, tmp_path) -> Path:
     shutil.copytree(micro_policy_path, dest)
     forget_verified()
     return dest
-
-
-def _data_start(path: Path) -> int:
-    """Where a safetensors file's tensor bytes begin (after the 8-byte length and the header)."""
-    with path.open("rb") as f:
-        return 8 + struct.unpack("<Q", f.read(8))[0]
-
-
-def zero_tensor_bytes(folder: Path) -> None:
-    """Zero half of the tensor bytes in place: same size (what the issue's 2 MB zeroing did)."""
-    path = folder / WEIGHTS
-    start = _data_start(path)
-    length = (path.stat().st_size - start) // 2
-    with path.open("r+b") as f:
-        f.seek(start)
-        f.write(b"\0" * length)
-
-
-def truncate(folder: Path) -> None:
-    path = folder / WEIGHTS
-    with path.open("r+b") as f:
-        f.truncate(path.stat().st_size // 2)
-
-
-def garble_header(folder: Path) -> None:
-    """Overwrite the start of the JSON header, same size: safetensors cannot parse it."""
-    with (folder / WEIGHTS).open("r+b") as f:
-        f.seek(8)
-        f.write(b"\xff" * 16)
 
 
 def _loaders():

@@ -145,6 +145,7 @@ def run(
     recipe_file: Annotated[Path, typer.Argument(metavar="RECIPE.yaml", help="The recipe to run.")],
     resume: Annotated[Optional[str], typer.Option(help="Continue this run id from its last completed stage.")] = None,
     run_id: Annotated[Optional[str], typer.Option("--run-id", help="Id for a new run [default: name-date-time].")] = None,
+    retrain_from: Annotated[Optional[int], typer.Option("--retrain-from", min=0, metavar="N", help="With --resume: rebuild round N and every later round from round N-1's checkpoint, which must verify; the old rounds move to run RUN~superseded-K (docs/checkpoints.md).")] = None,
     db: DbOpt = None,
     home: HomeOpt = None,
     threads: ThreadsOpt = None,
@@ -152,19 +153,25 @@ def run(
     """Run (or resume) the rounds a recipe describes.
 
     The recipe is validated before anything runs; a bad key, type or path fails with file,
-    line and reason. Resuming a run re-runs only the stages not marked done in the store.
+    line and reason. Resuming a run re-runs only the stages not marked done in the store;
+    a round never starts from a checkpoint that fails its manifest check (SELFTAUGHT_VERIFY).
 
     Example:  selftaught run recipes/arithmetic-star.yaml
               selftaught run recipes/arithmetic-star.yaml --resume arithmetic-star-20261125-101500-0042
+              selftaught run recipes/arithmetic-star.yaml --resume arithmetic-star-20261125-101500-0042 --retrain-from 2
     """
     from selftaught.errors import ConfigError
     from selftaught.flows.rounds import new_run_id
+    from selftaught.loops.checkpoint import verify_mode
     from selftaught.recipe import load_recipe
 
     recipe = load_recipe(recipe_file)
     from selftaught.flows.context import check_task
 
     check_task(recipe)  # the problems load, before any run row or stage
+    verify_mode()  # a bad SELFTAUGHT_VERIFY fails here, not at the first load
+    if retrain_from is not None and resume is None:
+        raise ConfigError("--retrain-from N rebuilds rounds of an existing run: give --resume RUN too")
     db, home, threads = _settings(db, home, threads)
     fresh = resume is None
     if resume:
@@ -187,8 +194,26 @@ def run(
     elif run_id and _store(db).get_run(run_id) is not None:
         raise ConfigError(f"--run-id: run {run_id!r} already exists; use --resume {run_id}")
     run_id = run_id or new_run_id(recipe)
+    if retrain_from is not None:
+        _supersede(run_id, retrain_from, db, home)
+    if not fresh:  # a round never starts from a damaged or pruned checkpoint: one line, before Prefect
+        from selftaught.flows.integrity import check_before_resume
+        from selftaught.flows.prune import RunFolders
+
+        check_before_resume(RunFolders(run_id, db, Path(home)), recipe.rounds)
     timings = _run(recipe, run_id, db, home, threads, fresh=fresh)
     _print_rounds(db, run_id, timings)
+
+
+def _supersede(run_id: str, first: int, db: str, home: Path) -> None:
+    """``--retrain-from``: move rounds ``first``.. aside so that the run rebuilds them."""
+    from selftaught.flows.integrity import retrain_from
+    from selftaught.flows.prune import RunFolders
+
+    done = retrain_from(RunFolders(run_id, db, Path(home)), first)
+    start = f"round {first - 1}'s checkpoint" if first else "a new cold start"
+    err.print(escape(f"rounds {', '.join(map(str, done.rounds))} of {run_id} moved to run {done.archive_id} "
+                     f"(`selftaught rounds {done.archive_id}`); rebuilding them from {start}"), highlight=False)
 
 
 # ----------------------------------------------------------------------- history

@@ -39,12 +39,13 @@ store (rounds before this one only, so a re-run sees the same set).
 With ``keep_checkpoints: N`` the run prunes after every finished round, and once more at
 the end (a resume that finds every round done): the weights of its round checkpoints older
 than the newest N are deleted (``flows/prune.py``). Before a round runs, ``round_flow``
-checks that its unfinished stages need no pruned checkpoint, so that case is one clear
-``CheckpointError``, not a model-loading traceback.
+checks that its unfinished stages need no pruned checkpoint, and that the checkpoints they
+need still verify (``flows/integrity.py``; ``--retrain-from N`` rebuilds from the last good
+one), so either case is one clear ``CheckpointError``, not a model-loading traceback.
 
 Modules: ``context`` (RunContext, run_stage), ``stages`` (the stage tasks), ``prune``
-(``keep_checkpoints``), this one (the round and run flows, which stages a round runs, the
-Prefect artifact).
+(``keep_checkpoints``), ``integrity`` (verified checkpoints, ``--retrain-from``), this one
+(the round and run flows, which stages a round runs, the Prefect artifact).
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from prefect import flow
 
 from selftaught.errors import ConfigError
 from selftaught.flows.context import RunContext, run_stage
+from selftaught.flows.integrity import require_verified
 from selftaught.flows.prune import prune_run, require_unpruned
 from selftaught.flows.stages import (
     cold_start_stage,
@@ -88,6 +90,7 @@ def round_flow(run_id: str, index: int, recipe: dict, db_url: str, home: str, th
     ctx = _context(run_id, recipe, db_url, home, threads)
     ctx.store.ensure_round(run_id, index)
     require_unpruned(ctx, index)
+    require_verified(ctx, index)
     if index == 0:
         cold_start_stage(ctx)
         for stage in (Stage.GENERATE, Stage.JUDGE, Stage.RATIONALIZE, Stage.CURATE):

@@ -408,6 +408,8 @@ def inspect_recorded(ckpt: Checkpoint, *, mode: VerifyMode | None = None) -> Fin
     mode it is only checked for a config and weights (nothing recorded to compare sizes with)."""
     mode = mode or verify_mode()
     root = Path(ckpt.path)
+    if not root.is_dir():
+        return Finding(root, "damaged", None, "checkpoint directory does not exist")
     if not is_selftaught_checkpoint(root):
         found = _model_files_finding(root)
         if not found.ok or mode == "sizes" or folder_sha256(root) == ckpt.sha256:

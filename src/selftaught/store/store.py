@@ -28,7 +28,8 @@ transactions, runs, problems, rounds, samples, verdicts, training sets, checkpoi
 evaluations; ``lookups`` the natural-key lookups; ``cai_store`` the Constitutional AI
 records; ``history`` the read-side queries (round table, sample search, pass rates);
 ``summaries`` the rounds' cached counts; ``text_index`` the completions' substring index;
-``_sql`` the shared SQL helpers (the bulk insert path).
+``supersede`` moving a run's later rounds aside (``--retrain-from``); ``_sql`` the shared SQL
+helpers (the bulk insert path).
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ from selftaught.store.prm_store import PrmStoreMixin
 from selftaught.store.search_store import SearchStoreMixin
 from selftaught.store.history import QUERY_ORDERS, ROUND_TABLE_KEYS, HistoryMixin
 from selftaught.store.summaries import RoundSummaryMixin
+from selftaught.store.supersede import SupersedeMixin
 from selftaught.store.text_index import TextIndexMixin
 from selftaught.store.models import (
     CheckpointRow,
@@ -98,7 +100,7 @@ _TRAINING_SET_KEY = "training_set"
 
 
 class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchStoreMixin,
-            TextIndexMixin, RoundSummaryMixin):
+            TextIndexMixin, RoundSummaryMixin, SupersedeMixin):
     """A selftaught store at ``url`` (``sqlite:///path.db`` or ``postgresql+psycopg://...``).
 
     >>> store = Store("sqlite://")          # in memory, schema created
