@@ -9,6 +9,7 @@ model and the CLI is ``test_retrain_run.py``.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -235,3 +236,58 @@ def test_kill_9_in_the_middle_leaves_a_store_that_retrains_on_the_next_try(tmp_p
     for ckpt in store.checkpoint_chain(f"{ARCHIVE}/r2")[:2]:
         assert verify_checkpoint(ckpt.path)["sha256"] == ckpt.sha256
     store.close()
+
+
+# ------------------------------------------------------------------------------- the CLI
+
+
+BIN = Path(sys.executable).parent / "selftaught"
+
+
+def _cli(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_cli_checkpoint_verify_lists_ok_damaged_and_pruned(tmp_path):
+    layout = _fake_run(f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "home")
+    env = dict(os.environ, SELFTAUGHT_DB_URL=layout.db_url, SELFTAUGHT_HOME=str(layout.home))
+    helped = _cli("checkpoint", "verify", "--help", env=env)
+    assert helped.returncode == 0 and "Example" in helped.stdout
+
+    weights = layout.checkpoint_dir(1) / "model.safetensors"
+    weights.write_bytes(b"\7" * 1000)  # same size, other bytes
+    from selftaught.flows.prune import prune_run
+
+    prune_run(layout, 2)  # round 0's weights deleted on purpose
+    listed = _cli("checkpoint", "verify", "r", "--json", env=env)
+    assert listed.returncode == 1, listed.stderr
+    rows = {r["id"]: r for r in json.loads(listed.stdout)}
+    assert {k: (r["status"], r["file"]) for k, r in rows.items()} == {
+        "r/r0": ("pruned", None), "r/r1": ("damaged", "model.safetensors"), "r/r2": ("ok", None),
+        "r-orm": ("damaged", None),  # recorded, but its folder was never written
+    }  # fmt: skip
+    assert rows["r/r1"]["why"].startswith("is damaged (sha256 mismatch; expected ")
+
+    # sizes only: the same-size damage passes (the documented trade-off), a truncation does not
+    sizes = json.loads(_cli("checkpoint", "verify", "r", "--json", "--mode", "sizes", env=env).stdout)
+    assert [r["status"] for r in sizes if r["id"] == "r/r1"] == ["ok"]
+    weights.write_bytes(b"\7" * 10)
+    table = _cli("checkpoint", "verify", "r", env={**env, "SELFTAUGHT_VERIFY": "sizes", "COLUMNS": "300"})
+    assert table.returncode == 1 and "truncated: 10 of 1,000 bytes" in table.stdout, table.stdout
+    assert "2 damaged, 1 pruned" in table.stdout
+
+    missing = _cli("checkpoint", "verify", "nope", env=env)
+    assert missing.returncode == 2 and "no run 'nope'" in missing.stderr and "Traceback" not in missing.stderr
+    bad_mode = _cli("checkpoint", "verify", "r", env={**env, "SELFTAUGHT_VERIFY": "md5"})
+    assert bad_mode.returncode == 2 and "SELFTAUGHT_VERIFY='md5'" in bad_mode.stderr
+
+
+def test_cli_retrain_from_needs_resume(tmp_path):
+    recipe = tmp_path / "r.yaml"
+    from tests.conftest import tiny_recipe_text
+
+    recipe.write_text(tiny_recipe_text())
+    env = dict(os.environ, SELFTAUGHT_DB_URL=f"sqlite:///{tmp_path / 's.db'}", SELFTAUGHT_HOME=str(tmp_path / "h"))
+    out = _cli("run", str(recipe), "--retrain-from", "1", env=env)
+    assert out.returncode == 2 and "--retrain-from N rebuilds rounds of an existing run: give --resume RUN" in out.stderr
+    assert not (tmp_path / "s.db").exists()  # refused before any store was made

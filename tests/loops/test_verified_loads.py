@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -188,3 +190,22 @@ def test_a_format_1_manifest_without_sizes_is_hashed_in_either_mode(ckpt, monkey
     zero_tensor_bytes(ckpt)
     with pytest.raises(CheckpointError, match="sha256 mismatch"):
         verify_checkpoint(ckpt)
+
+
+def _cli_run(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).parent / "selftaught"), *args], capture_output=True, text=True,
+                          env=env, timeout=300)  # fmt: skip
+
+
+def test_cli_eval_refuses_a_damaged_checkpoint_in_one_line(micro_policy_path, tmp_path):
+    folder = tmp_path / "round-001"
+    shutil.copytree(micro_policy_path, folder)
+    problems = tmp_path / "p.jsonl"
+    problems.write_text('{"id": "a", "prompt": "Q: 1+1=? A:", "answer": "2"}\n')
+    env = dict(os.environ, SELFTAUGHT_TORCH_THREADS="1")
+    for damage, expected in ((zero_tensor_bytes, "model.safetensors is damaged (sha256 mismatch; expected "),
+                             (truncate, "model.safetensors is damaged (truncated: ")):  # fmt: skip
+        damage(folder)
+        out = _cli_run("eval", "--checkpoint", str(folder), "--problems", str(problems), env=env)
+        assert out.returncode == 2 and out.stdout == "", out.stderr
+        assert out.stderr.count("\n") == 1 and expected in out.stderr and "Traceback" not in out.stderr
