@@ -282,6 +282,19 @@ def test_cli_checkpoint_verify_lists_ok_damaged_and_pruned(tmp_path):
     assert bad_mode.returncode == 2 and "SELFTAUGHT_VERIFY='md5'" in bad_mode.stderr
 
 
+def test_cli_a_superseded_run_is_not_resumed(tmp_path):
+    from tests.conftest import tiny_recipe_text
+
+    layout = _fake_run(f"sqlite:///{tmp_path / 'store.db'}", tmp_path / "home")
+    layout.store.set_run_status("r", "done")
+    retrain_from(layout, 1)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(tiny_recipe_text())
+    env = dict(os.environ, SELFTAUGHT_DB_URL=layout.db_url, SELFTAUGHT_HOME=str(layout.home))
+    out = _cli("run", str(recipe), "--resume", ARCHIVE, env=env)
+    assert out.returncode == 2 and f"--resume: run '{ARCHIVE}' holds rounds that --retrain-from superseded" in out.stderr
+
+
 def test_cli_retrain_from_needs_resume(tmp_path):
     recipe = tmp_path / "r.yaml"
     from tests.conftest import tiny_recipe_text
