@@ -60,6 +60,8 @@ PUBLIC = {
     "add_search": "(self, search: 'SearchRecord', *, run_id: 'str | None' = None) -> 'bool'",
     "get_search": "(self, search_id: 'str', *, nodes: 'bool' = True) -> 'SearchRecord | None'",
     "list_searches": "(self, run_id: 'str | None' = None) -> 'list[dict[str, Any]]'",
+    # --retrain-from (store/supersede.py, flows/integrity.py)
+    "supersede_rounds": "(self, run_id: 'str', first: 'int', archive_id: 'str', paths: 'Mapping[str, str]') -> 'list[int]'",
 }  # fmt: skip
 QUERY_FILTERS = [
     "run_id", "round_index", "problem", "outcome", "judge", "source", "rationalized",
