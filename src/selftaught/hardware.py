@@ -18,8 +18,9 @@ The rule::
 
 What the dtype means:
 
-- sampling and scoring load the model in ``dtype`` on ``device`` (``load_model``) and move
-  each batch of inputs to ``model.device``;
+- sampling and scoring load the model in ``dtype`` on ``device`` (``load_model``, which
+  verifies the folder first: ``loops/checkpoint.py``) and move each batch of inputs to
+  ``model.device``;
 - training keeps float32 master weights (``policy.load_for_training``); the dtype is the
   trainer's mixed precision (``trainer_flags``: ``bf16``/``fp16``, and ``use_cpu`` on cpu).
 
@@ -134,8 +135,12 @@ def resolve(placement: Placement | None) -> Placement:
 
 
 def load_model(auto_class: Any, path: Any, placement: Placement, **kwargs: Any) -> Any:
-    """``auto_class.from_pretrained(path)`` in the placement's dtype, moved to its device."""
-    model = auto_class.from_pretrained(path, dtype=placement.torch_dtype(), **kwargs)
+    """``auto_class.from_pretrained(path)`` in the placement's dtype, moved to its device; the
+    folder is verified first (``loops.checkpoint.verified``: a local folder, never a hub name)."""
+    from selftaught.loops.checkpoint import verified
+
+    with verified(path) as root:
+        model = auto_class.from_pretrained(root, dtype=placement.torch_dtype(), **kwargs)
     return place(model, placement)
 
 

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from selftaught.errors import CheckpointError
-from selftaught.loops.checkpoint import MANIFEST, checkpoint_sha256, save_checkpoint, verify_checkpoint
+from selftaught.loops.checkpoint import (
+    MANIFEST,
+    checkpoint_sha256,
+    forget_verified,
+    save_checkpoint,
+    verify_checkpoint,
+)
 
 
 class FakeSaver:
@@ -70,9 +76,14 @@ def test_a_failed_save_leaves_nothing(tmp_path):
 @pytest.mark.parametrize(
     "damage, message",
     [
-        (lambda d: (d / "model.safetensors").write_text("tampered"), "do not match"),
-        (lambda d: (d / "model.safetensors").unlink(), "missing files"),
-        (lambda d: (d / "extra.bin").write_text("x"), "not in the manifest"),
+        (lambda d: (d / "model.safetensors").write_text("WEIGHTS"),
+         r": model.safetensors is damaged \(sha256 mismatch; expected [0-9a-f]{12}\.\., got [0-9a-f]{12}\.\.\)$"),
+        (lambda d: (d / "model.safetensors").write_text("tampered"),
+         r": model.safetensors is damaged \(8 bytes, the manifest says 7\)$"),
+        (lambda d: (d / "model.safetensors").write_text("wei"),
+         r": model.safetensors is damaged \(truncated: 3 of 7 bytes\)$"),
+        (lambda d: (d / "model.safetensors").unlink(), ": model.safetensors is missing$"),
+        (lambda d: (d / "extra.bin").write_text("x"), "extra.bin is not in the manifest"),
         (lambda d: (d / MANIFEST).unlink(), "no manifest.json"),
         (lambda d: (d / MANIFEST).write_text("{"), "unreadable manifest"),
         (
@@ -87,6 +98,7 @@ def test_verify_detects_damage(tmp_path, damage, message):
     dest = tmp_path / "ckpt"
     save_checkpoint(MODEL, TOKENIZER, dest, meta={})
     damage(dest)
+    forget_verified()  # as a later process finds it (a write within the same clock tick keeps the mtime)
     with pytest.raises(CheckpointError, match=message):
         verify_checkpoint(dest)
 

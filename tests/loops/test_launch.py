@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from selftaught.errors import TrainError
+from selftaught.errors import CheckpointError, TrainError
 from selftaught.loops import launch
 from selftaught.loops.arithmetic import make_problems
 from selftaught.loops.checkpoint import save_checkpoint, verify_checkpoint
@@ -113,6 +113,7 @@ def test_a_failing_worker_is_one_line_with_the_log_tail_and_leaves_no_checkpoint
     shutil.copytree(micro_policy_path, broken)
     weights = broken / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])  # a truncated download, say
+    (broken / "manifest.json").unlink()  # a user's folder: nothing to check it against before the workers load it
     stale = tmp_path / ".r1.tmp-killed"  # what a save killed half-way leaves
     stale.mkdir()
     ts = gold_training_set(make_problems(8, Split.TRAIN, seed=0))
@@ -128,6 +129,21 @@ def test_a_failing_worker_is_one_line_with_the_log_tail_and_leaves_no_checkpoint
     assert str(log) in message and "last lines of" in message
     assert "Traceback" in log.read_text()  # the whole story stays in the log
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken", "r1.train.log"]  # no checkpoint, no temp
+
+
+def test_a_damaged_starting_checkpoint_is_refused_before_any_worker_starts(micro_policy_path, tmp_path):
+    from tests.damage import zero_tensor_bytes
+
+    broken = tmp_path / "broken"
+    shutil.copytree(micro_policy_path, broken)
+    zero_tensor_bytes(broken)
+    ts = gold_training_set(make_problems(8, Split.TRAIN, seed=0))
+    with pytest.raises(CheckpointError, match=r"broken: model.safetensors is damaged \(sha256 mismatch"):
+        launch.train_sft(
+            str(broken), ts, str(tmp_path / "r1"), cfg=SFTSettings(steps=2, batch_size=8, processes=2),
+            checkpoint_id="r1", parent_id="init", round_index=1, threads=2,
+        )  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken"]  # no log: nothing was launched
 
 
 def test_the_decided_placement_reaches_every_process(monkeypatch):

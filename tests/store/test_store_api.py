@@ -66,6 +66,8 @@ PUBLIC = {
                   "expired_by: 'dt.datetime | None' = None) -> 'bool'",
     "renew_lease": "(self, run_id: 'str', token: 'str', *, expires_at: 'dt.datetime') -> 'bool'",
     "release_lease": "(self, run_id: 'str', token: 'str') -> 'bool'",
+    # --retrain-from (store/supersede.py, flows/integrity.py)
+    "supersede_rounds": "(self, run_id: 'str', first: 'int', archive_id: 'str', paths: 'Mapping[str, str]') -> 'list[int]'",
 }  # fmt: skip
 QUERY_FILTERS = [
     "run_id", "round_index", "problem", "outcome", "judge", "source", "rationalized",

@@ -1,5 +1,8 @@
 """``selftaught checkpoints RUN``: a run's checkpoints and whether their weights are still on
-disk; ``selftaught prune RUN --keep N``: delete the weights of all but the newest N.
+disk; ``selftaught prune RUN --keep N``: delete the weights of all but the newest N;
+``selftaught checkpoint verify RUN``: check every checkpoint of a run against its manifest
+and the store (``loops.checkpoint.inspect_recorded``): ok, damaged (which file, why) or
+pruned; exit 1 if any is damaged.
 
 Pruning is what ``keep_checkpoints: N`` in a recipe does after every round
 (``flows.prune.prune_run``); this command applies it to a run by hand. A pruned folder
@@ -93,6 +96,55 @@ def prune(
     console.print(f"{verb} {n} checkpoint{'s' * (n != 1)}, {freed / 2**20:.1f} MB; newest {keep} kept", highlight=False)
 
 
+checkpoint_app = typer.Typer(help="Check a run's checkpoints (verify).", no_args_is_help=True)
+
+
+@checkpoint_app.command("verify")
+def verify(
+    run_id: RunArg,
+    mode: Annotated[Optional[str], typer.Option(help="sha256 (hash every file) or sizes (sizes only) [env SELFTAUGHT_VERIFY; default sha256].")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """Check every checkpoint of a run against its manifest and the hash the store recorded:
+    ok, damaged (which file and why: missing, truncated, sha256 mismatch, ...) or pruned.
+    Exit code 1 if any is damaged (0 otherwise; pruned ones are not damage).
+
+    A damaged round checkpoint is rebuilt with `selftaught run RECIPE --resume RUN
+    --retrain-from N` (N: the damaged round; round N-1's checkpoint must be ok).
+
+    Example:  selftaught checkpoint verify demo-star-20261125-101500-0042
+              SELFTAUGHT_VERIFY=sizes selftaught checkpoint verify demo-star-20261125-101500-0042 --json
+    """
+    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.tables import verify_table
+    from selftaught.errors import ConfigError, StoreError
+    from selftaught.loops.checkpoint import VERIFY_MODES, inspect_recorded, verify_mode
+
+    if mode is not None and mode not in VERIFY_MODES:
+        raise ConfigError(f"--mode must be sha256 or sizes, not {mode!r}")
+    mode = mode or verify_mode()
+    db = _settings(db)[0]
+    store = _store(db)
+    if store.get_run(run_id) is None:
+        raise StoreError(f"no run {run_id!r} in {db}")
+    rows = []
+    for c in store.list_checkpoints(run_id):
+        found = inspect_recorded(c, mode=mode)  # type: ignore[arg-type]
+        rows.append({"round": c.round_index, "id": c.id, "status": found.status, "file": found.file,
+                     "why": found.why or None, "path": c.path})  # fmt: skip
+    damaged = sum(r["status"] == "damaged" for r in rows)
+    if as_json:
+        print(json.dumps(rows, default=str, indent=1))
+    else:
+        console.print(verify_table(rows, title=f"run {run_id}: checkpoints ({mode})"))
+        console.print(f"{len(rows)} checkpoints: {damaged} damaged, {sum(r['status'] == 'pruned' for r in rows)} pruned",
+                      highlight=False)  # fmt: skip
+    if damaged:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command("checkpoints")(checkpoints)
     app.command("prune")(prune)
+    app.add_typer(checkpoint_app, name="checkpoint")

@@ -102,17 +102,16 @@ def _owned(db: str, run_id: str, fresh: bool, force: bool):
     return held
 
 
-def _run(recipe, run_id: str, db: str, home: Path, threads: int, fresh: bool, force: bool = False) -> list[dict]:
+def _run(recipe, run_id: str, db: str, home: Path, threads: int, fresh: bool) -> list[dict]:
     _quiet_prefect()
     from selftaught.cli.progress import RichReporter
     from selftaught.flows.progress import set_reporter
     from selftaught.flows.context import local_run_settings
     from selftaught.flows.rounds import run_flow
 
-    held = _owned(db, run_id, fresh, force)  # refused here, in one line, before anything prints
     verb = "starting" if fresh else "resuming"
     err.print(f"[bold]{verb} run[/] {run_id}  (store {db}, home {home})")
-    with held, RichReporter(err) as rep:
+    with RichReporter(err) as rep:
         previous = set_reporter(rep)
         try:
             with local_run_settings():
@@ -177,6 +176,7 @@ def run(
     resume: Annotated[Optional[str], typer.Option(help="Continue this run id from its last completed stage.")] = None,
     run_id: Annotated[Optional[str], typer.Option("--run-id", help="Id for a new run [default: name-date-time].")] = None,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
+    retrain_from: Annotated[Optional[int], typer.Option("--retrain-from", min=0, metavar="N", help="With --resume: rebuild round N and every later round from round N-1's checkpoint, which must verify; the old rounds move to run RUN~superseded-K (docs/checkpoints.md).")] = None,
     db: DbOpt = None,
     home: HomeOpt = None,
     threads: ThreadsOpt = None,
@@ -184,21 +184,27 @@ def run(
     """Run (or resume) the rounds a recipe describes.
 
     The recipe is validated before anything runs; a bad key, type or path fails with file,
-    line and reason. Resuming a run re-runs only the stages not marked done in the store.
+    line and reason. Resuming a run re-runs only the stages not marked done in the store;
+    a round never starts from a checkpoint that fails its manifest check (SELFTAUGHT_VERIFY).
     One process works on a run at a time: resuming a run another live process works on is
     refused, naming it (a run whose process died on this machine resumes at once).
 
     Example:  selftaught run recipes/arithmetic-star.yaml
               selftaught run recipes/arithmetic-star.yaml --resume arithmetic-star-20261125-101500-0042
+              selftaught run recipes/arithmetic-star.yaml --resume arithmetic-star-20261125-101500-0042 --retrain-from 2
     """
     from selftaught.errors import ConfigError
     from selftaught.flows.rounds import new_run_id
+    from selftaught.loops.checkpoint import verify_mode
     from selftaught.recipe import load_recipe
 
     recipe = load_recipe(recipe_file)
     from selftaught.flows.context import check_task
 
     check_task(recipe)  # the problems load, before any run row or stage
+    verify_mode()  # a bad SELFTAUGHT_VERIFY fails here, not at the first load
+    if retrain_from is not None and resume is None:
+        raise ConfigError("--retrain-from N rebuilds rounds of an existing run: give --resume RUN too")
     db, home, threads = _settings(db, home, threads)
     fresh = resume is None
     if force and fresh:
@@ -207,6 +213,11 @@ def run(
         stored = _store(db).get_run(resume)
         if stored is None:
             raise ConfigError(f"--resume: no run {resume!r} in {db}")
+        from selftaught.store.supersede import SUPERSEDED
+
+        if stored["status"] == SUPERSEDED:
+            raise ConfigError(f"--resume: run {resume!r} holds rounds that --retrain-from superseded; it is kept to be "
+                              "read, not resumed")  # fmt: skip
         # a run stored by an older selftaught lacks keys added since: compare with their defaults
         from selftaught.recipe import recipe_from_dict
 
@@ -224,8 +235,27 @@ def run(
         raise ConfigError(f"--run-id: run {run_id!r} already exists; use --resume {run_id}")
     run_id = run_id or new_run_id(recipe)
     _check_home(home, recipe.policy.init)
-    timings = _run(recipe, run_id, db, home, threads, fresh=fresh, force=force)
+    with _owned(db, run_id, fresh, force):  # refused here, in one line, before anything prints
+        if retrain_from is not None:
+            _supersede(run_id, retrain_from, db, home)
+        if not fresh:  # a round never starts from a damaged or pruned checkpoint: one line, before Prefect
+            from selftaught.flows.integrity import check_before_resume
+            from selftaught.flows.prune import RunFolders
+
+            check_before_resume(RunFolders(run_id, db, Path(home)), recipe.rounds)
+        timings = _run(recipe, run_id, db, home, threads, fresh=fresh)
     _print_rounds(db, run_id, timings)
+
+
+def _supersede(run_id: str, first: int, db: str, home: Path) -> None:
+    """``--retrain-from``: move rounds ``first``.. aside so that the run rebuilds them."""
+    from selftaught.flows.integrity import retrain_from
+    from selftaught.flows.prune import RunFolders
+
+    done = retrain_from(RunFolders(run_id, db, Path(home)), first)
+    start = f"round {first - 1}'s checkpoint" if first else "a new cold start"
+    err.print(escape(f"rounds {', '.join(map(str, done.rounds))} of {run_id} moved to run {done.archive_id} "
+                     f"(`selftaught rounds {done.archive_id}`); rebuilding them from {start}"), highlight=False)
 
 
 # ----------------------------------------------------------------------- history
@@ -345,12 +375,13 @@ def eval_(
     """
     from selftaught.loops.arithmetic import load_problems_jsonl
     from selftaught.loops.evaluate import evaluate
-    from selftaught.loops.policy import check_model_folder, load_policy
+    from selftaught.loops.checkpoint import verify_for_load
+    from selftaught.loops.policy import load_policy
     from selftaught.recipe import Recipe
 
     threads = _settings(threads=threads)[2]
     probs = load_problems_jsonl(problems)
-    check_model_folder(checkpoint)
+    verify_for_load(checkpoint)  # a damaged checkpoint: one line, before anything loads
     prompt: dict = {"format": prompt_format, "answer_format": answer_format, "system": system}
     if instruction is not None:
         prompt["instruction"] = instruction or None

@@ -1,8 +1,9 @@
-"""Tables people read: rounds, runs, samples."""
+"""Tables people read: rounds, runs, samples, checkpoints and their verification."""
 
 from __future__ import annotations
 
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from selftaught.hardware import describe
@@ -73,6 +74,20 @@ def checkpoints_table(rows: list[dict], *, title: str = "") -> Table:
         t.add_row(
             "-" if r["round"] is None else str(r["round"]), r["id"], r["parent_id"] or "-",
             f"[yellow]{weights}[/]" if weights.startswith("pruned") else weights, r["path"],
+        )
+    return t
+
+
+def verify_table(rows: list[dict], *, title: str = "") -> Table:
+    """One row per checkpoint: round, id, ok / damaged / pruned, the file at fault and why."""
+    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for col in ("round", "id", "status", "file", "why", "path"):
+        t.add_column(col, justify="right" if col == "round" else "left", overflow="fold")
+    colour = {"ok": "green", "damaged": "red", "pruned": "yellow"}
+    for r in rows:
+        t.add_row(
+            "-" if r["round"] is None else str(r["round"]), r["id"], f"[{colour[r['status']]}]{r['status']}[/]",
+            escape(r["file"] or "-"), escape(r["why"] or ""), escape(r["path"]),
         )
     return t
 

@@ -29,7 +29,8 @@ bundled ``concise`` principles; never shown to the model). It is stored as an
 
 Training rows are chat-formatted with the policy's own chat template (the same messages
 the policy answered), so SFT/DPO teach the format generation uses. Every model runs on the
-recipe's placement (``device``/``dtype``, ``hardware.py``), recorded with each stage.
+recipe's placement (``device``/``dtype``, ``hardware.py``), recorded with each stage. Before
+a round runs, the checkpoints it needs must verify (``flows/integrity.py``).
 
 ``run_cai`` / ``cai_round`` are plain functions (tests call them without a Prefect
 server); ``cai_run_flow`` / ``cai_round_flow`` wrap them as flows with plain parameters.
@@ -53,6 +54,7 @@ from selftaught.errors import CheckpointError
 from selftaught.flows.progress import Advance
 from selftaught.hardware import Placement
 from selftaught.flows.context import RunLayout, run_stage
+from selftaught.flows.integrity import require_verified
 from selftaught.flows.lease import hold_run
 from selftaught.records import Checkpoint, Evaluation, Problem, SampleSource, Split, Stage
 from selftaught.store import Store
@@ -381,6 +383,7 @@ def _context(run_id: str, recipe: dict, db_url: str, home: str, threads: int) ->
 def cai_round(run_id: str, index: int, recipe: dict, db_url: str, home: str, threads: int = 0) -> None:
     """One CAI round: every stage not yet done, in order (no Prefect needed)."""
     ctx = _context(run_id, recipe, db_url, home, threads)
+    require_verified(ctx, index, can_retrain=False)  # no stage builds on a damaged checkpoint
     if index == 0:
         ctx.store.ensure_round(run_id, 0)
         register_policy_stage(ctx)

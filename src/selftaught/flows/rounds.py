@@ -39,15 +39,17 @@ store (rounds before this one only, so a re-run sees the same set).
 With ``keep_checkpoints: N`` the run prunes after every finished round, and once more at
 the end (a resume that finds every round done): the weights of its round checkpoints older
 than the newest N are deleted (``flows/prune.py``). Before a round runs, ``round_flow``
-checks that its unfinished stages need no pruned checkpoint, so that case is one clear
-``CheckpointError``, not a model-loading traceback.
+checks that its unfinished stages need no pruned checkpoint, and that the checkpoints they
+need still verify (``flows/integrity.py``; ``--retrain-from N`` rebuilds from the last good
+one), so either case is one clear ``CheckpointError``, not a model-loading traceback.
 
 One process works on a run at a time: ``run_flow`` holds the run's lease in the store
 (``flows/lease.py``) from before its first write to the end, whoever calls it (``selftaught
 run``, a scheduled firing); another process resuming the same run is refused.
 
 Modules: ``context`` (RunContext, run_stage), ``stages`` (the stage tasks), ``prune``
-(``keep_checkpoints``), ``lease`` (the run's owner), this one (the round and run flows, which stages a round runs, the
+(``keep_checkpoints``), ``lease`` (the run's owner), ``integrity`` (verified checkpoints,
+``--retrain-from``), this one (the round and run flows, which stages a round runs, the
 Prefect artifact).
 """
 
@@ -63,6 +65,7 @@ from prefect import flow
 
 from selftaught.errors import ConfigError
 from selftaught.flows.context import RunContext, run_stage
+from selftaught.flows.integrity import require_verified
 from selftaught.flows.lease import hold_run
 from selftaught.flows.prune import prune_run, require_unpruned
 from selftaught.flows.stages import (
@@ -93,6 +96,7 @@ def round_flow(run_id: str, index: int, recipe: dict, db_url: str, home: str, th
     ctx = _context(run_id, recipe, db_url, home, threads)
     ctx.store.ensure_round(run_id, index)
     require_unpruned(ctx, index)
+    require_verified(ctx, index)
     if index == 0:
         cold_start_stage(ctx)
         for stage in (Stage.GENERATE, Stage.JUDGE, Stage.RATIONALIZE, Stage.CURATE):

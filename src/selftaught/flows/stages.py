@@ -332,19 +332,12 @@ def _save_untrained(ctx: RunContext, init_path: str) -> Checkpoint:
 
 
 def _register_given(ctx: RunContext, path: Path) -> Checkpoint:
-    """Round 0 from a user's checkpoint: hash it as it is, without copying it."""
-    from selftaught.loops.checkpoint import verify_checkpoint
+    """Round 0 from a user's checkpoint: hash it as it is, without copying it. A selftaught
+    checkpoint must verify (its manifest's sha256); any other folder is hashed file by file."""
+    from selftaught.loops.checkpoint import folder_sha256, is_selftaught_checkpoint, verify_checkpoint, verify_for_load
 
-    try:
-        sha = verify_checkpoint(path)["sha256"]
-    except CheckpointError:
-        import hashlib
-
-        digest = hashlib.sha256()
-        for f in sorted(p for p in path.rglob("*") if p.is_file()):
-            digest.update(f.relative_to(path).as_posix().encode())
-            digest.update(hashlib.sha256(f.read_bytes()).digest())
-        sha = digest.hexdigest()
+    verify_for_load(path)
+    sha = verify_checkpoint(path)["sha256"] if is_selftaught_checkpoint(path) else folder_sha256(path)
     return Checkpoint(id=ctx.checkpoint_id(0), path=str(path), sha256=sha, round_index=0, config={"init": str(path)})
 
 

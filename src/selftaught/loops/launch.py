@@ -7,6 +7,9 @@ the in-process function itself; the flow's train stage always calls these two.
 
 How, for ``processes`` = N > 1:
 
+0. This process verifies the checkpoint training starts from (``checkpoint.verify_for_load``:
+   a damaged one is one ``CheckpointError`` here, not N failing workers); the workers load it
+   with ``SELFTAUGHT_VERIFY=sizes`` (sizes only: it was hashed a moment ago).
 1. The call is written to a scratch folder: the rows as JSONL, everything else (settings,
    base path, destination, checkpoint id, prompt style...) as ``call.json``.
 2. ``python -m accelerate.commands.launch --multi_gpu --num_processes N -m
@@ -59,6 +62,7 @@ from typing import TYPE_CHECKING, Any
 
 import selftaught
 from selftaught.errors import CheckpointError, TrainError
+from selftaught.loops.checkpoint import VERIFY_ENV
 from selftaught.records import Checkpoint, TrainingSet
 
 if TYPE_CHECKING:
@@ -179,6 +183,9 @@ def launch(
     progress: Callable[[int], None] | None = None,
 ) -> Checkpoint:
     """Run one train call (``call`` + its ``rows``) in the worker on ``processes`` processes."""
+    from selftaught.loops.checkpoint import verify_for_load
+
+    verify_for_load(call["base_path"])  # once here, in one line; the workers then check sizes only
     out_dir = Path(call["out_dir"])
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     log_path = out_dir.with_name(out_dir.name + ".train.log")
@@ -219,6 +226,7 @@ def _run(cmd: list[str], log_path: Path, progress: Callable[[int], None] | None)
     here = str(Path(selftaught.__file__).resolve().parents[1])
     env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join(
         p for p in (here, os.environ.get("PYTHONPATH")) if p))  # fmt: skip
+    env[VERIFY_ENV] = "sizes"  # ``launch`` verified the starting checkpoint fully: not once more per worker
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     launcher_tail: deque[str] = deque(maxlen=TAIL_LINES)
     errors: list[str] = []

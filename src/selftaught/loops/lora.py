@@ -118,22 +118,30 @@ def _base_of(path: Path) -> Path:
 
 
 def load_causal_lm(path: str | Path, *, dtype: Any = "auto") -> Any:
-    """A causal LM from a checkpoint folder: full weights, or adapters merged onto their base chain."""
+    """A causal LM from a checkpoint folder: full weights, or adapters merged onto their base
+    chain; every folder of the chain verified first (``checkpoint.verified``)."""
     from transformers import AutoModelForCausalLM
 
-    root = Path(path)
-    if not is_adapters_only(root):
-        return AutoModelForCausalLM.from_pretrained(root, dtype=dtype)
+    from selftaught.loops.checkpoint import verified
+
+    with verified(path) as root:
+        if not is_adapters_only(root):
+            return AutoModelForCausalLM.from_pretrained(root, dtype=dtype)
+        base_path = _base_of(root)
     from peft import PeftModel
 
-    base = load_causal_lm(_base_of(root), dtype=dtype)
-    return PeftModel.from_pretrained(base, root).merge_and_unload()
+    base = load_causal_lm(base_path, dtype=dtype)
+    with verified(root):
+        return PeftModel.from_pretrained(base, root).merge_and_unload()
 
 
 @contextmanager
 def materialized(path: str | Path) -> Iterator[str]:
-    """A folder with full weights for ``path``: itself, or (adapters only) a temporary merge,
-    removed afterwards. For code that needs ``from_pretrained(folder)`` of another class."""
+    """A folder with full weights for ``path``: itself (verified), or (adapters only) a temporary
+    merge, removed afterwards. For code that needs ``from_pretrained(folder)`` of another class."""
+    from selftaught.loops.checkpoint import verify_for_load
+
+    verify_for_load(path)
     if not is_adapters_only(path):
         yield str(path)
         return

@@ -5,7 +5,7 @@ returns, per prompt, ``n`` ``Completion``s (text and generated-token count). Two
 implementations:
 
 - ``Policy``: a causal LM in eval mode plus its tokenizer, loaded by ``load_policy``
-  with the Auto classes on the device and in the dtype of a ``hardware.Placement`` (the
+  (after ``checkpoint.verified`` checked the folder) with the Auto classes on the device and in the dtype of a ``hardware.Placement`` (the
   CPU in float32 unless a GPU is there); ``complete`` runs one batched HF ``generate``
   with left padding and ``num_return_sequences=n`` on the model's device, seeded with
   ``seed``. ``load_policy`` sets torch's thread count (``threads=0`` leaves torch's
@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from selftaught.errors import CheckpointError
 from selftaught.hardware import Placement, place, resolve
 from selftaught.records import SamplingParams
 
@@ -190,31 +189,31 @@ class FakePolicy:
         return out
 
 
-def check_model_folder(root: Path) -> None:
-    """A one-line ``CheckpointError`` unless ``root`` holds weights this package can load."""
-    if (root / "PRUNED").is_file():
-        raise CheckpointError(f"{root}: its weights were pruned (keep_checkpoints / selftaught prune)")
-    if not (root / "config.json").is_file() and not (root / "adapter_config.json").is_file():
-        raise CheckpointError(f"{root}: not a saved model (no config.json)")
-
-
-def load_policy(path: str | Path, *, threads: int = 0, placement: Placement | None = None) -> Policy:
-    """Load a saved policy with the Auto classes (or LoRA adapters on their base), in eval mode,
-    in the placement's dtype on its device (None: what ``hardware.decide`` picks here)."""
-    root = Path(path)
-    check_model_folder(root)
-    set_threads(threads)
-    quiet_transformers()
+def load_tokenizer(root: Path) -> Any:
+    """The folder's tokenizer, with a pad token (its EOS where it has none)."""
     from transformers import AutoTokenizer
-
-    from selftaught.loops.lora import load_causal_lm
 
     tokenizer = AutoTokenizer.from_pretrained(root)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def load_policy(path: str | Path, *, threads: int = 0, placement: Placement | None = None) -> Policy:
+    """Load a saved policy with the Auto classes (or LoRA adapters on their base), in eval mode,
+    in the placement's dtype on its device (None: what ``hardware.decide`` picks here). The
+    folder is verified first (``checkpoint.verified``)."""
+    from selftaught.loops.checkpoint import verified
+    from selftaught.loops.lora import load_causal_lm
+
     placement = resolve(placement)
-    model = place(load_causal_lm(root, dtype=placement.torch_dtype()), placement)
+    with verified(path) as root:
+        set_threads(threads)
+        quiet_transformers()
+        tokenizer = load_tokenizer(root)
+        model = load_causal_lm(root, dtype=placement.torch_dtype())
+    tokenizer.padding_side = "left"
+    model = place(model, placement)
     model.eval()
     return Policy(model=model, tokenizer=tokenizer, path=str(root))
 
@@ -283,19 +282,17 @@ def load_for_training(
     train LoRA adapters where disk matters.
 
     The model stays on the CPU: the trainer moves it to the placement's device (``use_cpu``).
+    The folder is verified first (``checkpoint.verified``).
     """
-    root = Path(path)
-    check_model_folder(root)
     import torch
-    from transformers import AutoTokenizer
 
+    from selftaught.loops.checkpoint import verified
     from selftaught.loops.lora import load_causal_lm
 
-    tokenizer = AutoTokenizer.from_pretrained(root)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     dtype = torch.float32 if master_dtype == "float32" else "auto"
-    model = load_causal_lm(root, dtype=dtype)
+    with verified(path) as root:
+        tokenizer = load_tokenizer(root)
+        model = load_causal_lm(root, dtype=dtype)
     bound_trl_logprob_tiles(model.config.vocab_size, resolve(placement))
     return model, tokenizer
 

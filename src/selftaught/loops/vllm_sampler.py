@@ -261,11 +261,11 @@ def load_vllm_policy(
     """A ``VLLMPolicy`` on the checkpoint at ``path`` (adapters only: merged into a temporary
     folder kept until ``release``). ``ModelUnavailable`` in one line without vLLM or a GPU,
     unless ``engine_factory`` (or ``make_engine``) is a stand-in that needs neither."""
+    from selftaught.loops.checkpoint import verified, verify_for_load
     from selftaught.loops.lora import materialized
-    from selftaught.loops.policy import check_model_folder, quiet_transformers
+    from selftaught.loops.policy import quiet_transformers
 
-    root = Path(path)
-    check_model_folder(root)
+    root = verify_for_load(path)
     if engine_factory is None:
         require_vllm()
     factory = engine_factory or make_engine
@@ -274,12 +274,13 @@ def load_vllm_policy(
 
     closing = ExitStack()
     try:
-        folder = closing.enter_context(materialized(root))
-        tokenizer = AutoTokenizer.from_pretrained(root)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-        tokenizer.padding_side = "left"
-        stop_ids = _generation_eos(folder, tokenizer)
+        with verified(root):
+            folder = closing.enter_context(materialized(root))
+            tokenizer = AutoTokenizer.from_pretrained(root)
+            if tokenizer.pad_token is None:
+                tokenizer.pad_token = tokenizer.eos_token
+            tokenizer.padding_side = "left"
+            stop_ids = _generation_eos(folder, tokenizer)
         engine = factory(folder, gpu_memory_utilization=gpu_memory_utilization, dtype=dtype, seed=seed,
                          max_model_len=max_model_len)  # fmt: skip
     except BaseException:

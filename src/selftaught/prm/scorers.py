@@ -227,11 +227,11 @@ def _load(path: str | Path, expect: str, auto_class: str, threads: int,
           placement: Placement | None) -> tuple[Any, Any, str, dict]:  # fmt: skip
     from selftaught.errors import CheckpointError
     from selftaught.hardware import load_model, resolve
-    from selftaught.loops.checkpoint import verify_checkpoint
-    from selftaught.loops.policy import quiet_transformers, set_threads
+    from selftaught.loops.checkpoint import verified, verify_checkpoint
+    from selftaught.loops.policy import load_tokenizer, quiet_transformers, set_threads
 
     root = Path(path)
-    manifest = verify_checkpoint(root)
+    manifest = verify_checkpoint(root)  # a reward model is always a selftaught checkpoint
     kind = manifest.get("meta", {}).get("kind")
     if kind != expect:
         raise CheckpointError(f"{root}: a {kind!r} checkpoint, not a {expect!r} reward model")
@@ -239,9 +239,8 @@ def _load(path: str | Path, expect: str, auto_class: str, threads: int,
     quiet_transformers()
     import transformers
 
-    tokenizer = transformers.AutoTokenizer.from_pretrained(root)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    with verified(root):
+        tokenizer = load_tokenizer(root)
     model = load_model(getattr(transformers, auto_class), root, resolve(placement))
     model.eval()
     return model, tokenizer, str(root), manifest.get("meta", {})

@@ -58,7 +58,7 @@ from typing import Any, Literal
 
 from selftaught.errors import DataError
 from selftaught.hardware import Placement, resolve
-from selftaught.loops.checkpoint import save_checkpoint
+from selftaught.loops.checkpoint import save_checkpoint, verified
 from selftaught.loops.policy import quiet_transformers, set_threads
 from selftaught.prm.scorers import encode_outcome, encode_steps
 
@@ -176,10 +176,11 @@ def _train(kind: str, base_path: str, auto_class: str, features: list[dict], tar
     from transformers.trainer_callback import PrinterCallback
 
     clock = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = _new_model(base_path, auto_class, 2, cfg, tokenizer.pad_token_id)
+    with verified(base_path):  # the policy it starts from (``loops.checkpoint``)
+        tokenizer = AutoTokenizer.from_pretrained(base_path)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        model = _new_model(base_path, auto_class, 2, cfg, tokenizer.pad_token_id)
     pad_id = tokenizer.pad_token_id
 
     def collate(batch: list[dict]) -> dict:
@@ -240,7 +241,8 @@ def train_orm(
         raise DataError("no judged samples to train an outcome reward model on")
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    with verified(base_path):  # the policy it starts from (``loops.checkpoint``)
+        tokenizer = AutoTokenizer.from_pretrained(base_path)
     if cfg.objective == "pairwise":
         return _train_pairwise(base_path, tokenizer, rows, out_dir, cfg, threads, meta or {})
     if cfg.objective != "classify":
@@ -345,7 +347,8 @@ def train_prm(
         raise DataError("no step-labelled solutions to train a process reward model on")
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(base_path)
+    with verified(base_path):  # the policy it starts from (``loops.checkpoint``)
+        tokenizer = AutoTokenizer.from_pretrained(base_path)
     features, targets, groups = [], [], []
     for n, row in enumerate(rows):
         steps, labels = row.get("completions"), row.get("labels")

@@ -28,8 +28,8 @@ transactions, runs, problems, rounds, samples, verdicts, training sets, checkpoi
 evaluations; ``lookups`` the natural-key lookups; ``cai_store`` the Constitutional AI
 records; ``history`` the read-side queries (round table, sample search, pass rates);
 ``summaries`` the rounds' cached counts; ``text_index`` the completions' substring index;
-``lease_store`` the run leases (one process works on a run); ``_sql`` the shared SQL helpers
-(the bulk insert path).
+``lease_store`` the run leases (one process works on a run); ``supersede`` moving a run's
+later rounds aside (``--retrain-from``); ``_sql`` the shared SQL helpers (the bulk insert path).
 
 Status writes keep the store's story consistent: a stage is never marked done while an
 earlier stage of its round is failed (nor failed while a later one is done), a run is never
@@ -81,6 +81,7 @@ from selftaught.store.search_store import SearchStoreMixin
 from selftaught.store.history import QUERY_ORDERS, ROUND_TABLE_KEYS, HistoryMixin
 from selftaught.store.lease_store import LeaseStoreMixin
 from selftaught.store.summaries import RoundSummaryMixin
+from selftaught.store.supersede import SupersedeMixin
 from selftaught.store.text_index import TextIndexMixin
 from selftaught.store.models import (
     CheckpointRow,
@@ -106,7 +107,7 @@ _TRAINING_SET_KEY = "training_set"
 
 
 class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchStoreMixin,
-            TextIndexMixin, RoundSummaryMixin, LeaseStoreMixin):
+            TextIndexMixin, RoundSummaryMixin, LeaseStoreMixin, SupersedeMixin):
     """A selftaught store at ``url`` (``sqlite:///path.db`` or ``postgresql+psycopg://...``).
 
     >>> store = Store("sqlite://")          # in memory, schema created
