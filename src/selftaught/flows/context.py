@@ -33,6 +33,11 @@ HEARTBEAT_ENV = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_
 def local_run_settings() -> Iterator[None]:
     """Prefect settings for flows this process runs itself (``selftaught run|demo|cai``).
 
+    Without ``PREFECT_API_URL``, Prefect's temporary server is started first, in a session
+    of its own and tied to this process's life (``flows/temporary_server.py``): a signal to
+    the run's process group does not stop it before the run has reported its end, and a
+    ``kill -9`` of the run takes it along.
+
     Prefect 3.9 gives every flow run a heartbeat thread that sleeps in 1 s steps and is
     joined when the run ends, so each flow run's exit waits up to a second -- each round is
     a flow run, so a ~15 s demo round spent 0.7-0.9 s there (its whole "Prefect share").
@@ -41,6 +46,9 @@ def local_run_settings() -> Iterator[None]:
     (``HEARTBEAT_ENV``), they are off here. Scheduled runs executed by a worker keep
     Prefect's own settings.
     """
+    from selftaught.flows.temporary_server import start_linked_server
+
+    start_linked_server()
     if any(os.environ.get(name) for name in HEARTBEAT_ENV):
         yield
         return
