@@ -51,7 +51,7 @@ from selftaught.cai_recipe import CaiRecipe
 from selftaught.errors import CheckpointError
 from selftaught.flows.progress import Advance
 from selftaught.hardware import Placement
-from selftaught.flows.context import RunLayout, run_stage
+from selftaught.flows.context import RunLayout, run_stage, start_run
 from selftaught.records import Checkpoint, Evaluation, Problem, SampleSource, Split, Stage
 from selftaught.store import Store
 
@@ -405,10 +405,8 @@ def run_cai(
 ) -> list[dict]:  # fmt: skip
     """Round 0 then ``recipe["rounds"]`` rounds; resumes from what the store holds."""
     ctx = _context(run_id, recipe, db_url, home, threads)
+    start_run(ctx, name=ctx.recipe.name, recipe={"kind": "cai", **recipe}, problems=ctx.train_pool + ctx.heldout)
     store = ctx.store
-    store.create_run(run_id, name=ctx.recipe.name, recipe={"kind": "cai", **recipe})
-    store.add_problems(ctx.train_pool + ctx.heldout)
-    store.set_run_status(run_id, "running")
     timings: list[dict] = []
     try:
         for index in range(ctx.recipe.rounds + 1):

@@ -190,6 +190,19 @@ class RunContext(RunLayout):
         return band_filter(block, pass_rate_map(rows, before_round=index), band)
 
 
+def start_run(ctx: RunLayout, *, name: str, recipe: dict, problems: list[Problem]) -> None:
+    """What every run flow does first: the run's row and problems in the store (kept if
+    there), status ``running``, then the temporary folders a killed attempt left in the run's
+    folder removed. The removal must come after whatever makes the run this process's own."""
+    from selftaught.loops.checkpoint import remove_temporary_folders
+
+    store = ctx.store
+    store.create_run(ctx.run_id, name=name, recipe=recipe)
+    store.add_problems(problems)
+    store.set_run_status(ctx.run_id, "running")
+    remove_temporary_folders(ctx.run_dir())
+
+
 def check_task(recipe: Recipe) -> None:
     """Load both splits' problems once, before a run exists: a bad problem file (a line that
     is not UTF-8, not JSON, without an answer) or a task too small for its split is a
