@@ -275,6 +275,20 @@ def release_memory() -> None:
         pass
 
 
+def failure_reason(exc: BaseException) -> str:
+    """What a failed stage records: ``Type: message``, or ``interrupted (SIGINT)`` /
+    ``interrupted (SIGTERM)`` for a signal (Ctrl-C; ``cli/interrupts.py``'s or Prefect's SIGTERM)."""
+    import signal
+
+    from prefect.exceptions import TerminationSignal
+
+    if isinstance(exc, TerminationSignal):
+        return f"interrupted ({signal.Signals(exc.signal).name})"
+    if isinstance(exc, KeyboardInterrupt):
+        return f"interrupted ({str(exc) or 'SIGINT'})"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def run_stage(
     ctx: RunContext, index: int, stage: Stage, body: Callable[[Advance], dict], total: int | None,
     placement: Placement | None = None,
@@ -292,7 +306,7 @@ def run_stage(
     try:
         metrics = body(reporter().start(label, total))
     except BaseException as exc:  # includes KeyboardInterrupt: record it, then re-raise
-        store.fail_stage(ctx.run_id, index, stage, error=f"{type(exc).__name__}: {exc}"[:2000])
+        store.fail_stage(ctx.run_id, index, stage, error=failure_reason(exc)[:2000])
         raise
     finally:
         release_memory()
