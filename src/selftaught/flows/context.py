@@ -1,8 +1,10 @@
 """What a run's stages share: the run's store, folders, problems and placement
 (``RunContext``), and ``run_stage``, the one rule every stage follows (skip if the store says
-done; else record start, run the body, record finish or failure with its timing and, for a
-stage that runs a model, the device, dtype and peak GPU memory it used). See
-``flows/rounds.py`` for how rounds are assembled from stages."""
+done; else record start, run the body, record finish or failure -- ``interrupted (SIGINT)``
+for a signal -- with its timing and, for a stage that runs a model, the device, dtype and
+peak GPU memory it used). Also what every run flow does first (``start_run``) and the Prefect
+settings of a run in this process (``local_run_settings``). See ``flows/rounds.py`` for how
+rounds are assembled from stages."""
 
 from __future__ import annotations
 
