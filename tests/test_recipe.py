@@ -11,7 +11,7 @@ import yaml
 from selftaught.errors import ConfigError
 from selftaught.hardware import Placement
 from selftaught.loops.defaults import DemoConfig
-from selftaught.recipe import Recipe, load_recipe, recipe_from_dict
+from selftaught.recipe import Recipe, load_recipe, recipe_from_dict, write_recipe
 
 RECIPES = sorted(p for p in (Path(__file__).parents[1] / "recipes").glob("*.yaml") if not p.name.startswith("cai-"))
 CAI_RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("cai-*.yaml"))
@@ -154,3 +154,13 @@ def test_the_placement_reaches_every_stage_setting(fake_cuda):
 def test_a_run_stored_with_cuda_fails_to_resume_without_one(no_cuda):
     with pytest.raises(ConfigError, match="torch sees no CUDA GPU"):
         recipe_from_dict({"device": "cuda"})
+
+
+@pytest.mark.parametrize("recipe", [
+    Recipe(name="demo-star", method="star", rounds=3, seed=0),  # what `selftaught demo` writes
+    Recipe(name="demo-rft", method="rft", rounds=1, seed=7),
+    recipe_from_dict({"name": "x", "method": "dpo", "train": {"steps": 3}, "dpo": {"beta": 0.2}}),
+])  # fmt: skip
+def test_a_written_recipe_reads_back_the_same(tmp_path, recipe):
+    path = write_recipe(recipe, tmp_path / "runs" / "r" / "recipe.yaml")
+    assert load_recipe(path).model_dump(mode="json") == recipe.model_dump(mode="json")

@@ -648,4 +648,16 @@ def recipe_from_dict(data: dict) -> Recipe:
     return validate(Recipe, data, None, "<recipe>")
 
 
-__all__ = ["Method", "Recipe", "load_recipe", "recipe_from_dict"]
+def write_recipe(recipe: Recipe, path: str | Path) -> Path:
+    """Write ``recipe`` as a file that ``load_recipe`` reads back to the same recipe (the keys
+    that differ from their defaults). Returns ``path``."""
+    import yaml
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = recipe.model_dump(mode="json", exclude_defaults=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+__all__ = ["Method", "Recipe", "load_recipe", "recipe_from_dict", "write_recipe"]

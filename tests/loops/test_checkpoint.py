@@ -12,6 +12,7 @@ from selftaught.loops.checkpoint import (
     MANIFEST,
     checkpoint_sha256,
     forget_verified,
+    remove_temporary_folders,
     save_checkpoint,
     verify_checkpoint,
 )
@@ -71,6 +72,21 @@ def test_a_failed_save_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         save_checkpoint(FakeSaver({"config.json": "{}"}, fail=True), TOKENIZER, tmp_path / "ckpt", meta={})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_start_removes_what_killed_saves_left_and_nothing_else(tmp_path):
+    # what save_checkpoint and the cold start write for a while, as a kill -9 leaves them
+    save_checkpoint(MODEL, TOKENIZER, tmp_path / "round-000", meta={})
+    left = [".round-001.tmp-k9xq", "round-001.invalid-1733", ".init-3hz0"]
+    for name in left:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.safetensors").write_text("half")
+    (tmp_path / "round-001.train.log").write_text("kept")  # a file, and not temporary
+    (tmp_path / ".notes").mkdir()  # not a pattern of ours
+    assert remove_temporary_folders(tmp_path) == sorted(left)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".notes", "round-000", "round-001.train.log"]
+    assert verify_checkpoint(tmp_path / "round-000")
+    assert remove_temporary_folders(tmp_path / "no-such-run") == []
 
 
 @pytest.mark.parametrize(

@@ -170,3 +170,36 @@ def test_the_decided_placement_reaches_every_process(monkeypatch):
     train_worker._dpo(json.loads(json.dumps({**common, "cfg": asdict(dpo), "style": style})), [], None)
     assert seen["sft"] == sft and seen["dpo"] == dpo
     assert seen["sft"].placement.trainer_flags() == {"use_cpu": False, "bf16": True, "fp16": False}
+
+
+#: a "run" that launches a command which prints its pid and sleeps, as a launcher would
+_RUN = """
+import sys
+from pathlib import Path
+from selftaught.loops import launch
+launch._run([sys.executable, "-c", "import os, time; print(os.getpid(), flush=True); time.sleep(60)"],
+            Path(sys.argv[1]), None)
+"""
+
+
+def test_the_launcher_dies_with_a_killed_run(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import wait_gone
+
+    log = tmp_path / "launch.log"
+    run = subprocess.Popen([sys.executable, "-c", _RUN, str(log)])
+    deadline = time.monotonic() + 20
+    while not (lines := [x for x in (log.read_text().splitlines() if log.exists() else []) if x.isdigit()]):
+        assert time.monotonic() < deadline and run.poll() is None, "the launcher never started"
+        time.sleep(0.05)
+    os.kill(run.pid, signal.SIGKILL)  # kill -9 of the run: no chance to stop its launcher
+    run.wait()
+    left = wait_gone([int(lines[0])], timeout=3)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == []

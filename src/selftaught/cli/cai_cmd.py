@@ -29,7 +29,7 @@ def cai(
               selftaught cai recipes/cai-smollm2.yaml --resume cai-smollm2-20261125-101500-0042
     """
     from selftaught.cai_recipe import load_cai_recipe
-    from selftaught.cli.main import _check_home, _owned, _print_rounds, _quiet_prefect, _settings, _store, err
+    from selftaught.cli.main import _check_home, _owned, _print_rounds, _resume_command, _settings, _store, err, run_flow_here
     from selftaught.errors import ConfigError
 
     recipe = load_cai_recipe(recipe_file)
@@ -55,21 +55,12 @@ def cai(
 
     run_id = run_id or new_cai_run_id(recipe)
     _check_home(home, recipe.policy)
-    _quiet_prefect()
-    from selftaught.cli.progress import RichReporter
     from selftaught.flows.cai import cai_run_flow
-    from selftaught.flows.context import local_run_settings
-    from selftaught.flows.progress import set_reporter
 
     held = _owned(db, run_id, not resume, force)  # refused here, in one line, if another process works on it
     err.print(f"[bold]{'resuming' if resume else 'starting'} CAI run[/] {run_id}  (store {db}, home {home})")
-    with held, RichReporter(err) as rep:
-        previous = set_reporter(rep)
-        try:
-            with local_run_settings():
-                cai_run_flow(run_id, params, db, str(home), threads)
-        finally:
-            set_reporter(previous)
+    resume_cmd = _resume_command("cai", recipe_file, run_id, db, home)
+    run_flow_here(lambda: cai_run_flow(run_id, params, db, str(home), threads), resume_cmd, held)
     _print_rounds(db, run_id)
     err.print("greedy/pass@1 = share of held-out answers with no violation of the checked principles")
 

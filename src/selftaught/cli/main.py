@@ -2,9 +2,12 @@
 
 Start-up is cheap: torch, transformers, Prefect and SQLAlchemy are imported inside the
 commands that need them, so ``selftaught --help`` answers at once. Every error that
-selftaught raises on purpose (``SelftaughtError``), and every ``OSError`` (a full disk, a
-read-only folder: reason and path), is printed as one line on stderr with exit code 2, never
-as a traceback (``SELFTAUGHT_TRACEBACK=1`` shows the traceback of an ``OSError``).
+selftaught raises on purpose (``SelftaughtError``), every ``OSError`` (a full disk, a
+read-only folder: reason and path) and every usage error (a bad option value) is printed as
+one line on stderr with exit code 2, never as a traceback (``SELFTAUGHT_TRACEBACK=1`` shows
+the traceback of an ``OSError``). Ctrl-C or SIGTERM during ``run``/``demo``/``cai`` prints
+one line with the resume command and exits 130 / 143 (``cli/interrupts.py``); in other
+commands Ctrl-C exits 130.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Annotated, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -36,6 +41,7 @@ app.add_typer(db_app, name="db")
 
 console = Console()
 err = Console(stderr=True)
+T = TypeVar("T")
 
 DbOpt = Annotated[
     Optional[str],
@@ -91,8 +97,6 @@ def _owned(db: str, run_id: str, fresh: bool, force: bool):
     """The run's lease, taken now (``flows/lease.py``) and released when the returned stack
     exits: a resumed run that another process works on is refused here in one line, before
     Prefect starts. A new run has no row yet: ``run_flow`` takes its lease once it has one."""
-    from contextlib import ExitStack
-
     from selftaught.flows.context import open_store
     from selftaught.flows.lease import hold_run
 
@@ -102,22 +106,47 @@ def _owned(db: str, run_id: str, fresh: bool, force: bool):
     return held
 
 
-def _run(recipe, run_id: str, db: str, home: Path, threads: int, fresh: bool) -> list[dict]:
-    _quiet_prefect()
-    from selftaught.cli.progress import RichReporter
-    from selftaught.flows.progress import set_reporter
-    from selftaught.flows.context import local_run_settings
+def _run(recipe, run_id: str, db: str, home: Path, threads: int, fresh: bool, recipe_file: Path,
+         held: ExitStack | None = None) -> list[dict]:
     from selftaught.flows.rounds import run_flow
 
     verb = "starting" if fresh else "resuming"
     err.print(f"[bold]{verb} run[/] {run_id}  (store {db}, home {home})")
-    with RichReporter(err) as rep:
+    resume = _resume_command("run", recipe_file, run_id, db, home)
+    return run_flow_here(lambda: run_flow(run_id, recipe.model_dump(mode="json"), db, str(home), threads), resume, held)
+
+
+def run_flow_here(call: Callable[[], T], resume: str, held: ExitStack | None = None) -> T:
+    """``call()`` (a flow) in this process: progress bars on stderr, Prefect's temporary
+    server tied to this process, and Ctrl-C/SIGTERM ending in one line that says ``resume``.
+    ``held`` (the run's lease, ``_owned``) is released on the way out, a signal's included."""
+    _quiet_prefect()
+    from selftaught.cli.interrupts import stops_on_signals
+    from selftaught.cli.progress import RichReporter
+    from selftaught.flows.context import local_run_settings
+    from selftaught.flows.progress import set_reporter
+
+    with stops_on_signals(resume), held or ExitStack(), RichReporter(err) as rep:
         previous = set_reporter(rep)
         try:
             with local_run_settings():
-                return run_flow(run_id, recipe.model_dump(mode="json"), db, str(home), threads)
+                return call()
         finally:
             set_reporter(previous)
+
+
+def _resume_command(command: str, recipe_file: Path, run_id: str, db: str, home: Path) -> str:
+    """``selftaught COMMAND RECIPE --resume RUN``, with ``--db``/``--home`` where they differ
+    from what the environment gives."""
+    import shlex
+
+    default_db, default_home, _ = _settings()
+    words = ["selftaught", command, str(recipe_file), "--resume", run_id]
+    if db != default_db:
+        words += ["--db", db]
+    if Path(home) != Path(default_home):
+        words += ["--home", str(home)]
+    return shlex.join(words)
 
 
 def _print_rounds(db: str, run_id: str, timings: list[dict] | None = None) -> list[dict]:
@@ -141,25 +170,28 @@ def demo(
     """Build a tiny model, cold-start it, and improve it for a few rounds on the embedded task.
 
     Multi-digit addition with a <think> chain of thought; no GPU, no downloads. Prints a
-    per-round table and writes a plot of held-out accuracy per round.
+    per-round table and writes a plot of held-out accuracy per round. The recipe is written
+    to HOME/runs/RUN/recipe.yaml: an interrupted demo resumes with `selftaught run` on it.
 
     Example:  selftaught demo --method star --rounds 3
     """
+    from selftaught.flows.context import RunContext
     from selftaught.flows.rounds import new_run_id
-    from selftaught.recipe import Recipe
+    from selftaught.recipe import Recipe, write_recipe
 
     db, home, threads = _settings(db, home, threads)
     recipe = Recipe(name=f"demo-{method}", method=method, rounds=rounds, seed=seed)
     _check_home(home, recipe.policy.init)
     run_id = new_run_id(recipe)
+    run_dir = RunContext(run_id, recipe, db, home).run_dir()
+    recipe_file = write_recipe(recipe, run_dir / "recipe.yaml")  # what `run --resume` reads
     clock = time.perf_counter()
-    timings = _run(recipe, run_id, db, home, threads, fresh=True)
+    timings = _run(recipe, run_id, db, home, threads, fresh=True, recipe_file=recipe_file)
     wall = time.perf_counter() - clock
     rows = _print_rounds(db, run_id, timings)
     from selftaught.cli.plots import plot_heldout
-    from selftaught.flows.context import RunContext
 
-    out = plot or RunContext(run_id, recipe, db, home).run_dir() / "heldout.png"
+    out = plot or run_dir / "heldout.png"
     plot_heldout(rows, out, title=f"{run_id} ({method})")
     first, last = rows[0], rows[-1]
     gain = (last["heldout_pass_at_1"] - first["heldout_pass_at_1"]) * 100
@@ -235,7 +267,8 @@ def run(
         raise ConfigError(f"--run-id: run {run_id!r} already exists; use --resume {run_id}")
     run_id = run_id or new_run_id(recipe)
     _check_home(home, recipe.policy.init)
-    with _owned(db, run_id, fresh, force):  # refused here, in one line, before anything prints
+    held = _owned(db, run_id, fresh, force)  # refused here, in one line, before anything prints
+    try:
         if retrain_from is not None:
             _supersede(run_id, retrain_from, db, home)
         if not fresh:  # a round never starts from a damaged or pruned checkpoint: one line, before Prefect
@@ -243,7 +276,10 @@ def run(
             from selftaught.flows.prune import RunFolders
 
             check_before_resume(RunFolders(run_id, db, Path(home)), recipe.rounds)
-        timings = _run(recipe, run_id, db, home, threads, fresh=fresh)
+    except BaseException:
+        held.close()
+        raise
+    timings = _run(recipe, run_id, db, home, threads, fresh=fresh, recipe_file=recipe_file, held=held)
     _print_rounds(db, run_id, timings)
 
 
@@ -497,8 +533,8 @@ def main() -> None:
         hint = f" (see {e.ctx.command_path} --help)" if e.ctx else ""
         err.print(f"[red]error:[/] {escape(where + e.format_message())}{escape(hint)}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except typer.Abort:  # Ctrl-C, which click turns into Abort
-        err.print("interrupted; resume with `selftaught run RECIPE --resume RUN_ID`")
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C outside a run (click turns it into Abort)
+        err.print("interrupted")
         sys.exit(130)
     except SelftaughtError as e:
         err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
@@ -510,9 +546,6 @@ def main() -> None:
         err.print(f"[red]error:[/] {escape(e.strerror or str(e))}{': ' + escape(where) if where else ''}",
                   highlight=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        err.print("interrupted; resume with `selftaught run RECIPE --resume RUN_ID`")
-        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -53,9 +53,8 @@ from selftaught.cai_recipe import CaiRecipe
 from selftaught.errors import CheckpointError
 from selftaught.flows.progress import Advance
 from selftaught.hardware import Placement
-from selftaught.flows.context import RunLayout, run_stage
+from selftaught.flows.context import RunLayout, run_stage, start_run
 from selftaught.flows.integrity import require_verified
-from selftaught.flows.lease import hold_run
 from selftaught.records import Checkpoint, Evaluation, Problem, SampleSource, Split, Stage
 from selftaught.store import Store
 
@@ -410,8 +409,7 @@ def run_cai(
 ) -> list[dict]:  # fmt: skip
     """Round 0 then ``recipe["rounds"]`` rounds; resumes from what the store holds."""
     ctx = _context(run_id, recipe, db_url, home, threads)
-    ctx.store.create_run(run_id, name=ctx.recipe.name, recipe={"kind": "cai", **recipe})
-    with hold_run(ctx.store, run_id):  # one process per run (flows/lease.py); the CLI may hold it already
+    with start_run(ctx, name=ctx.recipe.name, recipe={"kind": "cai", **recipe}, problems=ctx.train_pool + ctx.heldout):
         return _run_cai_rounds(ctx, recipe, db_url, home, threads, round_fn)
 
 
@@ -420,8 +418,6 @@ def _run_cai_rounds(
 ) -> list[dict]:  # fmt: skip
     """The rounds the store does not hold as done, in order; then the run's status."""
     run_id, store = ctx.run_id, ctx.store
-    store.add_problems(ctx.train_pool + ctx.heldout)
-    store.set_run_status(run_id, "running")
     timings: list[dict] = []
     try:
         for index in range(ctx.recipe.rounds + 1):

@@ -1,9 +1,11 @@
 """What a run's stages share: the run's store, folders, problems and placement
 (``RunContext``), and ``run_stage``, the one rule every stage follows (skip if the store says
-done; else record start, run the body, record finish or failure with its timing and, for a
-stage that runs a model, the device, dtype and peak GPU memory it used). See
-``flows/rounds.py`` for how rounds are assembled from stages, ``flows/lease.py`` for the one
-process that may write a run's stages."""
+done; else record start, run the body, record finish or failure -- ``interrupted (SIGINT)``
+for a signal -- with its timing and, for a stage that runs a model, the device, dtype and
+peak GPU memory it used). Also what every run flow does first (``start_run``: the run's row,
+its lease, its leftovers) and the Prefect settings of a run in this process
+(``local_run_settings``). See ``flows/rounds.py`` for how rounds are assembled from stages,
+``flows/lease.py`` for the one process that may write a run's stages."""
 
 from __future__ import annotations
 
@@ -34,6 +36,11 @@ HEARTBEAT_ENV = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_
 def local_run_settings() -> Iterator[None]:
     """Prefect settings for flows this process runs itself (``selftaught run|demo|cai``).
 
+    Without ``PREFECT_API_URL``, Prefect's temporary server is started first, in a session
+    of its own and tied to this process's life (``flows/temporary_server.py``): a signal to
+    the run's process group does not stop it before the run has reported its end, and a
+    ``kill -9`` of the run takes it along.
+
     Prefect 3.9 gives every flow run a heartbeat thread that sleeps in 1 s steps and is
     joined when the run ends, so each flow run's exit waits up to a second -- each round is
     a flow run, so a ~15 s demo round spent 0.7-0.9 s there (its whole "Prefect share").
@@ -42,6 +49,9 @@ def local_run_settings() -> Iterator[None]:
     (``HEARTBEAT_ENV``), they are off here. Scheduled runs executed by a worker keep
     Prefect's own settings.
     """
+    from selftaught.flows.temporary_server import start_linked_server
+
+    start_linked_server()
     with _run_logs_to_api_only():
         if any(os.environ.get(name) for name in HEARTBEAT_ENV):
             yield
@@ -213,6 +223,24 @@ class RunContext(RunLayout):
         return band_filter(block, pass_rate_map(rows, before_round=index), band)
 
 
+@contextmanager
+def start_run(ctx: RunLayout, *, name: str, recipe: dict, problems: list[Problem]) -> Iterator[None]:
+    """What every run flow does first, and holds while it runs: the run's row (kept if there),
+    its lease (``flows/lease.py``; the CLI may hold it already), its problems, status
+    ``running``, then the temporary folders a killed attempt left in the run's folder removed
+    -- only now that the run is this process's own."""
+    from selftaught.flows.lease import hold_run
+    from selftaught.loops.checkpoint import remove_temporary_folders
+
+    store = ctx.store
+    store.create_run(ctx.run_id, name=name, recipe=recipe)
+    with hold_run(store, ctx.run_id):
+        store.add_problems(problems)
+        store.set_run_status(ctx.run_id, "running")
+        remove_temporary_folders(ctx.run_dir())
+        yield
+
+
 def check_task(recipe: Recipe) -> None:
     """Load both splits' problems once, before a run exists: a bad problem file (a line that
     is not UTF-8, not JSON, without an answer) or a task too small for its split is a
@@ -285,6 +313,20 @@ def release_memory() -> None:
         pass
 
 
+def failure_reason(exc: BaseException) -> str:
+    """What a failed stage records: ``Type: message``, or ``interrupted (SIGINT)`` /
+    ``interrupted (SIGTERM)`` for a signal (Ctrl-C; ``cli/interrupts.py``'s or Prefect's SIGTERM)."""
+    import signal
+
+    from prefect.exceptions import TerminationSignal
+
+    if isinstance(exc, TerminationSignal):
+        return f"interrupted ({signal.Signals(exc.signal).name})"
+    if isinstance(exc, KeyboardInterrupt):
+        return f"interrupted ({str(exc) or 'SIGINT'})"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def run_stage(
     ctx: RunContext, index: int, stage: Stage, body: Callable[[Advance], dict], total: int | None,
     placement: Placement | None = None,
@@ -307,7 +349,7 @@ def run_stage(
     try:
         metrics = body(reporter().start(label, total))
     except BaseException as exc:  # includes KeyboardInterrupt: record it, then re-raise
-        store.fail_stage(ctx.run_id, index, stage, error=f"{type(exc).__name__}: {exc}"[:2000])
+        store.fail_stage(ctx.run_id, index, stage, error=failure_reason(exc)[:2000])
         raise
     finally:
         release_memory()

@@ -11,7 +11,10 @@ that was interrupted (``kill -9`` mid-way) simply runs again, and because every 
 an upsert on a natural key (``ON CONFLICT DO NOTHING``) and every seed is derived from
 (run seed, round, stage), a re-run cannot duplicate rows. Checkpoints are renamed into
 place with a manifest only when complete; a train stage that finds a valid checkpoint
-at its path registers it instead of training again.
+at its path registers it instead of training again. The temporary folders a killed
+attempt left in the run's folder are removed when the run starts again (``start_run``).
+Ctrl-C or SIGTERM unwinds like any failure: the running stage is recorded failed, the run
+``failed``, and ``--resume`` re-runs the stage (``cli/interrupts.py``).
 
 Prefect sees plain parameters (run id, recipe as a dict, database URL, home folder) so
 runs can be resumed, scheduled or inspected in its UI; the open store and the progress
@@ -64,9 +67,8 @@ from pathlib import Path
 from prefect import flow
 
 from selftaught.errors import ConfigError
-from selftaught.flows.context import RunContext, run_stage
+from selftaught.flows.context import RunContext, run_stage, start_run
 from selftaught.flows.integrity import require_verified
-from selftaught.flows.lease import hold_run
 from selftaught.flows.prune import prune_run, require_unpruned
 from selftaught.flows.stages import (
     cold_start_stage,
@@ -161,16 +163,13 @@ def run_flow(run_id: str, recipe: dict, db_url: str, home: str, threads: int = 0
     teacher = ctx.recipe.teacher
     if teacher is not None and teacher.path is not None and not (Path(teacher.path) / "config.json").is_file():
         raise ConfigError(f"teacher.path: not a saved model (no config.json): {teacher.path}")
-    ctx.store.create_run(run_id, name=ctx.recipe.name, recipe=recipe)
-    with hold_run(ctx.store, run_id):  # one process per run (flows/lease.py); the CLI may hold it already
+    with start_run(ctx, name=ctx.recipe.name, recipe=recipe, problems=ctx.train_pool + ctx.heldout):
         return _run_rounds(ctx, recipe, db_url, home, threads)
 
 
 def _run_rounds(ctx: RunContext, recipe: dict, db_url: str, home: str, threads: int) -> list[dict]:
     """The rounds the store does not hold as done, in order; then the run's status."""
     run_id, store = ctx.run_id, ctx.store
-    store.add_problems(ctx.train_pool + ctx.heldout)
-    store.set_run_status(run_id, "running")
     timings: list[dict] = []
     try:
         for index in range(0, ctx.recipe.rounds + 1):

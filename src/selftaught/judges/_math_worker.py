@@ -6,7 +6,7 @@ so the parent never starts an item's deadline while sympy is still importing.
 
 Started by ``selftaught.judges.math_judge.MathWorkerPool`` as
 ``python -m selftaught.judges._math_worker MEMORY_MB``; it exits on EOF and dies with
-its parent (``PR_SET_PDEATHSIG``). The parent kills it at an item's deadline.
+its parent (``selftaught.lifeline``). The parent kills it at an item's deadline.
 """
 
 from __future__ import annotations
@@ -16,24 +16,14 @@ import os
 import sys
 
 
-def _die_with_parent() -> None:
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except Exception:  # not Linux: EOF on stdin still ends us
-        pass
-
-
 def main(argv: list[str]) -> int:
     import resource
     import signal
 
+    from selftaught.lifeline import die_with_parent
+
     parent = os.getppid()
-    _die_with_parent()
+    die_with_parent()
     if os.getppid() != parent:  # the parent died before prctl took effect
         return 1
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop

@@ -15,7 +15,8 @@ transformers' own saving is not atomic (a kill leaves half a directory that
 directory beside the destination, each file is fsynced, then the temp directory is
 renamed into place. If the destination already holds a valid checkpoint (a retried
 task that finished before it was killed) it is kept and its hash returned; an invalid
-one is moved aside and replaced.
+one is moved aside and replaced. What a ``kill -9`` leaves of a temp directory is removed
+by ``remove_temporary_folders`` when the run starts again.
 
 Every load verifies (``verified``, the seam): each function that reads weights from a folder
 -- ``policy.load_policy`` / ``load_for_training``, ``lora.load_causal_lm`` / ``materialized``,
@@ -89,6 +90,10 @@ VERIFY_MODES: tuple[VerifyMode, ...] = ("sha256", "sizes")
 #: what a folder without a manifest must hold to be loadable: a config and weights
 MODEL_CONFIGS = ("config.json", "adapter_config.json")
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+#: the folders a run writes beside its checkpoints for a while, as glob patterns: a save in
+#: progress (``.round-001.tmp-*``), an invalid checkpoint moved aside to be deleted
+#: (``round-001.invalid-*``), the cold start's freshly built model (``.init-*``)
+TEMPORARY_FOLDERS = (".*.tmp-*", "*.invalid-*", ".init-*")
 
 
 def _file_sha256(path: Path) -> str:
@@ -153,11 +158,11 @@ def save_checkpoint(
         try:
             return verify_checkpoint(dest)["sha256"]
         except CheckpointError:
-            aside = dest.with_name(f"{dest.name}.invalid-{int(time.time() * 1000)}")
+            aside = dest.with_name(f"{dest.name}.invalid-{int(time.time() * 1000)}")  # TEMPORARY_FOLDERS
             dest.rename(aside)
             shutil.rmtree(aside, ignore_errors=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))  # TEMPORARY_FOLDERS
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -181,6 +186,22 @@ def save_checkpoint(
         raise
     _remember(dest, digest)  # hashed just now, as written: the next load need not hash it again
     return digest
+
+
+def remove_temporary_folders(run_dir: str | Path) -> list[str]:
+    """Delete the ``TEMPORARY_FOLDERS`` a killed run left in its folder; return their names.
+
+    A save or a cold start removes its own temporary folder when it fails or is interrupted;
+    a ``kill -9`` (or a power cut) leaves it, ~8 MB for the tiny model, more for a real one.
+    Call it only while no other process works on the run: another live process may be
+    writing one of these folders right now.
+    """
+    root = Path(run_dir)
+    found = sorted({p for pattern in TEMPORARY_FOLDERS for p in root.glob(pattern)
+                    if p.is_dir() and not p.is_symlink()})  # fmt: skip
+    for folder in found:
+        shutil.rmtree(folder, ignore_errors=True)
+    return [p.name for p in found]
 
 
 def _read_manifest(root: Path) -> dict[str, Any]:

@@ -35,9 +35,11 @@ failing worker raises ``TrainError`` in one line with the worker's own error and
 last lines; no checkpoint folder is left behind (the save is atomic and happens after
 training; a temporary folder of a killed save is removed).
 
-The processes stay in the caller's process group (a kill of the run's group takes them
-too; an exception here, Ctrl-C included, stops them) and import the caller's selftaught
-(its folder leads their ``PYTHONPATH``).
+The launcher stays in the caller's process group (Ctrl-C in a terminal reaches it; an
+exception here, Ctrl-C or SIGTERM included, stops it and torchrun stops its workers) and
+dies with the caller (``selftaught.lifeline``: a ``kill -9`` of the run); torchrun starts
+each worker in a session of its own, so every worker dies with the launcher in the same way.
+They import the caller's selftaught (its folder leads their ``PYTHONPATH``).
 
 Threads: each process gets ``threads // N`` torch threads (at least 1); with ``threads``
 0, the cores divided by N. Not supported here: the cold start's stop-at-accuracy probe
@@ -63,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 import selftaught
 from selftaught.errors import CheckpointError, TrainError
 from selftaught.loops.checkpoint import VERIFY_ENV
+from selftaught.lifeline import linked
 from selftaught.records import Checkpoint, TrainingSet
 
 if TYPE_CHECKING:
@@ -234,7 +237,7 @@ def _run(cmd: list[str], log_path: Path, progress: Callable[[int], None] | None)
         log.write("$ " + " ".join(cmd) + "\n")
         log.flush()
         proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            linked(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, text=True, errors="replace",  # our process group: a kill of the run reaches them
         )  # fmt: skip
         try:

@@ -7,7 +7,8 @@ checkpoint (written by the train function itself, atomically) and ``result.json`
 ``Checkpoint`` it returned). Every rank runs the same call; ``save_checkpoint`` writes in
 rank 0 alone. Rank 0 prints one ``PROGRESS_TAG`` line per optimizer step. An exception is
 printed as one ``ERROR_TAG`` line before the process exits with status 1, so that the
-launcher can quote it. The worker knows nothing of the store or of Prefect.
+launcher can quote it. The worker dies with its launcher (``selftaught.lifeline``), which dies
+with the run. The worker knows nothing of the store or of Prefect.
 """
 
 from __future__ import annotations
@@ -129,4 +130,7 @@ def _close_process_group() -> None:
 
 
 if __name__ == "__main__":
+    from selftaught.lifeline import die_with_parent
+
+    die_with_parent()  # torchrun starts workers in sessions of their own: a dead launcher takes them along
     sys.exit(main())
