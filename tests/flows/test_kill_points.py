@@ -22,7 +22,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from selftaught.loops.checkpoint import verify_checkpoint
+from selftaught.loops.checkpoint import TEMPORARY_FOLDERS, verify_checkpoint
 from selftaught.records import Stage
 from selftaught.store import Store
 from tests.flows.test_resume import _counts
@@ -123,3 +123,6 @@ def test_random_kill_points_then_resume_match_an_uninterrupted_run(finished_run,
         return [(r["index"], r["heldout_greedy"], r["heldout_pass_at_1"]) for r in store.round_table(run)]
 
     assert heldout(victim, "victim") == heldout(ref, ref_id)
+    # what killed saves and cold starts left was removed when the run started again
+    leftovers = [p.name for pattern in TEMPORARY_FOLDERS for p in (tmp_path / "home" / "runs" / "victim").glob(pattern)]
+    assert leftovers == []
