@@ -12,8 +12,24 @@ import pytest
 
 BIN = Path(sys.executable).parent / "selftaught"
 
-COMMANDS = [["demo"], ["run"], ["rounds"], ["samples"], ["eval"], ["db", "upgrade"], ["db", "current"],
-            ["model", "smollm2"], ["checkpoints"], ["prune"]]
+def _leaf_commands() -> list[list[str]]:
+    """Every command a user can run (``selftaught db upgrade``, ...), found by walking the app."""
+    import typer.main
+
+    from selftaught.cli.main import app
+
+    def walk(command, path):
+        subcommands = getattr(command, "commands", None)
+        if not subcommands:
+            yield path
+            return
+        for name, sub in subcommands.items():
+            yield from walk(sub, [*path, name])
+
+    return list(walk(typer.main.get_command(app), []))
+
+
+COMMANDS = _leaf_commands()
 
 
 def cli(*args: str, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
