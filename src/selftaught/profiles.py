@@ -19,10 +19,10 @@ resolved recipe; ``Recipe.model_dump()`` shows it).
 
 What a model folder is, is read from its files without importing transformers
 (``inspect_model``): ``config.json`` (vocabulary size, dtype, a ``selftaught_profile``
-marker) and whether the tokenizer has a chat template (``chat_template.jinja`` or the
-``chat_template`` key of ``tokenizer_config.json``). A hub name (``Qwen/Qwen2.5-0.5B-
-Instruct``) is looked up in the local Hugging Face cache and downloaded if the network
-allows (``resolve_init``); offline, the error says so in one line.
+marker) and whether the tokenizer has a chat template (``read_chat_template``:
+``chat_template.jinja`` or the ``chat_template`` key of ``tokenizer_config.json``). A hub
+name (``Qwen/Qwen2.5-0.5B-Instruct``) is looked up in the local Hugging Face cache and
+downloaded if the network allows (``resolve_init``); offline, the error says so in one line.
 """
 
 from __future__ import annotations
@@ -85,13 +85,26 @@ def _config_of(root: Path, depth: int = 0) -> dict:
     return _config_of((root / rel).resolve(), depth + 1) if isinstance(rel, str) else {}
 
 
+def read_chat_template(path: str | Path) -> str | None:
+    """The chat template a model folder's tokenizer loads with, read from its files:
+    ``chat_template.jinja``, ``chat_template.json`` or the ``chat_template`` key of
+    ``tokenizer_config.json`` (a list of named templates gives its ``default``); None if none."""
+    root = Path(path)
+    if (root / "chat_template.jinja").is_file():
+        return (root / "chat_template.jinja").read_text(encoding="utf-8") or None
+    template = _read_json(root / "chat_template.json").get("chat_template")
+    template = template or _read_json(root / "tokenizer_config.json").get("chat_template")
+    if isinstance(template, list):
+        named = {t.get("name"): t.get("template") for t in template if isinstance(t, dict)}
+        template = named.get("default")
+    return template if isinstance(template, str) and template else None
+
+
 def inspect_model(path: str | Path) -> ModelFacts:
     """Facts about a saved model folder (the caller checks ``is_model_folder``)."""
     root = Path(path)
     config = _config_of(root)
-    tok_config = _read_json(root / "tokenizer_config.json")
-    template = (root / "chat_template.jinja").is_file() or (root / "chat_template.json").is_file()
-    template = template or bool(tok_config.get("chat_template"))
+    template = read_chat_template(root) is not None
     vocab = config.get("vocab_size")
     if not isinstance(vocab, int):
         text = config.get("text_config")

@@ -40,12 +40,6 @@ def test_rationalized_rows_train_on_the_unhinted_prompt(syn_db, tmp_path):
     assert {r["source"] for r in rows} == {"rationalize"}
 
 
-def test_messages_parquet_loads_as_a_conversational_dataset(syn_db, tmp_path):
-    out = tmp_path / "msgs.parquet"
-    invoke("export", str(out), "--db", syn_db, "--kind", "messages", "--run", "syn")
-    ds = datasets.Dataset.from_parquet(str(out))
-    assert ds.column_names == ["messages"] and len(ds) > 0
-    assert [m["role"] for m in ds[0]["messages"]] == ["user", "assistant"]
 
 
 def test_preference_pairs_a_passing_and_a_failing_sample_of_one_problem(syn_db, tmp_path):
@@ -67,7 +61,8 @@ def test_prompt_only_with_all_splits_becomes_train_and_test(syn_db, tmp_path):
     dd = datasets.load_from_disk(str(out))
     assert sorted(dd) == ["test", "train"]
     assert len(dd["train"]) == len(TRAIN) and len(dd["test"]) == 2
-    assert set(dd["train"].column_names) == {"prompt", "answer", "problem_id"}
+    assert set(dd["train"].column_names) == {"id", "prompt", "answer", "split", "problem_id"}
+    assert set(dd["test"]["split"]) == {"heldout"} and set(dd["train"]["split"]) == {"train"}
 
 
 def test_import_jsonl_keeps_good_rows_and_names_the_bad_lines(tmp_path):

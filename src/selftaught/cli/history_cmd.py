@@ -3,27 +3,35 @@
     selftaught problem add-0042                       # one problem across rounds
     selftaught export sft.jsonl --run R --round 3     # passing samples as TRL prompt/completion
     selftaught export prefs.parquet --kind preference # pairs of a passing and a failing sample
-    selftaught export ds/ --kind messages             # a datasets.DatasetDict on disk
+    selftaught export ds/ --kind messages --run R     # a DatasetDict + the chat template
     selftaught import gsm.parquet --map prompt=question --map answer=final --id-prefix gsm-
     selftaught import gsm8k_train.jsonl --preset gsm8k --heldout 40 --out data/
 
 Export formats follow TRL's dataset conventions:
 
 * ``sft``: ``prompt`` / ``completion`` (standard, SFTTrainer's prompt-completion format);
-* ``messages``: ``messages`` = [user prompt, assistant completion] (conversational);
+* ``messages``: ``messages`` = [user prompt, assistant completion] (conversational). TRL
+  renders these with the tokenizer's chat template, so the export carries the template of
+  the policy that wrote the samples (its newest checkpoint, or ``--checkpoint``'s) as
+  ``chat_template.jinja`` beside the data (``SFTConfig(chat_template_path=...)``); a policy
+  without one (the embedded tiny model) is refused in one line pointing to ``--kind sft``;
 * ``preference``: ``prompt`` / ``chosen`` / ``rejected`` (DPOTrainer), pairing a passing and
   a non-passing sample of the same problem from the same round (same policy);
-* ``prompt``: ``prompt`` plus ``answer`` and ``problem_id`` (prompt-only, GRPO/RLOO: extra
-  columns reach the reward functions as keyword arguments).
+* ``prompt``: one row per problem that has exported samples, as a task file row (``id`` --
+  the row's own id --, ``prompt``, ``answer``, ...; ``selftaught eval --problems`` reads it)
+  plus the stored ``problem_id``, and a ``split`` column with ``--split all`` (prompt-only,
+  GRPO/RLOO: extra columns reach the reward functions as keyword arguments).
 
 The prompt is always the problem's own prompt (as the curate stage trains on), never the
 hinted prompt a STaR rationalization was sampled from. A sample passes when every verdict
 on it passes. By default only training-split problems are exported (``--split all`` to
 include held-out ones: training on held-out problems would void the evaluation).
 
-The file format comes from the output path: ``.jsonl``, ``.parquet``, otherwise a folder
-written with ``DatasetDict.save_to_disk`` (splits ``train`` and ``test``, from the
-problems' split). ``datasets`` and ``pyarrow`` are imported only by these commands.
+The file format comes from the output path: ``.jsonl``, ``.parquet``, or a folder (a path
+ending in ``/`` or without an extension) written with ``DatasetDict.save_to_disk`` (splits
+``train`` and ``test``, from the problems' split); any other extension is an error, as is
+a ``--run`` the store does not hold (exit code 1): nothing is written then. ``datasets``
+and ``pyarrow`` are imported only by these commands.
 
 Import stores each row under a content-scoped id, ``NAME@hash`` (``records.scope_problem``,
 the same id that ``task: {kind: file}`` gives the row), so a changed row is a new problem
@@ -38,6 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import sys
 from collections import defaultdict
@@ -81,19 +90,11 @@ def _meta(row: dict) -> dict:
 
 def dataset_rows(rows: Iterable[dict], kind: str, *, with_meta: bool = False,
                  pairs_per_problem: int = 1) -> list[dict]:  # fmt: skip
-    """Rows of ``Store.export_samples`` -> TRL dataset rows of ``kind`` (each with ``split``)."""
-    if kind not in KINDS:
+    """Rows of ``Store.export_samples`` -> TRL dataset rows of ``kind`` (each with ``split``);
+    ``prompt`` rows come from the problems themselves (``prompt_rows``)."""
+    if kind not in KINDS or kind == "prompt":
         raise ConfigError(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
     out: list[dict] = []
-    if kind == "prompt":
-        seen: set[str] = set()
-        for row, _ in _sample_groups(rows):
-            if row["problem_id"] in seen:
-                continue
-            seen.add(row["problem_id"])
-            out.append({"prompt": row["problem_prompt"], "answer": row["answer"],
-                        "problem_id": row["problem_id"], "split": row["split"]})  # fmt: skip
-        return out
     if kind in ("sft", "messages"):
         for row, passed in _sample_groups(rows):
             if not passed:
@@ -125,14 +126,29 @@ def dataset_rows(rows: Iterable[dict], kind: str, *, with_meta: bool = False,
     return out
 
 
-def write_dataset(rows: list[dict], out: Path, fmt: str) -> dict[str, int]:
-    """Write rows (each with ``split``) as JSONL, Parquet or a DatasetDict; returns rows per split."""
+def problem_ids(rows: Iterable[dict]) -> list[str]:
+    """The distinct problem ids of ``Store.export_samples`` rows, in first-seen order."""
+    return list(dict.fromkeys(row["problem_id"] for row in rows))
+
+
+def prompt_rows(problems: list) -> list[dict]:
+    """Problems -> prompt-only rows: a task-file row each (``_task_row``: ``id``, ``prompt``,
+    ``answer``, ``split``, ...; what ``eval --problems`` reads) plus the stored
+    ``problem_id``. Every row gets every column present in any (None where absent), so
+    Parquet and ``datasets`` see one schema."""
+    rows = [{**_task_row(p), "problem_id": p.id} for p in problems]
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    return [{k: row.get(k) for k in columns} for row in rows]
+
+
+def write_dataset(rows: list[dict], out: Path, fmt: str, *, keep_split: bool = False) -> dict[str, int]:
+    """Write rows (each with ``split``) as JSONL, Parquet or a DatasetDict; returns rows per
+    split. ``split`` chooses the DatasetDict split and is a column only with ``keep_split``."""
     by_split: dict[str, list[dict]] = defaultdict(list)
-    for row in rows:
-        row = dict(row)
-        by_split[_SPLIT_NAMES.get(row.pop("split"), "train")].append(row)
+    flat = [r if keep_split else {k: v for k, v in r.items() if k != "split"} for r in rows]
+    for row, item in zip(rows, flat):
+        by_split[_SPLIT_NAMES.get(row["split"], "train")].append(item)
     counts = {k: len(v) for k, v in sorted(by_split.items())}
-    flat = [{k: v for k, v in r.items() if k != "split"} for r in rows]
     if out.parent and not out.parent.exists():
         out.parent.mkdir(parents=True)
     if fmt == "jsonl":
@@ -151,16 +167,67 @@ def write_dataset(rows: list[dict], out: Path, fmt: str) -> dict[str, int]:
     return counts
 
 
-def _format_of(out: Path, fmt: str | None) -> str:
+def _format_of(out: str, fmt: str | None) -> str:
+    """``--format``, else OUT's form: ``.jsonl``, ``.parquet``, or a folder (a path ending in
+    ``/``, without an extension, or an existing folder). Any other extension is an error:
+    ``x.csv`` must not silently become a folder named ``x.csv``."""
     if fmt:
         if fmt not in ("jsonl", "parquet", "hf"):
             raise ConfigError(f"--format must be jsonl, parquet or hf, not {fmt!r}")
         return fmt
-    return {".jsonl": "jsonl", ".parquet": "parquet"}.get(out.suffix.lower(), "hf")
+    path = Path(out)
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".parquet"):
+        return suffix[1:]
+    if not suffix or out.endswith(("/", os.sep)) or path.is_dir():
+        return "hf"
+    raise ConfigError(
+        f"unknown output extension {path.suffix!r}; write FILE.jsonl, FILE.parquet or a folder (a path "
+        "ending in '/' or without an extension: a DatasetDict), or choose with --format jsonl|parquet|hf",
+        file=out,
+    )
+
+
+def _checkpoint_dirs(store, run: str | None, checkpoint: str | None) -> list[Path]:
+    """The folders of the policy whose samples are exported, newest first: ``--checkpoint``'s,
+    else the run's round checkpoints (pruned ones have no tokenizer left)."""
+    if checkpoint is not None:
+        found = store.get_checkpoint(checkpoint)
+        return [Path(found.path)] if found is not None else []
+    if run is None:
+        raise ConfigError("--kind messages needs --run or --checkpoint: the dataset carries that policy's chat template")
+    policies = [c for c in store.list_checkpoints(run) if c.round_index is not None and not c.pruned]
+    return [Path(c.path) for c in reversed(policies)]  # round-less ones are reward models
+
+
+def policy_chat_template(store, run: str | None, checkpoint: str | None) -> str:
+    """The chat template of the policy that wrote the exported samples (its newest checkpoint
+    on disk). TRL's SFTTrainer renders ``messages`` rows with its tokenizer's template, so a
+    policy without one cannot train on them: that is an error saying to use ``--kind sft``."""
+    from selftaught.profiles import is_model_folder, read_chat_template
+
+    dirs = _checkpoint_dirs(store, run, checkpoint)
+    here = next((d for d in dirs if is_model_folder(d)), None)
+    whose = f"checkpoint {checkpoint}" if checkpoint is not None else f"run {run}"
+    if here is None:
+        where = f" (looked in {dirs[0]})" if dirs else ""
+        raise DataError(f"--kind messages: no saved policy of {whose} here{where}, so its chat template is "
+                        "unknown; use --kind sft (prompt/completion)")  # fmt: skip
+    template = read_chat_template(here)
+    if template is None:
+        raise DataError(f"--kind messages: the policy of {whose} ({here}) has no chat template, so TRL cannot "
+                        "render conversations with its tokenizer; use --kind sft (prompt/completion)")  # fmt: skip
+    return template
+
+
+def template_path(out: Path, fmt: str) -> Path:
+    """Where the chat template goes beside a ``messages`` export: inside a DatasetDict
+    folder, else ``NAME.chat_template.jinja`` next to the file (SFTConfig's ``chat_template_path``)."""
+    return out / "chat_template.jinja" if fmt == "hf" else out.with_name(f"{out.stem}.chat_template.jinja")
 
 
 def export(
-    out: Annotated[Path, typer.Argument(help="Output: FILE.jsonl, FILE.parquet, or a folder (DatasetDict).")],
+    out: Annotated[str, typer.Argument(help="Output: FILE.jsonl, FILE.parquet, or a folder DIR/ (DatasetDict).")],
     kind: Annotated[str, typer.Option(help="sft, messages, preference or prompt.")] = "sft",
     fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl, parquet or hf [default: from OUT's suffix].")] = None,
     run: Annotated[Optional[str], typer.Option(help="Run id.")] = None,
@@ -182,21 +249,37 @@ def export(
               selftaught export prefs.parquet --kind preference --run RUN
               selftaught export prompts/ --kind prompt --split all    # DatasetDict (train, test)
     """
-    from selftaught.cli.main import _settings, _store, console
+    from rich.markup import escape
+
+    from selftaught.cli.main import _settings, _store, console, err
 
     fmt = _format_of(out, fmt)
+    if kind not in KINDS:
+        raise ConfigError(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if split not in ("train", "heldout", "all"):
         raise ConfigError(f"--split must be train, heldout or all, not {split!r}")
-    store = _store(_settings(db)[0])
+    db = _settings(db)[0]
+    store = _store(db)
+    if run is not None and store.get_run(run) is None:  # exit 1, nothing written (issue 15)
+        err.print(f"[red]error:[/] {escape(f'no run {run!r} in {db}')}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    template = policy_chat_template(store, run, checkpoint) if kind == "messages" else None
     rows = store.export_samples(
         run_id=run, round_index=round_index, problem=problem, problem_text=search, judge=judge,
         source=source, rationalized=rationalized, checkpoint_id=checkpoint,
         split=None if split == "all" else split,
     )  # fmt: skip
-    data = dataset_rows(rows, kind, with_meta=with_meta, pairs_per_problem=pairs_per_problem)
-    counts = write_dataset(data, out, fmt)
+    if kind == "prompt":
+        data = prompt_rows(store.get_problems(problem_ids(rows)))
+    else:
+        data = dataset_rows(rows, kind, with_meta=with_meta, pairs_per_problem=pairs_per_problem)
+    counts = write_dataset(data, Path(out), fmt, keep_split=kind == "prompt" and split == "all")
     detail = ", ".join(f"{k} {v}" for k, v in counts.items()) or "no rows"
     console.print(f"wrote {len(data)} {kind} rows to {out} ({fmt}: {detail})")
+    if template is not None:
+        path = template_path(Path(out), fmt)
+        path.write_text(template, encoding="utf-8")
+        console.print(f"chat template: {path} (TRL: SFTConfig(chat_template_path=...))", highlight=False)
 
 
 # ------------------------------------------------------------------------------ import
