@@ -1,6 +1,6 @@
 """kill -9 at random points, many times, then resume: the store ends as if nothing happened.
 
-``test_resume.py`` kills at two chosen stages; this one kills a run N times
+This kills a run N times
 (``SELFTAUGHT_KILL_POINTS``, default 20) at random points (seeded by ``SELFTAUGHT_KILL_SEED``,
 so a failure can be replayed), then resumes it to the end and compares it with the same
 recipe run uninterrupted: the same samples per round, nothing duplicated or unjudged, a valid
@@ -25,10 +25,21 @@ import sqlalchemy as sa
 from selftaught.loops.checkpoint import TEMPORARY_FOLDERS, verify_checkpoint
 from selftaught.records import Stage
 from selftaught.store import Store
-from tests.flows.test_resume import _counts
 from tests.helpers import cli_env, kill_group, run_cli, start_cli
 
 KILLS = int(os.environ.get("SELFTAUGHT_KILL_POINTS", "20"))
+
+
+def _counts(url: str, run_id: str) -> list[tuple]:
+    """Samples per (round, source) of a run."""
+    with sa.create_engine(url).connect() as conn:
+        return conn.execute(
+            sa.text(
+                "SELECT r.\"index\", s.source, count(*) FROM samples s JOIN rounds r ON r.id = s.round_id "
+                "WHERE r.run_id = :run GROUP BY r.\"index\", s.source ORDER BY 1, 2"
+            ),
+            {"run": run_id},
+        ).all()
 
 
 def _exists(url: str, run_id: str) -> bool:
