@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from typing import ClassVar
 from decimal import Decimal, InvalidOperation
 
 from selftaught.errors import DataError
+from selftaught.judges.base import BaseVerifier
 from selftaught.judges.version import judge_version
 from selftaught.loops.arithmetic import THINK_CLOSE
 from selftaught.records import Judged, Outcome, Problem, Sample, Verdict
@@ -139,6 +141,29 @@ def arithmetic_judge(answer_format: str = "think", strict: bool = False) -> Judg
         return Verdict(JUDGE_NAME, Outcome.FAIL, 0.0, f"answer {answer[:40]} != {problem.answer[:40]}", version)
 
     return judge
+
+
+class ArithmeticVerifier(BaseVerifier):
+    """``arithmetic_judge(answer_format, strict)`` as a judges ``Verifier`` (``selftaught rejudge``).
+
+    >>> from selftaught.loops.arithmetic import make_problem
+    >>> v = ArithmeticVerifier("boxed", strict=True)
+    >>> v.verify(make_problem(2, 3, 1), "\\boxed{5}").judge_version == v.version == arithmetic_version("boxed", True)
+    True
+    """
+
+    name: ClassVar[str] = JUDGE_NAME
+
+    def __init__(self, answer_format: str = "free", strict: bool = False) -> None:
+        self.judge = arithmetic_judge(answer_format, strict)
+        self._version = arithmetic_version(answer_format, strict)
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    def verify(self, problem: Problem, completion: str) -> Verdict:
+        return self.judge(problem, completion)
 
 
 def judge_all(

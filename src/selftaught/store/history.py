@@ -41,8 +41,11 @@ class HistoryMixin:
     #: ``benchmarks/query_latency.py`` turns it off for its baseline)
     _score_pages = True
 
-    def round_table(self, run_id: str) -> list[dict]:
+    def round_table(self, run_id: str, *, judge_version: str | None = None) -> list[dict]:
         """One flat dict per round of the run, in round order (see ``ROUND_TABLE_KEYS``).
+
+        Verdict counts are of each round's own verdicts, or of ``judge_version``'s (counted
+        live: the cache holds the rounds' own; ``rejudge_store``).
 
         Sample, verdict and training counts come from each round's cache (filled when a
         stage finishes, ``store/summaries.py``), or are counted live for a round without
@@ -57,8 +60,8 @@ class HistoryMixin:
             if not rounds:
                 return []
             in_run = Round.run_id == run_id
-            counts = {r.id: cached(r.summary) for r in rounds}
-            counts.update(round_counts(conn, [rid for rid, c in counts.items() if c is None]))
+            counts = {r.id: None if judge_version else cached(r.summary) for r in rounds}
+            counts.update(round_counts(conn, [rid for rid, c in counts.items() if c is None], judge_version))
 
             stages = conn.execute(
                 select(StageRun.round_id, StageRun.stage, StageRun.status, StageRun.seconds,
@@ -150,11 +153,13 @@ class HistoryMixin:
         text: str | None = None,
         problem_text: str | None = None,
         split: Split | str | None = None,
+        judge_version: str | None = None,
         order_by: str = "id",
         limit: int | None = 50,
     ) -> list[dict]:
         """Search the sample history: one flat dict per (sample, verdict).
 
+        Verdicts are each round's own, or ``judge_version``'s (``rejudge_store``).
         A sample with no verdict appears once with ``outcome``/``score``/``judge`` None,
         unless a verdict filter (outcome, judge, min_score, max_score) is given. ``text``
         is a case-insensitive substring of the completion, ``problem_text`` of the
@@ -183,14 +188,19 @@ class HistoryMixin:
         self, cols: Sequence[Any], filters: dict[str, Any], *, order_by: str, limit: int | None
     ):
         """One SELECT over samples x rounds x problems (+ verdicts), filters as bound values."""
+        filters = dict(filters)
+        version = filters.pop("judge_version", None)
         unknown = set(filters) - set(_SAMPLE_FILTERS)
         if unknown:
             raise StoreError(f"unknown sample filter(s): {sorted(unknown)}")
+        on = VerdictRow.sample_id == SampleRow.id
+        with self._read() as conn:  # which verdicts: in the join, so unjudged samples stay
+            picked = self._verdict_filter(conn, version, run_id=filters.get("run_id"))
         stmt = (
             select(*cols)
             .join(Round, Round.id == SampleRow.round_id)
             .join(ProblemRow, ProblemRow.id == SampleRow.problem_pk)
-            .outerjoin(VerdictRow, VerdictRow.sample_id == SampleRow.id)
+            .outerjoin(VerdictRow, on if picked is None else and_(on, picked))
         )
         given = {k: v for k, v in filters.items() if v is not None}
         run, index = given.pop("run_id", None), given.pop("round_index", None)
@@ -253,22 +263,25 @@ class HistoryMixin:
         with self._read() as conn:
             return conn.execute(select(func.count()).select_from(page)).scalar_one() >= int(limit)
 
-    def problem_history(self, problem_id: str, *, run_id: str | None = None) -> list[dict]:
+    def problem_history(self, problem_id: str, *, run_id: str | None = None,
+                        judge_version: str | None = None) -> list[dict]:  # fmt: skip
         """One problem across rounds, once per stored version of it (``problems_named``:
         the id itself, or a user's id of content-scoped problems), oldest first; an empty
         list if none is stored. Each: the stored ``problem_id``, the user's ``name``, the
         problem's prompt, answer and split; per (run, round) how many samples were judged
         and passed (generate and eval samples; a sample passes when every verdict on it
-        passes); the first round with a pass; and the best and latest samples."""
+        passes; each round's own verdicts, or ``judge_version``'s); the first round with a
+        pass; and the best and latest samples."""
         with self._read() as conn:
             found = conn.execute(
                 select(ProblemRow.__table__).where(problems_named(problem_id)).order_by(ProblemRow.id)
             ).all()
-        return [self._one_problem_history(prob, run_id) for prob in found]
+        return [self._one_problem_history(prob, run_id, judge_version) for prob in found]
 
-    def _one_problem_history(self, prob: Any, run_id: str | None) -> dict:
+    def _one_problem_history(self, prob: Any, run_id: str | None, version: str | None) -> dict:
         """``problem_history`` of one stored problem row."""
         with self._read() as conn:
+            picked = self._verdict_filter(conn, version, run_id=run_id)
             per_sample = (
                 select(
                     Round.run_id.label("run"),
@@ -284,6 +297,8 @@ class HistoryMixin:
             )
             if run_id is not None:
                 per_sample = per_sample.where(Round.run_id == run_id)
+            if picked is not None:
+                per_sample = per_sample.where(picked)
             sub = per_sample.subquery()
             rounds = conn.execute(
                 select(sub.c.run, sub.c.round, sub.c.source, func.count(), func.sum(sub.c.ok),
@@ -300,7 +315,8 @@ class HistoryMixin:
         first = next((r for r in per_round if r["n_pass"] and r["source"] != "rationalize"), None)
         pages: dict[str, list[dict]] = {}
         for order in ("-score", "-id"):
-            stmt = self._sample_query(_QUERY_COLS, {"problem_pk": prob.id, "run_id": run_id}, order_by=order, limit=5)
+            stmt = self._sample_query(_QUERY_COLS, {"problem_pk": prob.id, "run_id": run_id, "judge_version": version},
+                                      order_by=order, limit=5)  # fmt: skip
             with self._read() as conn:
                 pages[order] = [_flat(r._mapping) for r in conn.execute(stmt)]
         return {
