@@ -48,8 +48,8 @@ PUBLIC = {
     "sample_query_statement": "(self, *, order_by: 'str' = 'id', limit: 'int | None' = 50, **filters: 'Any') -> 'Select'",
     "export_samples": "(self, *, limit: 'int | None' = None, **filters: 'Any') -> 'Iterator[dict]'",
     "problem_history": "(self, problem_id: 'str', *, run_id: 'str | None' = None, judge_version: 'str | None' = None) -> 'list[dict]'",
-    "problem_pass_rates": "(self, run_id: 'str', *, source: 'SampleSource | str' = 'generate') -> 'list[dict]'",
-    "score_histogram": "(self, run_id: 'str', *, bins: 'int' = 10, source: 'SampleSource | str | None' = None) -> 'list[dict]'",
+    "problem_pass_rates": "(self, run_id: 'str', *, source: 'SampleSource | str' = 'generate', judge_version: 'str | None' = None) -> 'list[dict]'",
+    "score_histogram": "(self, run_id: 'str', *, bins: 'int' = 10, source: 'SampleSource | str | None' = None, judge_version: 'str | None' = None) -> 'list[dict]'",
     # step labels and reward models (prm/, cli/prm_cmd.py)
     "add_step_labels": "(self, run_id: 'str', index: 'int', labels: 'Sequence[StepLabel]', *, params: 'dict | None' = None) -> 'int'",
     "get_step_labels": "(self, run_id: 'str', index: 'int') -> 'list[StepLabel]'",

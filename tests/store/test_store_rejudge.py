@@ -58,3 +58,11 @@ def test_rejudge_adds_a_version_and_counts_flips_and_stale_checkpoints(store_wit
     assert sorted(r["completion"] for r in strict_rows) == sorted([COMPLETIONS[1], COMPLETIONS[2]])
     (history,) = store.problem_history("add-2", judge_version=strict.version)
     assert [(r["n_judged"], r["n_pass"]) for r in history["rounds"]] == [(4, 2)]
+    (own_history,) = store.problem_history("add-2")
+    assert [(r["n_judged"], r["n_pass"]) for r in own_history["rounds"]] == [(4, 2)]  # mixed: 1 pass
+    # the report's reads: mixing both versions would count 8 scores and 1 pass of 4
+    for version in (None, strict.version):
+        assert store.problem_pass_rates(RUN, judge_version=version) == [
+            {"round": 1, "problem_id": "add-2", "n_judged": 4, "n_pass": 2}]  # fmt: skip
+        (hist,) = store.score_histogram(RUN, source="generate", judge_version=version)
+        assert sum(hist["counts"]) == 4 and hist["counts"][-1] == 2

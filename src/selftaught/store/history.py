@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
 
 from selftaught.errors import StoreError
 from selftaught.records import STAGE_ORDER, Outcome, SampleSource, Split, Stage
@@ -331,12 +331,15 @@ class HistoryMixin:
             "latest": pages["-id"],
         }
 
-    def problem_pass_rates(self, run_id: str, *, source: SampleSource | str = "generate") -> list[dict]:
-        """Per (round, problem) of a run: samples judged and passed (every verdict passes).
-        For generate samples (the report's) from each round's cache (``summaries.py``)."""
-        if _enum(SampleSource, source) == SampleSource.GENERATE:
+    def problem_pass_rates(self, run_id: str, *, source: SampleSource | str = "generate",
+                           judge_version: str | None = None) -> list[dict]:  # fmt: skip
+        """Per (round, problem) of a run: samples judged and passed (every verdict passes; each
+        round's own verdicts, or ``judge_version``'s). For generate samples (the report's) of
+        the rounds' own verdicts, from each round's cache (``summaries.py``)."""
+        if _enum(SampleSource, source) == SampleSource.GENERATE and judge_version is None:
             return [{"round": i, "problem_id": pid, "n_judged": n, "n_pass": k}
                     for i, problems in self._round_reports(run_id, "problems") for pid, n, k in problems]  # fmt: skip
+        picked = self._picked(run_id, judge_version)
         per_sample = (
             select(
                 Round.index.label("round"),
@@ -345,7 +348,7 @@ class HistoryMixin:
             )
             .join(Round, Round.id == SampleRow.round_id)
             .join(VerdictRow, VerdictRow.sample_id == SampleRow.id)
-            .where(Round.run_id == run_id, SampleRow.source == _enum(SampleSource, source))
+            .where(Round.run_id == run_id, SampleRow.source == _enum(SampleSource, source), picked)
             .group_by(Round.index, SampleRow.problem_pk, SampleRow.id)
             .subquery()
         )
@@ -362,14 +365,17 @@ class HistoryMixin:
             ]
 
     def score_histogram(
-        self, run_id: str, *, bins: int = 10, source: SampleSource | str | None = None
-    ) -> list[dict]:
-        """Verdict scores of a run counted in ``bins`` equal bins over [0, 1], per (round,
-        judge): ``{"round", "judge", "counts"}``. Counted in SQL; the report's histogram
-        (generate samples, 10 bins) comes from each round's cache (``summaries.py``)."""
+        self, run_id: str, *, bins: int = 10, source: SampleSource | str | None = None,
+        judge_version: str | None = None,
+    ) -> list[dict]:  # fmt: skip
+        """Verdict scores of a run (each round's own verdicts, or ``judge_version``'s) counted
+        in ``bins`` equal bins over [0, 1], per (round, judge): ``{"round", "judge", "counts"}``.
+        Counted in SQL; the report's histogram (generate samples, 10 bins, the rounds' own
+        verdicts) comes from each round's cache (``summaries.py``)."""
         if bins < 1:
             raise StoreError(f"bins must be at least 1, not {bins}")
-        if bins == REPORT_BINS and source is not None and _enum(SampleSource, source) == SampleSource.GENERATE:
+        if (bins == REPORT_BINS and source is not None and judge_version is None
+                and _enum(SampleSource, source) == SampleSource.GENERATE):  # fmt: skip
             return [{"round": i, "judge": judge, "counts": list(counts)}
                     for i, hist in self._round_reports(run_id, "hist") for judge, counts in hist]  # fmt: skip
         bucket = score_bucket(bins, self._pg)
@@ -377,7 +383,7 @@ class HistoryMixin:
             select(Round.index, VerdictRow.judge, bucket.label("b"), func.count())
             .join(SampleRow, SampleRow.id == VerdictRow.sample_id)
             .join(Round, Round.id == SampleRow.round_id)
-            .where(Round.run_id == run_id)
+            .where(Round.run_id == run_id, self._picked(run_id, judge_version))
             .group_by(Round.index, VerdictRow.judge, bucket)
             .order_by(Round.index, VerdictRow.judge)
         )
@@ -388,6 +394,12 @@ class HistoryMixin:
             for index, judge, b, n in conn.execute(stmt):
                 out.setdefault((index, judge), [0] * bins)[int(b)] += n
         return [{"round": i, "judge": j, "counts": c} for (i, j), c in out.items()]
+
+    def _picked(self, run_id: str, version: str | None) -> ColumnElement[bool]:
+        """The run's verdicts that a read counts (``rejudge_store.version_clause``); true() for all."""
+        with self._read() as conn:
+            picked = self._verdict_filter(conn, version, run_id=run_id)
+        return true() if picked is None else picked
 
     def _round_reports(self, run_id: str, key: str) -> list[tuple[int, list]]:
         """(round index, its ``key`` report counts) per round: cached, or counted live if not.
