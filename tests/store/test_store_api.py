@@ -72,7 +72,7 @@ PUBLIC = {
     "round_indexes": "(self, run_id: 'str') -> 'list[int]'",
     "own_versions": "(self, run_id: 'str', index: 'int') -> 'list[tuple[str, str]]'",
     "mark_rejudged": "(self, run_id: 'str', index: 'int', judge: 'str', version: 'str', options: 'Mapping[str, Any]') -> 'None'",
-    "samples_without_verdict": "(self, run_id: 'str', index: 'int', judge: 'str', version: 'str', limit: 'int') -> 'list[Sample]'",
+    "samples_without_verdict": "(self, run_id: 'str', index: 'int', judge: 'str', version: 'str', limit: 'int', after: 'int' = 0) -> 'list[tuple[int, Sample]]'",
     "verdict_flips": "(self, run_id: 'str', judge: 'str', version: 'str') -> 'list[dict]'",
     "stale_checkpoints": "(self, run_id: 'str', judge: 'str', version: 'str') -> 'list[dict]'",
 }  # fmt: skip

@@ -69,15 +69,16 @@ def rejudge(
 
 def _rejudge_round(store: Any, run_id: str, index: int, judge: Verifier, name: str, batch: int,
                    on_batch: Callable[[int, int], None] | None) -> int:  # fmt: skip
-    added = 0
-    while samples := store.samples_without_verdict(run_id, index, name, judge.version, batch):
+    added = after = 0
+    while rows := store.samples_without_verdict(run_id, index, name, judge.version, batch, after):
+        after, samples = rows[-1][0], [s for _, s in rows]
         problems = {p.id: p for p in store.get_problems(sorted({s.problem_id for s in samples}))}
         missing = sorted({s.problem_id for s in samples} - set(problems))
         if missing:
             raise DataError(f"round {index}: samples of unknown problems {missing[:3]}")
         verdicts = judge.verify_batch([(problems[s.problem_id], s.completion) for s in samples])
         wrong = {(v.judge, v.judge_version) for v in verdicts} - {(name, judge.version)}
-        if wrong:  # never loop: the next query would find the same samples again
+        if wrong:  # they would not count as this version's: a rerun would judge the samples again
             raise StoreError(f"judge {name} {judge.version} wrote verdicts as {sorted(wrong)}")
         n = store.add_verdicts(run_id, index, [Judged(s, v) for s, v in zip(samples, verdicts, strict=True)])
         added += n

@@ -101,8 +101,11 @@ class RejudgeStoreMixin:
             added[version] = {"judge": judge, "options": {k: str(v) for k, v in options.items()}}
             conn.execute(update(Round).where(Round.id == rid).values(metrics={**metrics, REJUDGED_KEY: added}))
 
-    def samples_without_verdict(self, run_id: str, index: int, judge: str, version: str, limit: int) -> list[Sample]:
-        """Up to ``limit`` samples of the round with no verdict of (judge, version), in id order."""
+    def samples_without_verdict(self, run_id: str, index: int, judge: str, version: str, limit: int,
+                                after: int = 0) -> list[tuple[int, Sample]]:  # fmt: skip
+        """Up to ``limit`` (row id, sample) of the round with no verdict of (judge, version), in
+        id order, from row ids above ``after`` (the last one of the previous batch: each batch
+        reads on from there instead of walking the judged ones again)."""
         from selftaught.store.store import _SAMPLE_COLS
 
         has = select(VerdictRow.id).where(
@@ -113,11 +116,11 @@ class RejudgeStoreMixin:
             rows = conn.execute(
                 select(*_SAMPLE_COLS)
                 .join(ProblemRow, ProblemRow.id == SampleRow.problem_pk)
-                .where(SampleRow.round_id == rid, ~has.exists())
+                .where(SampleRow.round_id == rid, SampleRow.id > after, ~has.exists())
                 .order_by(SampleRow.id)
                 .limit(limit)
             )
-            return [convert.sample_from_row(r) for r in rows]
+            return [(r.sample_pk, convert.sample_from_row(r)) for r in rows]
 
     def _flip_pairs(self, conn: Connection, rid: int, judge: str, version: str):
         """Per sample of round ``rid`` judged by both: (own ok, new ok), 1 = pass."""
