@@ -5,11 +5,11 @@ in a fresh SQLite store. The judge stage's work, as ``flows/stages.judge_stage``
 ``get_samples`` of the round, ``judge_all`` with the arithmetic judge, one ``add_verdicts``.
 Then ``flows/rejudge.rejudge`` with the strict boxed arithmetic judge on the same samples:
 a query for the samples without a verdict of that version, ``verify_batch``, one
-transaction per batch (``--batch``, 256 as the CLI). Both write N verdicts; the ratio is
+transaction per batch (``--batch``, 1024 as the CLI). Both write N verdicts; the ratio is
 rejudge seconds / judge-stage seconds (the price of being resumable in batches).
 
     python benchmarks/rejudge_throughput.py              # N = 100,000
-    python benchmarks/rejudge_throughput.py -n 20000 --batch 1024
+    python benchmarks/rejudge_throughput.py -n 20000 --batch 256
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _samples(problems) -> list[Sample]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=100_000, help="samples (a multiple of 8)")
-    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--batch", type=int, default=1024)
     args = ap.parse_args()
     problems = make_problems(args.n // K, Split.TRAIN, 0, 4)
     with tempfile.TemporaryDirectory() as tmp:

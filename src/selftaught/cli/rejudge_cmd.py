@@ -25,7 +25,7 @@ def rejudge(
     round_index: Annotated[Optional[list[int]], typer.Option("--round", min=0, help="Round index (repeat for several; default: every round).")] = None,
     option: Annotated[Optional[list[str]], typer.Option("--option", "-o", help="Judge option KEY=VALUE (PART.KEY=VALUE for a spec), e.g. strict=true.")] = None,
     compare: Annotated[bool, typer.Option("--compare", help="Then print the flips per round and the checkpoints trained on samples that no longer pass.")] = False,
-    batch: Annotated[int, typer.Option(min=1, help="Samples judged and written per transaction.")] = 256,
+    batch: Annotated[int, typer.Option(min=1, help="Samples judged and written per transaction.")] = 1024,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")] = False,
     db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL of the store [env SELFTAUGHT_DB_URL].")] = None,
 ) -> None:

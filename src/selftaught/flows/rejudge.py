@@ -22,7 +22,7 @@ from selftaught.judges.base import Verifier
 from selftaught.records import Judged
 
 #: samples judged and written per transaction
-BATCH = 256
+BATCH = 1024
 
 
 def judge_named(kind: str, options: Mapping[str, Any]) -> Verifier:
