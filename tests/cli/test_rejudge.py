@@ -110,3 +110,12 @@ def test_a_rejudge_killed_mid_way_completes_on_rerun_without_duplicates(copied_r
     assert sum(r["n_added"] for r in out["rounds"]) == n_samples - partial
     assert _sql(db, "SELECT count(*), count(DISTINCT sample_id) FROM verdicts WHERE judge_version = ?", NEW) == [
         (n_samples, n_samples)]  # fmt: skip
+
+
+def test_a_bad_judge_option_or_round_is_one_line(copied_run):
+    env, run_id, db = copied_run
+    before = _sql(db, "SELECT count(*) FROM verdicts")
+    for args, says in ((["--judge", "arithmetic", "--option", "bogus=1"], "bogus"), (["--judge", "format", "--round", "9"], "no round 9")):
+        result = cli("rejudge", "--run", run_id, *args, env=env)
+        assert result.returncode == 2 and says in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert _sql(db, "SELECT count(*) FROM verdicts") == before

@@ -66,3 +66,11 @@ def test_rejudge_adds_a_version_and_counts_flips_and_stale_checkpoints(store_wit
             {"round": 1, "problem_id": "add-2", "n_judged": 4, "n_pass": 2}]  # fmt: skip
         (hist,) = store.score_histogram(RUN, source="generate", judge_version=version)
         assert sum(hist["counts"]) == 4 and hist["counts"][-1] == 2
+
+
+def test_a_round_not_judged_yet_is_left_to_its_judge_stage(store_with_run: Store):
+    store = store_with_run
+    store.add_samples(RUN, 2, [make_sample("add-2", 0, completion="5")])
+    strict = judge_named("arithmetic", {"answer_format": "boxed", "strict": True})
+    assert rejudge(store, RUN, strict, rounds=[2]) == [{"round": 2, "n_added": 0, "own": False, "skipped": "not judged yet"}]
+    assert store.query_samples(run_id=RUN, round_index=2, judge_version=strict.version, outcome="fail") == []

@@ -49,7 +49,8 @@ def rejudge(
         print(json.dumps(out, indent=1))
         return
     for r in added:
-        what = "judged by this version already (its own verdicts)" if r["own"] else f"+{r['n_added']} verdicts"
+        what = ("judged by this version already (its own verdicts)" if r["own"]
+                else f"skipped: {r['skipped']}" if "skipped" in r else f"+{r['n_added']} verdicts")  # fmt: skip
         console.print(f"run {run} round {r['round']}: {what}", highlight=False)
     console.print(f"judge {name}, version {version} (read with --judge-version {version})", highlight=False)
     if compare:

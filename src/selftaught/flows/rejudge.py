@@ -6,7 +6,8 @@ each round, of the judge's version (``judges/version.py``); per round how many w
 Read back with ``--judge-version`` (``store/rejudge_store.py``), compared with ``compare``.
 
 Never overwrites: verdicts are keyed by (sample, judge, judge_version). A round whose own
-verdicts are of this very version has nothing to add. Resumable after ``kill -9``: the round
+verdicts are of this very version has nothing to add; a round with no verdicts yet (its
+judge stage has not run) is skipped. Resumable after ``kill -9``: the round
 is marked rejudged first, then samples without a verdict of this version are judged a
 batch at a time (``verify_batch``: the math judge's worker pool, the code judge's sandbox)
 and each batch is one transaction, so a rerun judges only what is still missing.
@@ -34,7 +35,10 @@ def judge_named(kind: str, options: Mapping[str, Any]) -> Verifier:
         try:
             return ArithmeticVerifier(**options)
         except TypeError:
-            raise ConfigError(f"judge 'arithmetic' takes the options answer_format, strict; not {sorted(options)}") from None
+            raise ConfigError(f"judge 'arithmetic' takes the options answer_format, strict; "
+                              f"not {sorted(options)}") from None
+        except ValueError as exc:
+            raise ConfigError(f"judge 'arithmetic': {exc}") from None
     from selftaught.judges import get_verifier
 
     return get_verifier(kind, **options)
@@ -51,15 +55,19 @@ def rejudge(
     on_batch: Callable[[int, int], None] | None = None,
 ) -> list[dict]:  # fmt: skip
     """Add ``judge``'s verdicts to every sample of the run's rounds (or ``rounds``); returns
-    ``{"round", "n_added", "own"}`` per round (``own``: the round was judged by this version)."""
+    ``{"round", "n_added", "own"}`` per round (``own``: the round was judged by this version).
+    A round with no verdicts yet is skipped (``"skipped"``): a judge stage still to run
+    would otherwise find its verdicts written and marked as another's."""
     if store.get_run(run_id) is None:
         raise StoreError(f"no run {run_id!r} in the store")
     indexes = store.round_indexes(run_id) if not rounds else list(rounds)
     name, version = verdict_judge(judge), judge.version
     out = []
     for index in indexes:
-        if (name, version) in store.own_versions(run_id, index):
-            out.append({"round": index, "n_added": 0, "own": True})
+        own = store.own_versions(run_id, index)
+        if not own or (name, version) in own:  # not judged yet: its judge stage must write its own first
+            skipped = {} if own else {"skipped": "not judged yet"}
+            out.append({"round": index, "n_added": 0, "own": bool(own), **skipped})
             continue
         store.mark_rejudged(run_id, index, name, version, dict(options or {}))
         n = _rejudge_round(store, run_id, index, judge, name, batch, on_batch)

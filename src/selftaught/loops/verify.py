@@ -155,6 +155,10 @@ class ArithmeticVerifier(BaseVerifier):
     name: ClassVar[str] = JUDGE_NAME
 
     def __init__(self, answer_format: str = "free", strict: bool = False) -> None:
+        from selftaught.judges.extract import ANSWER_FORMATS
+
+        if answer_format not in ANSWER_FORMATS:
+            raise ValueError(f"answer_format must be one of {', '.join(ANSWER_FORMATS)}, not {answer_format!r}")
         self.judge = arithmetic_judge(answer_format, strict)
         self._version = arithmetic_version(answer_format, strict)
 
