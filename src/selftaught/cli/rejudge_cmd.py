@@ -29,7 +29,13 @@ def rejudge(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")] = False,
     db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL of the store [env SELFTAUGHT_DB_URL].")] = None,
 ) -> None:
-    """Judge a run's samples again with another judge version; old verdicts stay."""
+    """Judge a run's samples again with another judge version; old verdicts stay. Batched,
+    resumable after kill -9; --compare prints the flips and the checkpoints trained on
+    samples that no longer pass. Read the new verdicts with --judge-version.
+
+    Example:  selftaught rejudge --run R --judge arithmetic --option strict=true --option answer_format=boxed
+              selftaught rejudge --run R --round 2 --judge math --option strict=true --compare
+    """
     from selftaught.cli.main import _settings, _store, console
     from selftaught.cli.verify_cmd import _options
     from selftaught.flows.rejudge import judge_named, rejudge as run_rejudge, verdict_judge
