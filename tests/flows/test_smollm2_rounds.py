@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from selftaught.judges import get_verifier
 from selftaught.loops.checkpoint import verify_checkpoint
 from selftaught.records import SampleSource
 from selftaught.store import Store
@@ -67,9 +68,9 @@ def test_smollm2_rft_then_grpo_through_selftaught_run(tmp_path, smollm2_dir, pre
     rollouts = store.get_judged("smol", 2, SampleSource.ROLLOUT)
     assert len(rollouts) == 2 * 2 * 4  # steps x prompts x generations
     assert all(j.sample.prompt.endswith("<|im_start|>assistant\n") for j in rollouts)
-    assert {j.verdict.judge_version for j in rollouts} == {"1+strict-answer_is"}
+    assert {j.verdict.judge_version for j in rollouts} == {get_verifier("math", answer_format="answer_is", strict=True).version}
     judged = store.get_judged("smol", 1, SampleSource.GENERATE)
-    assert {j.verdict.judge_version for j in judged} == {"1+strict-answer_is"}
+    assert {j.verdict.judge_version for j in judged} == {get_verifier("math", answer_format="answer_is", strict=True).version}
 
     evaluations = dict(store.get_evaluations("smol"))
     assert sorted(evaluations) == [0, 1, 2]  # before, after RFT, after GRPO

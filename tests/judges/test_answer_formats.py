@@ -45,7 +45,9 @@ def test_the_strict_math_judge_fails_wrong_reasoning_and_says_why():
     assert v.outcome is Outcome.FAIL and "boxed" in v.detail
     assert strict.verify(GOLD11, "so \\boxed{11}").outcome is Outcome.PASS
     # a verdict says which rule produced it: lineage can tell strict passes from lenient ones
-    assert (lenient.version, strict.version) == ("1", "1+strict-boxed")
+    assert lenient.version != strict.version
+    assert {strict.verify(GOLD11, "so \\boxed{11}").judge_version, lenient.verify(GOLD11, "11").judge_version} == {
+        strict.version, lenient.version}
 
 
 @pytest.mark.parametrize("name", ["arithmetic", "math"])

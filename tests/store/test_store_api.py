@@ -26,7 +26,7 @@ PUBLIC = {
     "add_samples": "(self, run_id: 'str', index: 'int', samples: 'Sequence[Sample]') -> 'int'",
     "get_samples": "(self, run_id: 'str', index: 'int', source: 'SampleSource | None' = None) -> 'list[Sample]'",
     "add_verdicts": "(self, run_id: 'str', index: 'int', judged: 'Sequence[Judged]') -> 'int'",
-    "get_judged": "(self, run_id: 'str', index: 'int', source: 'SampleSource | None' = None, judge: 'str | None' = None) -> 'list[Judged]'",
+    "get_judged": "(self, run_id: 'str', index: 'int', source: 'SampleSource | None' = None, judge: 'str | None' = None, judge_version: 'str | None' = None) -> 'list[Judged]'",
     "add_training_set": "(self, run_id: 'str', index: 'int', ts: 'TrainingSet') -> 'int'",
     "get_training_set": "(self, run_id: 'str', index: 'int') -> 'TrainingSet | None'",
     "add_checkpoint": "(self, run_id: 'str', ckpt: 'Checkpoint') -> 'None'",
@@ -36,7 +36,7 @@ PUBLIC = {
     "mark_checkpoint_pruned": "(self, checkpoint_id: 'str', *, at: 'dt.datetime | None' = None) -> 'bool'",
     "add_evaluation": "(self, run_id: 'str', index: 'int | None', ev: 'Evaluation') -> 'None'",
     "get_evaluations": "(self, run_id: 'str') -> 'list[tuple[int | None, Evaluation]]'",
-    "round_table": "(self, run_id: 'str') -> 'list[dict]'",
+    "round_table": "(self, run_id: 'str', *, judge_version: 'str | None' = None) -> 'list[dict]'",
     # constitutional AI (flows/cai.py)
     "add_constitution": "(self, hash: 'str', name: 'str', text: 'str') -> 'bool'",
     "get_constitution": "(self, hash: 'str') -> 'dict | None'",
@@ -47,9 +47,9 @@ PUBLIC = {
     # history (selftaught samples / problem / export / report)
     "sample_query_statement": "(self, *, order_by: 'str' = 'id', limit: 'int | None' = 50, **filters: 'Any') -> 'Select'",
     "export_samples": "(self, *, limit: 'int | None' = None, **filters: 'Any') -> 'Iterator[dict]'",
-    "problem_history": "(self, problem_id: 'str', *, run_id: 'str | None' = None) -> 'list[dict]'",
-    "problem_pass_rates": "(self, run_id: 'str', *, source: 'SampleSource | str' = 'generate') -> 'list[dict]'",
-    "score_histogram": "(self, run_id: 'str', *, bins: 'int' = 10, source: 'SampleSource | str | None' = None) -> 'list[dict]'",
+    "problem_history": "(self, problem_id: 'str', *, run_id: 'str | None' = None, judge_version: 'str | None' = None) -> 'list[dict]'",
+    "problem_pass_rates": "(self, run_id: 'str', *, source: 'SampleSource | str' = 'generate', judge_version: 'str | None' = None) -> 'list[dict]'",
+    "score_histogram": "(self, run_id: 'str', *, bins: 'int' = 10, source: 'SampleSource | str | None' = None, judge_version: 'str | None' = None) -> 'list[dict]'",
     # step labels and reward models (prm/, cli/prm_cmd.py)
     "add_step_labels": "(self, run_id: 'str', index: 'int', labels: 'Sequence[StepLabel]', *, params: 'dict | None' = None) -> 'int'",
     "get_step_labels": "(self, run_id: 'str', index: 'int') -> 'list[StepLabel]'",
@@ -68,10 +68,17 @@ PUBLIC = {
     "release_lease": "(self, run_id: 'str', token: 'str') -> 'bool'",
     # --retrain-from (store/supersede.py, flows/integrity.py)
     "supersede_rounds": "(self, run_id: 'str', first: 'int', archive_id: 'str', paths: 'Mapping[str, str]') -> 'list[int]'",
+    # judge versions side by side (store/rejudge_store.py, flows/rejudge.py)
+    "round_indexes": "(self, run_id: 'str') -> 'list[int]'",
+    "own_versions": "(self, run_id: 'str', index: 'int') -> 'list[tuple[str, str]]'",
+    "mark_rejudged": "(self, run_id: 'str', index: 'int', judge: 'str', version: 'str', options: 'Mapping[str, Any]') -> 'None'",
+    "samples_without_verdict": "(self, run_id: 'str', index: 'int', judge: 'str', version: 'str', limit: 'int', after: 'int' = 0) -> 'list[tuple[int, Sample]]'",
+    "verdict_flips": "(self, run_id: 'str', judge: 'str', version: 'str') -> 'list[dict]'",
+    "stale_checkpoints": "(self, run_id: 'str', judge: 'str', version: 'str') -> 'list[dict]'",
 }  # fmt: skip
 QUERY_FILTERS = [
     "run_id", "round_index", "problem", "outcome", "judge", "source", "rationalized",
-    "checkpoint_id", "min_score", "max_score", "text", "problem_text", "split", "order_by", "limit",
+    "checkpoint_id", "min_score", "max_score", "text", "problem_text", "split", "judge_version", "order_by", "limit",
 ]  # fmt: skip
 
 

@@ -592,6 +592,7 @@ def problem(
     problem_id: Annotated[str, typer.Argument(metavar="ID", help="The problem id: a stored id, or a row's own id (every stored version, ID@HASH).")],
     run: Annotated[Optional[str], typer.Option(help="Only this run.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts: a list, one object per stored version.")] = False,
+    judge_version: Annotated[Optional[str], typer.Option("--judge-version", help="Read the verdicts of this judge version (`selftaught rejudge`) [default: the version each round used].")] = None,
     db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
 ) -> None:
     """One problem across rounds: pass rate per round, first round solved, best and latest samples.
@@ -608,7 +609,7 @@ def problem(
     from selftaught.cli.tables import samples_table
     from selftaught.errors import StoreError
 
-    versions = _store(_settings(db)[0]).problem_history(problem_id, run_id=run)
+    versions = _store(_settings(db)[0]).problem_history(problem_id, run_id=run, judge_version=judge_version)
     if not versions:
         raise StoreError(f"no problem {problem_id!r} in the store")
     if as_json:

@@ -42,6 +42,11 @@ app.add_typer(db_app, name="db")
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
+JudgeVersionOpt = Annotated[
+    Optional[str],
+    typer.Option("--judge-version", help="Read the verdicts of this judge version (from `selftaught rejudge`) "
+                 "[default: the version each round used]."),
+]
 
 DbOpt = Annotated[
     Optional[str],
@@ -149,10 +154,10 @@ def _resume_command(command: str, recipe_file: Path, run_id: str, db: str, home:
     return shlex.join(words)
 
 
-def _print_rounds(db: str, run_id: str, timings: list[dict] | None = None) -> list[dict]:
+def _print_rounds(db: str, run_id: str, timings: list[dict] | None = None, judge_version: str | None = None) -> list[dict]:
     from selftaught.cli.tables import round_table
 
-    rows = _store(db).round_table(run_id)
+    rows = _store(db).round_table(run_id, judge_version=judge_version)
     console.print(round_table(rows, timings, title=f"run {run_id}"))
     return rows
 
@@ -301,6 +306,7 @@ def _supersede(run_id: str, first: int, db: str, home: Path) -> None:
 def rounds(
     run_id: Annotated[Optional[str], typer.Argument(help="A run id; without it, list the runs.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    judge_version: JudgeVersionOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Show a run's rounds (stages, samples, pass rate, held-out accuracy), or list runs.
@@ -323,9 +329,9 @@ def rounds(
     if store.get_run(run_id) is None:
         raise StoreError(f"no run {run_id!r} in {db}")
     if as_json:
-        print(json.dumps(store.round_table(run_id), default=str, indent=1))
+        print(json.dumps(store.round_table(run_id, judge_version=judge_version), default=str, indent=1))
     else:
-        _print_rounds(db, run_id)
+        _print_rounds(db, run_id, judge_version=judge_version)
 
 
 @app.command()
@@ -347,10 +353,12 @@ def samples(
     limit: Annotated[int, typer.Option(min=0, help="At most this many rows (0 = all).")] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array, for scripts.")] = False,
     as_jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per line, for scripts and pipes.")] = False,
+    judge_version: JudgeVersionOpt = None,
     db: DbOpt = None,
 ) -> None:
     """Query the sample history. Filters combine with AND; every value reaches SQL as a bound
-    parameter. One row per (sample, verdict); unjudged samples show no outcome.
+    parameter. One row per (sample, verdict); unjudged samples show no outcome. Verdicts are
+    those each round's judge wrote, or --judge-version's (`selftaught rejudge`).
 
     Example:  selftaught samples --run demo-star-... --round 2 --outcome fail --limit 5
               selftaught samples --search "23+45" --sort -score --jsonl
@@ -371,7 +379,7 @@ def samples(
     rows = _store(_settings(db)[0]).query_samples(
         run_id=run, round_index=round_index, problem=problem, outcome=outcome_v, judge=judge,
         source=source_v, rationalized=rationalized, checkpoint_id=checkpoint, min_score=min_score,
-        max_score=max_score, text=text, problem_text=search, split=split_v, order_by=sort,
+        max_score=max_score, text=text, problem_text=search, split=split_v, judge_version=judge_version, order_by=sort,
         limit=limit or None,
     )
     if as_json:
@@ -499,7 +507,7 @@ def _register_optional() -> None:
     import importlib
 
     for name in ("verify_cmd", "constitution_cmd", "schedule_cmd", "history_cmd", "report_cmd", "cai_cmd", "prm_cmd",
-                 "search_cmd", "checkpoints_cmd", "model_cmd", "compare_cmd"):
+                 "search_cmd", "checkpoints_cmd", "model_cmd", "compare_cmd", "rejudge_cmd"):
         try:
             module = importlib.import_module(f"selftaught.cli.{name}")
         except ModuleNotFoundError as e:

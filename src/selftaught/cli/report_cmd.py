@@ -13,6 +13,7 @@ def report(
     out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Where to write the page [default: HOME/runs/RUN/report.html].")] = None,
     db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
     home: Annotated[Optional[Path], typer.Option("--home", help="Folder for checkpoints and reports [env SELFTAUGHT_HOME].")] = None,
+    judge_version: Annotated[Optional[str], typer.Option("--judge-version", help="Read the verdicts of this judge version (`selftaught rejudge`) [default: the version each round used].")] = None,
 ) -> None:
     """Write an HTML report of a run: held-out accuracy, pass-rate distribution, score
     histograms and samples per round, and the round table. Plots are embedded (base64 PNG):
@@ -27,7 +28,7 @@ def report(
 
     db, home, _ = _settings(db, home)
     path = out or Path(home) / "runs" / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id) / "report.html"
-    write_report(_store(db), run_id, path)
+    write_report(_store(db), run_id, path, judge_version=judge_version)
     console.print(f"wrote {path}")
 
 

@@ -13,10 +13,12 @@ each module (``extract_answer``, ``grade_choice``, ...) that are easy to test al
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Sequence
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
+from selftaught.judges.version import judge_version
 from selftaught.records import Outcome, Problem, Verdict
 
 #: Verdict details are for humans and logs: never longer than this.
@@ -39,10 +41,37 @@ class Verifier(Protocol):
 
 
 class BaseVerifier:
-    """Shared plumbing: verdict construction and a sequential ``verify_batch``."""
+    """Shared plumbing: verdict construction, a sequential ``verify_batch`` and the version.
+
+    ``options`` are the constructor's arguments, defaults filled in (recorded by ``__new__``
+    so that every subclass has them without code of its own), less the resource-only ones
+    named in ``unversioned``; ``version`` hashes them with ``code_version()``
+    (``judges/version.py``): every verdict says which rule made it.
+    """
 
     name: ClassVar[str] = "base"
-    version: ClassVar[str] = "1"
+    #: the judge's own revision: bump it when a change to its code changes verdicts
+    code_revision: ClassVar[str] = "1"
+    #: constructor options that change how fast, not what, the judge decides
+    unversioned: ClassVar[frozenset[str]] = frozenset({"workers"})
+    options: dict[str, Any]
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        self = super().__new__(cls)
+        bound = inspect.signature(cls.__init__).bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        named = list(bound.arguments.items())[1:]
+        self.options = {k: v for k, v in named if k not in cls.unversioned}
+        return self
+
+    @classmethod
+    def code_version(cls) -> str:
+        """The code behind the verdicts: ``code_revision`` (a judge leaning on a package adds its version)."""
+        return cls.code_revision
+
+    @property
+    def version(self) -> str:
+        return judge_version(self.name, self.options, self.code_version())
 
     def verify(self, problem: Problem, completion: str) -> Verdict:  # pragma: no cover
         raise NotImplementedError

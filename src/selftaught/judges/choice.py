@@ -95,7 +95,6 @@ class ChoiceVerifier(BaseVerifier):
     """
 
     name: ClassVar[str] = "choice"
-    version: ClassVar[str] = "1"
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
         if not problem.choices:

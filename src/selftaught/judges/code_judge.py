@@ -85,7 +85,7 @@ class CodeVerifier(BaseVerifier):
     """
 
     name: ClassVar[str] = "code"
-    version: ClassVar[str] = "2"  # 2: tests and program in separate processes
+    code_revision: ClassVar[str] = "2"  # the harness: 2 = tests and program in separate processes
 
     def __init__(
         self,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from selftaught.judges.base import BaseVerifier, Verifier, clip
+from selftaught.judges.version import judge_version
 from selftaught.records import Outcome, Problem, Verdict
 
 
@@ -28,7 +29,6 @@ class WeightedVerifier(BaseVerifier):
     """
 
     name: ClassVar[str] = "weighted"
-    version: ClassVar[str] = "1"
 
     def __init__(self, parts: Sequence[tuple[Verifier, float]]) -> None:
         if not parts:
@@ -38,6 +38,12 @@ class WeightedVerifier(BaseVerifier):
         self.parts = tuple(parts)
         self.total = float(sum(w for _, w in parts))
         self.label = "+".join(f"{w:g}*{v.name}" for v, w in parts)
+
+    @property
+    def version(self) -> str:
+        """A hash of the parts' names, versions and weights."""
+        parts = [[v.name, v.version, w] for v, w in self.parts]
+        return judge_version("weighted", {"parts": parts}, self.code_version())
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
         return self.verify_batch([(problem, completion)])[0]
@@ -65,5 +71,5 @@ class WeightedVerifier(BaseVerifier):
             outcome=outcome,
             score=min(1.0, max(0.0, score)),
             detail=clip(detail),
-            judge_version=",".join(f"{v.judge}:{v.judge_version}" for v in verdicts),
+            judge_version=self.version,
         )

@@ -43,7 +43,6 @@ class KeywordVerifier(BaseVerifier):
     """All (default) or any of the problem's keywords, case-insensitive; rough."""
 
     name: ClassVar[str] = "keyword"
-    version: ClassVar[str] = "1"
 
     def __init__(self, mode: Literal["all", "any"] = "all") -> None:
         if mode not in ("all", "any"):

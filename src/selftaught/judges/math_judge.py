@@ -265,6 +265,17 @@ class MathVerifier(BaseVerifier):
 
     name: ClassVar[str] = "math"
 
+    @classmethod
+    def code_version(cls) -> str:
+        """This judge's revision and the installed math-verify's version: an upgrade is a new version."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            package = version("math-verify")
+        except PackageNotFoundError:  # the workers will say so when they start
+            package = "missing"
+        return f"{cls.code_revision}+math-verify-{package}"
+
     def __init__(
         self,
         workers: int = 2,
@@ -280,8 +291,6 @@ class MathVerifier(BaseVerifier):
             raise ValueError(f"answer_format must be one of {', '.join(ANSWER_FORMATS)}, not {answer_format!r}")
         self.answer_format = answer_format
         self.strict = strict
-        # a strict judge passes fewer answers than the lenient one: its verdicts say so
-        self.version = f"1+strict-{answer_format}" if strict and answer_format != "free" else "1"  # type: ignore[misc]
         self.workers = workers
         self.deadline_s = deadline_s
         self.max_answer_chars = max_answer_chars

@@ -105,7 +105,6 @@ class FormatVerifier(BaseVerifier):
             raise ValueError(f"style must be one of {', '.join(STYLES)}, not {style!r}")
         self.partial = partial
         self.style = style
-        self.version = "1" if style == "think" else f"1+{style}"  # type: ignore[misc]
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
         if self.style == "boxed":

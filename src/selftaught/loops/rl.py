@@ -234,7 +234,12 @@ class FunctionVerifier(BaseVerifier):
     def __init__(self, judge_fn: JudgeFn, name: str = "arithmetic", version: str = "1") -> None:
         self.judge_fn = judge_fn
         self.name = name  # type: ignore[misc]  # instance attribute shadows the ClassVar
-        self.version = version  # type: ignore[misc]
+        self._version = version
+
+    @property
+    def version(self) -> str:
+        """As given: the function's verdicts carry their own version."""
+        return self._version
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
         return self.judge_fn(problem, completion)

@@ -7,7 +7,8 @@ answer as a number, fail (score 0) otherwise, error when the problem has no answ
 The final answer is the first number after the last ``</think>``; a completion with
 no ``</think>`` is read for its last number instead. Numbers compare by value
 (``"068"`` equals ``"68"``, ``"1,024"`` equals ``"1024"``); a non-numeric gold answer
-compares as stripped text. This judge never evaluates anything it reads.
+compares as stripped text. This judge never evaluates anything it reads. Its verdicts'
+version is a hash of its options and revision (``arithmetic_version``).
 
 The judges package (``selftaught.judges``) holds the hardened, general judges; the
 loops take any ``judge_fn(problem, completion) -> Verdict`` so it can be swapped in.
@@ -17,14 +18,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from typing import ClassVar
 from decimal import Decimal, InvalidOperation
 
 from selftaught.errors import DataError
+from selftaught.judges.base import BaseVerifier
+from selftaught.judges.version import judge_version
 from selftaught.loops.arithmetic import THINK_CLOSE
 from selftaught.records import Judged, Outcome, Problem, Sample, Verdict
 
 JUDGE_NAME = "arithmetic"
-JUDGE_VERSION = "1"
+#: this judge's own revision; its verdicts' version hashes it with the options (``arithmetic_version``)
+JUDGE_CODE_VERSION = "1"
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 
 JudgeFn = Callable[[Problem, str], Verdict]
@@ -71,6 +76,22 @@ def normalize_answer(answer: str | None) -> str | None:
     return str(int(n)) if n == n.to_integral_value() else str(n.normalize())
 
 
+def arithmetic_version(answer_format: str = "free", strict: bool = False) -> str:
+    """The version of the arithmetic judge's verdicts (``judges.version.judge_version``).
+
+    Not strict, the answer format is never read, so it is not part of the configuration:
+
+    >>> arithmetic_version("think") == arithmetic_version("boxed") != arithmetic_version("boxed", strict=True)
+    True
+    """
+    config = {"answer_format": answer_format, "strict": True} if strict and answer_format != "free" else {"strict": False}
+    return judge_version(JUDGE_NAME, config, JUDGE_CODE_VERSION)
+
+
+#: the version of ``judge_arithmetic``'s verdicts
+JUDGE_VERSION = arithmetic_version()
+
+
 def judge_arithmetic(problem: Problem, completion: str) -> Verdict:
     """Pass when the final answer equals ``problem.answer``.
 
@@ -107,7 +128,7 @@ def arithmetic_judge(answer_format: str = "think", strict: bool = False) -> Judg
         return judge_arithmetic
     from selftaught.judges.extract import extract_answer as extract_strict
 
-    version = f"{JUDGE_VERSION}+strict-{answer_format}"
+    version = arithmetic_version(answer_format, strict)
 
     def judge(problem: Problem, completion: str) -> Verdict:
         if problem.answer is None:
@@ -120,6 +141,33 @@ def arithmetic_judge(answer_format: str = "think", strict: bool = False) -> Judg
         return Verdict(JUDGE_NAME, Outcome.FAIL, 0.0, f"answer {answer[:40]} != {problem.answer[:40]}", version)
 
     return judge
+
+
+class ArithmeticVerifier(BaseVerifier):
+    """``arithmetic_judge(answer_format, strict)`` as a judges ``Verifier`` (``selftaught rejudge``).
+
+    >>> from selftaught.loops.arithmetic import make_problem
+    >>> v = ArithmeticVerifier("boxed", strict=True)
+    >>> v.verify(make_problem(2, 3, 1), "\\boxed{5}").judge_version == v.version == arithmetic_version("boxed", True)
+    True
+    """
+
+    name: ClassVar[str] = JUDGE_NAME
+
+    def __init__(self, answer_format: str = "free", strict: bool = False) -> None:
+        from selftaught.judges.extract import ANSWER_FORMATS
+
+        if answer_format not in ANSWER_FORMATS:
+            raise ValueError(f"answer_format must be one of {', '.join(ANSWER_FORMATS)}, not {answer_format!r}")
+        self.judge = arithmetic_judge(answer_format, strict)
+        self._version = arithmetic_version(answer_format, strict)
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    def verify(self, problem: Problem, completion: str) -> Verdict:
+        return self.judge(problem, completion)
 
 
 def judge_all(

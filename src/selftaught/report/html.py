@@ -1,6 +1,7 @@
 """``selftaught report RUN``: one self-contained HTML page about a run.
 
-What comes in: a store and a run id. What goes out: an HTML file with no external
+What comes in: a store and a run id (and a judge version: the verdicts read are each
+round's own unless ``--judge-version`` names one added by ``selftaught rejudge``). What goes out: an HTML file with no external
 resources (plots are base64 PNGs, styles inline), so it can be mailed, attached to a CI run
 or opened offline. It shows:
 
@@ -30,22 +31,23 @@ from selftaught.errors import StoreError
 from selftaught.records import Stage
 
 
-def write_report(store, run_id: str, out: str | Path) -> Path:
+def write_report(store, run_id: str, out: str | Path, *, judge_version: str | None = None) -> Path:
     """Write the report of ``run_id`` to ``out`` (folders created); returns the path."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(store, run_id), encoding="utf-8")
+    out.write_text(render_report(store, run_id, judge_version=judge_version), encoding="utf-8")
     return out
 
 
-def render_report(store, run_id: str) -> str:
-    """The report's HTML text."""
+def render_report(store, run_id: str, *, judge_version: str | None = None) -> str:
+    """The report's HTML text; verdicts are each round's own, or ``judge_version``'s
+    (``selftaught rejudge``; held-out accuracy is the evaluation's own either way)."""
     run = store.get_run(run_id)
     if run is None:
         raise StoreError(f"no run {run_id!r} in the store")
-    rows = store.round_table(run_id)
-    rates = store.problem_pass_rates(run_id)
-    hist = store.score_histogram(run_id, bins=10, source="generate")
+    rows = store.round_table(run_id, judge_version=judge_version)
+    rates = store.problem_pass_rates(run_id, judge_version=judge_version)
+    hist = store.score_histogram(run_id, bins=10, source="generate", judge_version=judge_version)
     plots = [
         ("heldout", "Held-out accuracy per round", _plot_heldout(rows)),
         ("pass-rates", "Per-problem pass rate per round (training problems)", _plot_pass_rates(rates)),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
 
 from selftaught.errors import StoreError
 from selftaught.records import STAGE_ORDER, Outcome, SampleSource, Split, Stage
@@ -41,8 +41,11 @@ class HistoryMixin:
     #: ``benchmarks/query_latency.py`` turns it off for its baseline)
     _score_pages = True
 
-    def round_table(self, run_id: str) -> list[dict]:
+    def round_table(self, run_id: str, *, judge_version: str | None = None) -> list[dict]:
         """One flat dict per round of the run, in round order (see ``ROUND_TABLE_KEYS``).
+
+        Verdict counts are of each round's own verdicts, or of ``judge_version``'s (counted
+        live: the cache holds the rounds' own; ``rejudge_store``).
 
         Sample, verdict and training counts come from each round's cache (filled when a
         stage finishes, ``store/summaries.py``), or are counted live for a round without
@@ -57,8 +60,8 @@ class HistoryMixin:
             if not rounds:
                 return []
             in_run = Round.run_id == run_id
-            counts = {r.id: cached(r.summary) for r in rounds}
-            counts.update(round_counts(conn, [rid for rid, c in counts.items() if c is None]))
+            counts = {r.id: None if judge_version else cached(r.summary) for r in rounds}
+            counts.update(round_counts(conn, [rid for rid, c in counts.items() if c is None], judge_version))
 
             stages = conn.execute(
                 select(StageRun.round_id, StageRun.stage, StageRun.status, StageRun.seconds,
@@ -150,11 +153,13 @@ class HistoryMixin:
         text: str | None = None,
         problem_text: str | None = None,
         split: Split | str | None = None,
+        judge_version: str | None = None,
         order_by: str = "id",
         limit: int | None = 50,
     ) -> list[dict]:
         """Search the sample history: one flat dict per (sample, verdict).
 
+        Verdicts are each round's own, or ``judge_version``'s (``rejudge_store``).
         A sample with no verdict appears once with ``outcome``/``score``/``judge`` None,
         unless a verdict filter (outcome, judge, min_score, max_score) is given. ``text``
         is a case-insensitive substring of the completion, ``problem_text`` of the
@@ -183,14 +188,19 @@ class HistoryMixin:
         self, cols: Sequence[Any], filters: dict[str, Any], *, order_by: str, limit: int | None
     ):
         """One SELECT over samples x rounds x problems (+ verdicts), filters as bound values."""
+        filters = dict(filters)
+        version = filters.pop("judge_version", None)
         unknown = set(filters) - set(_SAMPLE_FILTERS)
         if unknown:
             raise StoreError(f"unknown sample filter(s): {sorted(unknown)}")
+        on = VerdictRow.sample_id == SampleRow.id
+        with self._read() as conn:  # which verdicts: in the join, so unjudged samples stay
+            picked = self._verdict_filter(conn, version, run_id=filters.get("run_id"))
         stmt = (
             select(*cols)
             .join(Round, Round.id == SampleRow.round_id)
             .join(ProblemRow, ProblemRow.id == SampleRow.problem_pk)
-            .outerjoin(VerdictRow, VerdictRow.sample_id == SampleRow.id)
+            .outerjoin(VerdictRow, on if picked is None else and_(on, picked))
         )
         given = {k: v for k, v in filters.items() if v is not None}
         run, index = given.pop("run_id", None), given.pop("round_index", None)
@@ -253,22 +263,25 @@ class HistoryMixin:
         with self._read() as conn:
             return conn.execute(select(func.count()).select_from(page)).scalar_one() >= int(limit)
 
-    def problem_history(self, problem_id: str, *, run_id: str | None = None) -> list[dict]:
+    def problem_history(self, problem_id: str, *, run_id: str | None = None,
+                        judge_version: str | None = None) -> list[dict]:  # fmt: skip
         """One problem across rounds, once per stored version of it (``problems_named``:
         the id itself, or a user's id of content-scoped problems), oldest first; an empty
         list if none is stored. Each: the stored ``problem_id``, the user's ``name``, the
         problem's prompt, answer and split; per (run, round) how many samples were judged
         and passed (generate and eval samples; a sample passes when every verdict on it
-        passes); the first round with a pass; and the best and latest samples."""
+        passes; each round's own verdicts, or ``judge_version``'s); the first round with a
+        pass; and the best and latest samples."""
         with self._read() as conn:
             found = conn.execute(
                 select(ProblemRow.__table__).where(problems_named(problem_id)).order_by(ProblemRow.id)
             ).all()
-        return [self._one_problem_history(prob, run_id) for prob in found]
+        return [self._one_problem_history(prob, run_id, judge_version) for prob in found]
 
-    def _one_problem_history(self, prob: Any, run_id: str | None) -> dict:
+    def _one_problem_history(self, prob: Any, run_id: str | None, version: str | None) -> dict:
         """``problem_history`` of one stored problem row."""
         with self._read() as conn:
+            picked = self._verdict_filter(conn, version, run_id=run_id)
             per_sample = (
                 select(
                     Round.run_id.label("run"),
@@ -284,6 +297,8 @@ class HistoryMixin:
             )
             if run_id is not None:
                 per_sample = per_sample.where(Round.run_id == run_id)
+            if picked is not None:
+                per_sample = per_sample.where(picked)
             sub = per_sample.subquery()
             rounds = conn.execute(
                 select(sub.c.run, sub.c.round, sub.c.source, func.count(), func.sum(sub.c.ok),
@@ -300,7 +315,8 @@ class HistoryMixin:
         first = next((r for r in per_round if r["n_pass"] and r["source"] != "rationalize"), None)
         pages: dict[str, list[dict]] = {}
         for order in ("-score", "-id"):
-            stmt = self._sample_query(_QUERY_COLS, {"problem_pk": prob.id, "run_id": run_id}, order_by=order, limit=5)
+            stmt = self._sample_query(_QUERY_COLS, {"problem_pk": prob.id, "run_id": run_id, "judge_version": version},
+                                      order_by=order, limit=5)  # fmt: skip
             with self._read() as conn:
                 pages[order] = [_flat(r._mapping) for r in conn.execute(stmt)]
         return {
@@ -315,12 +331,15 @@ class HistoryMixin:
             "latest": pages["-id"],
         }
 
-    def problem_pass_rates(self, run_id: str, *, source: SampleSource | str = "generate") -> list[dict]:
-        """Per (round, problem) of a run: samples judged and passed (every verdict passes).
-        For generate samples (the report's) from each round's cache (``summaries.py``)."""
-        if _enum(SampleSource, source) == SampleSource.GENERATE:
+    def problem_pass_rates(self, run_id: str, *, source: SampleSource | str = "generate",
+                           judge_version: str | None = None) -> list[dict]:  # fmt: skip
+        """Per (round, problem) of a run: samples judged and passed (every verdict passes; each
+        round's own verdicts, or ``judge_version``'s). For generate samples (the report's) of
+        the rounds' own verdicts, from each round's cache (``summaries.py``)."""
+        if _enum(SampleSource, source) == SampleSource.GENERATE and judge_version is None:
             return [{"round": i, "problem_id": pid, "n_judged": n, "n_pass": k}
                     for i, problems in self._round_reports(run_id, "problems") for pid, n, k in problems]  # fmt: skip
+        picked = self._picked(run_id, judge_version)
         per_sample = (
             select(
                 Round.index.label("round"),
@@ -329,7 +348,7 @@ class HistoryMixin:
             )
             .join(Round, Round.id == SampleRow.round_id)
             .join(VerdictRow, VerdictRow.sample_id == SampleRow.id)
-            .where(Round.run_id == run_id, SampleRow.source == _enum(SampleSource, source))
+            .where(Round.run_id == run_id, SampleRow.source == _enum(SampleSource, source), picked)
             .group_by(Round.index, SampleRow.problem_pk, SampleRow.id)
             .subquery()
         )
@@ -346,14 +365,17 @@ class HistoryMixin:
             ]
 
     def score_histogram(
-        self, run_id: str, *, bins: int = 10, source: SampleSource | str | None = None
-    ) -> list[dict]:
-        """Verdict scores of a run counted in ``bins`` equal bins over [0, 1], per (round,
-        judge): ``{"round", "judge", "counts"}``. Counted in SQL; the report's histogram
-        (generate samples, 10 bins) comes from each round's cache (``summaries.py``)."""
+        self, run_id: str, *, bins: int = 10, source: SampleSource | str | None = None,
+        judge_version: str | None = None,
+    ) -> list[dict]:  # fmt: skip
+        """Verdict scores of a run (each round's own verdicts, or ``judge_version``'s) counted
+        in ``bins`` equal bins over [0, 1], per (round, judge): ``{"round", "judge", "counts"}``.
+        Counted in SQL; the report's histogram (generate samples, 10 bins, the rounds' own
+        verdicts) comes from each round's cache (``summaries.py``)."""
         if bins < 1:
             raise StoreError(f"bins must be at least 1, not {bins}")
-        if bins == REPORT_BINS and source is not None and _enum(SampleSource, source) == SampleSource.GENERATE:
+        if (bins == REPORT_BINS and source is not None and judge_version is None
+                and _enum(SampleSource, source) == SampleSource.GENERATE):  # fmt: skip
             return [{"round": i, "judge": judge, "counts": list(counts)}
                     for i, hist in self._round_reports(run_id, "hist") for judge, counts in hist]  # fmt: skip
         bucket = score_bucket(bins, self._pg)
@@ -361,7 +383,7 @@ class HistoryMixin:
             select(Round.index, VerdictRow.judge, bucket.label("b"), func.count())
             .join(SampleRow, SampleRow.id == VerdictRow.sample_id)
             .join(Round, Round.id == SampleRow.round_id)
-            .where(Round.run_id == run_id)
+            .where(Round.run_id == run_id, self._picked(run_id, judge_version))
             .group_by(Round.index, VerdictRow.judge, bucket)
             .order_by(Round.index, VerdictRow.judge)
         )
@@ -372,6 +394,12 @@ class HistoryMixin:
             for index, judge, b, n in conn.execute(stmt):
                 out.setdefault((index, judge), [0] * bins)[int(b)] += n
         return [{"round": i, "judge": j, "counts": c} for (i, j), c in out.items()]
+
+    def _picked(self, run_id: str, version: str | None) -> ColumnElement[bool]:
+        """The run's verdicts that a read counts (``rejudge_store.version_clause``); true() for all."""
+        with self._read() as conn:
+            picked = self._verdict_filter(conn, version, run_id=run_id)
+        return true() if picked is None else picked
 
     def _round_reports(self, run_id: str, key: str) -> list[tuple[int, list]]:
         """(round index, its ``key`` report counts) per round: cached, or counted live if not.

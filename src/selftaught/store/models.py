@@ -44,6 +44,11 @@ process's start time), a token new at each acquisition, and when it was taken, l
 and expires (``lease_store.py``, ``flows/lease.py``). All NULL: nobody holds it, as for
 every run written before 0010.
 
+Judge versions (0011): ``verdicts.judge_version`` is a hash of the judge's options and code
+version (``judges/version.py``); verdicts written before 0011 say ``unknown`` (or
+``unknown:LABEL``). A sample may hold verdicts of several versions (``selftaught rejudge``
+adds them beside the old ones); a round's own version is that of its first verdict.
+
 This module imports SQLAlchemy but nothing else heavy; it knows nothing about records
 (conversion lives in ``convert.py``).
 """

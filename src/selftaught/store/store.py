@@ -29,7 +29,8 @@ evaluations; ``lookups`` the natural-key lookups; ``cai_store`` the Constitution
 records; ``history`` the read-side queries (round table, sample search, pass rates);
 ``summaries`` the rounds' cached counts; ``text_index`` the completions' substring index;
 ``lease_store`` the run leases (one process works on a run); ``supersede`` moving a run's
-later rounds aside (``--retrain-from``); ``_sql`` the shared SQL helpers (the bulk insert path).
+later rounds aside (``--retrain-from``); ``rejudge_store`` verdicts of several judge versions
+(``selftaught rejudge``, and which version each read picks); ``_sql`` the shared SQL helpers (the bulk insert path).
 
 Status writes keep the store's story consistent: a stage is never marked done while an
 earlier stage of its round is failed (nor failed while a later one is done), a run is never
@@ -80,6 +81,7 @@ from selftaught.store.prm_store import PrmStoreMixin
 from selftaught.store.search_store import SearchStoreMixin
 from selftaught.store.history import QUERY_ORDERS, ROUND_TABLE_KEYS, HistoryMixin
 from selftaught.store.lease_store import LeaseStoreMixin
+from selftaught.store.rejudge_store import RejudgeStoreMixin
 from selftaught.store.summaries import RoundSummaryMixin
 from selftaught.store.supersede import SupersedeMixin
 from selftaught.store.text_index import TextIndexMixin
@@ -107,7 +109,7 @@ _TRAINING_SET_KEY = "training_set"
 
 
 class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchStoreMixin,
-            TextIndexMixin, RoundSummaryMixin, LeaseStoreMixin, SupersedeMixin):
+            TextIndexMixin, RoundSummaryMixin, LeaseStoreMixin, SupersedeMixin, RejudgeStoreMixin):
     """A selftaught store at ``url`` (``sqlite:///path.db`` or ``postgresql+psycopg://...``).
 
     >>> store = Store("sqlite://")          # in memory, schema created
@@ -414,8 +416,10 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchSt
         index: int,
         source: SampleSource | None = None,
         judge: str | None = None,
+        judge_version: str | None = None,
     ) -> list[Judged]:
-        """Every (sample, verdict) pair of a round, ordered by sample key then judge."""
+        """Every (sample, verdict) pair of a round, ordered by sample key then judge: of the
+        round's own verdicts, or of ``judge_version`` (``rejudge_store.version_clause``)."""
         stmt = (
             select(*_SAMPLE_COLS, *_VERDICT_COLS)
             .join(ProblemRow, ProblemRow.id == SampleRow.problem_pk)
@@ -432,6 +436,9 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchSt
         if judge is not None:
             stmt = stmt.where(VerdictRow.judge == judge)
         with self._read() as conn:
+            picked = self._verdict_filter(conn, judge_version, run_id=run_id)
+            if picked is not None:
+                stmt = stmt.where(picked)
             out: list[Judged] = []
             last: tuple[int, Sample] | None = None
             for r in conn.execute(stmt):

@@ -9,7 +9,9 @@ and verdicts; stages, checkpoints and evaluations are small tables read live eve
 For the report (``round_report``): the generate samples' per-problem judged/passed counts
 (``problem_pass_rates``) and score histograms in ``REPORT_BINS`` bins per judge
 (``score_histogram(bins=10, source="generate")``), each in the order the database sorts
-problem ids and judge names, as the live queries return them.
+problem ids and judge names, as the live queries return them. Verdicts are each round's
+own (``rejudge_store``): versions added by ``selftaught rejudge`` are counted only when
+asked for (``round_table(judge_version=...)``, counted live, never cached).
 
 The caches are ``rounds.summary`` and ``rounds.report`` (migration 0005) and keep one
 invariant: each is NULL or equal to what ``round_counts`` / ``round_report`` would return
@@ -29,12 +31,13 @@ same function. A changed ``SUMMARY_VERSION`` makes old caches count as empty.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Connection, Integer, case, cast, func, null, select, update
+from sqlalchemy import Connection, Integer, case, cast, func, null, select, true, update
 
 from selftaught.records import Outcome, SampleSource
 from selftaught.store.models import ProblemRow, Round, SampleRow, TrainingExampleRow, VerdictRow
+from selftaught.store.rejudge_store import rejudged_versions, version_clause
 
 SUMMARY_VERSION = 1
 #: the histogram bins the report asks for, and so the ones cached
@@ -50,8 +53,16 @@ def cached(summary: Any) -> dict[str, int] | None:
     return None
 
 
-def round_counts(conn: Connection, round_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    """Count samples, verdicts and training examples of these rounds (``COUNT_KEYS``)."""
+def picked_verdicts(conn: Connection, ids: Sequence[int], version: str | None = None) -> Any:
+    """The condition on verdicts that these rounds' counts read: each round's own verdicts,
+    or ``version``'s (``rejudge_store.version_clause``); ``true()`` when any verdict will do."""
+    picked = version_clause(rejudged_versions(conn, round_ids=ids), version)
+    return true() if picked is None else picked
+
+
+def round_counts(conn: Connection, round_ids: Iterable[int], version: str | None = None) -> dict[int, dict[str, int]]:
+    """Count samples, verdicts (the round's own, or ``version``'s) and training examples of
+    these rounds (``COUNT_KEYS``)."""
     ids = sorted(set(round_ids))
     out = {rid: dict.fromkeys(COUNT_KEYS, 0) for rid in ids}
     if not ids:
@@ -74,7 +85,7 @@ def round_counts(conn: Connection, round_ids: Iterable[int]) -> dict[int, dict[s
             func.min(case((VerdictRow.outcome == Outcome.PASS, 1), else_=0)).label("ok"),
         )
         .join(VerdictRow, VerdictRow.sample_id == SampleRow.id)
-        .where(in_rounds, SampleRow.source == SampleSource.GENERATE)
+        .where(in_rounds, SampleRow.source == SampleSource.GENERATE, picked_verdicts(conn, ids, version))
         .group_by(SampleRow.round_id, SampleRow.id)
         .subquery()
     )
@@ -97,12 +108,14 @@ def round_counts(conn: Connection, round_ids: Iterable[int]) -> dict[int, dict[s
     return out
 
 
-def passes_per_sample(round_ids: Iterable[int], source: SampleSource, *cols: Any):
-    """Per sample of these rounds with at least one verdict: ``ok`` = every verdict passes."""
+def passes_per_sample(round_ids: Iterable[int], source: SampleSource, *cols: Any, picked: Any = None):
+    """Per sample of these rounds with at least one verdict (``picked``: the condition on
+    verdicts, ``picked_verdicts``): ``ok`` = every verdict passes."""
     return (
         select(*cols, func.min(case((VerdictRow.outcome == Outcome.PASS, 1), else_=0)).label("ok"))
         .join(VerdictRow, VerdictRow.sample_id == SampleRow.id)
-        .where(SampleRow.round_id.in_(sorted(set(round_ids))), SampleRow.source == source)
+        .where(SampleRow.round_id.in_(sorted(set(round_ids))), SampleRow.source == source,
+               true() if picked is None else picked)
         .group_by(*cols, SampleRow.id)
         .subquery()
     )
@@ -123,7 +136,8 @@ def round_report(conn: Connection, round_ids: Iterable[int], *, pg: bool) -> dic
     out: dict[int, dict] = {rid: {"problems": [], "hist": []} for rid in ids}
     if not ids:
         return out
-    per_sample = passes_per_sample(ids, SampleSource.GENERATE, SampleRow.round_id, SampleRow.problem_pk)
+    picked = picked_verdicts(conn, ids)
+    per_sample = passes_per_sample(ids, SampleSource.GENERATE, SampleRow.round_id, SampleRow.problem_pk, picked=picked)
     for rid, pid, n, k in conn.execute(
         select(per_sample.c.round_id, ProblemRow.problem_id, func.count(), func.sum(per_sample.c.ok))
         .join(ProblemRow, ProblemRow.id == per_sample.c.problem_pk)
@@ -136,7 +150,7 @@ def round_report(conn: Connection, round_ids: Iterable[int], *, pg: bool) -> dic
     for rid, judge, b, n in conn.execute(
         select(SampleRow.round_id, VerdictRow.judge, bucket.label("b"), func.count())
         .join(VerdictRow, VerdictRow.sample_id == SampleRow.id)
-        .where(SampleRow.round_id.in_(ids), SampleRow.source == SampleSource.GENERATE)
+        .where(SampleRow.round_id.in_(ids), SampleRow.source == SampleSource.GENERATE, picked)
         .group_by(SampleRow.round_id, VerdictRow.judge, bucket)
         .order_by(SampleRow.round_id, VerdictRow.judge)
     ):
