@@ -548,6 +548,11 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchSt
         with self._read() as conn:
             return self._get_checkpoint(conn, checkpoint_id)
 
+    def checkpoint_run_id(self, checkpoint_id: str) -> str | None:
+        """The run that recorded the checkpoint, or None if there is no such checkpoint."""
+        with self._read() as conn:
+            return conn.execute(select(CheckpointRow.run_id).where(CheckpointRow.id == checkpoint_id)).scalar_one_or_none()
+
     def checkpoint_chain(self, checkpoint_id: str) -> list[Checkpoint]:
         """This checkpoint, its parent, ... back to the root (empty if unknown)."""
         chain: list[Checkpoint] = []
