@@ -8,7 +8,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import shutil
+import sqlite3
 
 import pytest
 import sqlalchemy as sa
@@ -72,6 +72,12 @@ def test_export_trained_writes_exactly_what_each_round_trained_on(learned_run, t
         assert rows and len(rows) == meta["n_pairs" if index == 2 else "n_examples"]
         assert rows_sha256(rows) == meta["training_set_sha256"] and all(set(r) == columns for r in rows)
     assert _manifest_meta(store, f"{run_id}/r0")["method"] == "cold_start"
+    # the DPO round's pairs are recorded with the samples they came from: a pass and a fail
+    pairs = store.get_training_pairs(run_id, 2)
+    assert pairs and [p["chosen"] for p in pairs] == [r["chosen"] for r in rows]
+    outcome = {j.sample.completion: j.verdict.outcome.value for j in store.get_judged(run_id, 2, SampleSource.GENERATE)}
+    assert all(outcome[p["chosen"]] == "pass" and outcome[p["rejected"]] == "fail" for p in pairs)
+    assert all(p["chosen_sample_id"] and p["rejected_sample_id"] for p in pairs)
     # the STaR round's rows carry each problem's own prompt, never the hint it was sampled with
     hinted = {j.sample.prompt for j in store.get_judged(run_id, 1, SampleSource.RATIONALIZE)}
     assert hinted and all("(the answer is" in p for p in hinted)
@@ -133,7 +139,8 @@ def test_changed_rows_unknown_ids_and_missing_options_are_one_line(learned_run, 
     assert too_far.returncode == 2 and "round 9 has no checkpoint" in too_far.stderr
     # a store whose recorded rows were edited afterwards no longer matches the checkpoint
     copy = tmp_path / "edited.db"
-    shutil.copy(env["SELFTAUGHT_DB_URL"].removeprefix("sqlite:///"), copy)
+    with sqlite3.connect(env["SELFTAUGHT_DB_URL"].removeprefix("sqlite:///")) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)  # the WAL's pages too
     with sa.create_engine(f"sqlite:///{copy}").begin() as conn:
         conn.execute(sa.text("UPDATE training_examples SET completion = completion || ' 1' WHERE position = 0"))
     edited = _export({**env, "SELFTAUGHT_DB_URL": f"sqlite:///{copy}"}, tmp_path / "z.jsonl", run_id, 1)

@@ -162,7 +162,7 @@ def test_a_store_from_before_leases_upgrades_with_no_lease(store_url: str):
                              "VALUES ('old', 0, :t, '{}')"), {"t": utcnow()})  # fmt: skip
     engine.dispose()
     with Store(store_url) as store:
-        assert migrations.current(store_url) == "0010"
+        assert migrations.current(store_url) == migrations.HEAD
         assert store.get_run("old")["status"] == "done" and store.get_lease("old") is None
         assert store.take_lease("old", _lease(), replacing=None)
     migrations.downgrade(store_url, "0009")  # and back: the columns go, the run stays

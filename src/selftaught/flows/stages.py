@@ -171,6 +171,7 @@ def curate_stage(ctx: RunContext, index: int) -> None:
             from selftaught.loops.dpo import build_pairs, pair_stats
 
             pairs = build_pairs(judged, by_id, max_pairs_per_problem=ctx.recipe.dpo.max_pairs_per_problem)
+            store.add_training_pairs(ctx.run_id, index, pairs)  # what export --trained reads
             advance(len(pairs))
             return pair_stats(judged, pairs)  # the train stage rebuilds them from the same rows
         curator = CURATORS[Method.RFT if method is Method.DISTILL else method]

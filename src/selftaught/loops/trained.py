@@ -2,8 +2,8 @@
 and their content hash.
 
 In: a round's recorded ``TrainingSet`` (SFT: the rft/star/distill rounds and the cold start;
-``Store.add_training_set`` keeps it in order, with sample ids) or its DPO ``VerifiedPair``s,
-and the run's ``PromptStyle``. Out: the rows as TRL's trainer got them (``prompt`` /
+``Store.add_training_set`` keeps it in order, with sample ids) or its DPO ``VerifiedPair``s
+(``Store.add_training_pairs``, with the chosen and rejected sample ids), and the run's ``PromptStyle``. Out: the rows as TRL's trainer got them (``prompt`` /
 ``completion``, or ``prompt`` / ``chosen`` / ``rejected``; conversational with a chat style)
 and ``rows_sha256``, a sha256 over their canonical JSON. ``train_sft`` and ``train_dpo``
 build their datasets with ``sft_rows`` / ``dpo_rows`` and put the hash in the checkpoint's
@@ -12,8 +12,10 @@ manifest meta and config (``training_set_sha256``), so ``selftaught export --tra
 
 A STaR rationalization is recorded with the problem's own prompt, never the hinted prompt it
 was sampled from (``loops/curate.py``); the cold start's hinted rows are trained with the hint
-on purpose and recorded so. DPO pairs are a pure function of the round's stored verdicts
-(``build_pairs``): they are rebuilt, and the hash proves them the same. GRPO/RLOO
+on purpose and recorded so. The train stage rebuilds a DPO round's pairs from the stored
+verdicts (``build_pairs``, pure) that curate recorded them from; for a round curated before
+pairs were recorded, the export rebuilds them the same way, and the hash proves them the
+same. GRPO/RLOO
 (``ONLINE_METHODS``) train on the rollouts they generate: no fixed set, no export; their
 rollouts are in the store (source ``rollout``, with the optimizer step).
 """
@@ -92,7 +94,10 @@ def _sft_rows(store: Any, run_id: str, index: int, style: PromptStyle) -> list[d
 
 
 def _dpo_rows(store: Any, run_id: str, index: int, style: PromptStyle) -> list[dict[str, Any]]:
-    from selftaught.loops.dpo import build_pairs
+    recorded = store.get_training_pairs(run_id, index)
+    if recorded is not None:
+        return [style.dpo_row(p["prompt"], p["chosen"], p["rejected"]) for p in recorded]
+    from selftaught.loops.dpo import build_pairs  # a round curated before pairs were recorded
     from selftaught.recipe import recipe_from_dict
     from selftaught.records import SampleSource
 
