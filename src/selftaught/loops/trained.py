@@ -3,21 +3,22 @@ and their content hash.
 
 In: a round's recorded ``TrainingSet`` (SFT: the rft/star/distill rounds and the cold start;
 ``Store.add_training_set`` keeps it in order, with sample ids) or its DPO ``VerifiedPair``s
-(``Store.add_training_pairs``, with the chosen and rejected sample ids), and the run's ``PromptStyle``. Out: the rows as TRL's trainer got them (``prompt`` /
-``completion``, or ``prompt`` / ``chosen`` / ``rejected``; conversational with a chat style)
-and ``rows_sha256``, a sha256 over their canonical JSON. ``train_sft`` and ``train_dpo``
-build their datasets with ``sft_rows`` / ``dpo_rows`` and put the hash in the checkpoint's
+(``Store.add_training_pairs``, with the chosen and rejected sample ids), and the run's
+``PromptStyle``. Out: the rows as TRL's trainer got them (``prompt`` / ``completion``, or
+``prompt`` / ``chosen`` / ``rejected``; conversational with a chat style) and
+``rows_sha256``, a sha256 over their canonical JSON. ``train_sft`` and ``train_dpo`` build
+their datasets with ``sft_rows`` / ``dpo_rows`` and put the hash in the checkpoint's
 manifest meta and config (``training_set_sha256``), so ``selftaught export --trained``
 (``trained_rows``) re-renders the recorded rows and refuses them if the hash differs.
+``describe_checkpoint`` is what ``selftaught checkpoint show`` prints.
 
 A STaR rationalization is recorded with the problem's own prompt, never the hinted prompt it
 was sampled from (``loops/curate.py``); the cold start's hinted rows are trained with the hint
 on purpose and recorded so. The train stage rebuilds a DPO round's pairs from the stored
 verdicts (``build_pairs``, pure) that curate recorded them from; for a round curated before
 pairs were recorded, the export rebuilds them the same way, and the hash proves them the
-same. GRPO/RLOO
-(``ONLINE_METHODS``) train on the rollouts they generate: no fixed set, no export; their
-rollouts are in the store (source ``rollout``, with the optimizer step).
+same. GRPO/RLOO (``ONLINE_METHODS``) train on the rollouts they generate: no fixed set, no
+export; their rollouts are in the store (source ``rollout``, with the optimizer step).
 """
 
 from __future__ import annotations
@@ -145,6 +146,6 @@ def describe_checkpoint(store: Any, checkpoint_id: str) -> dict[str, Any]:
     return {
         "id": ckpt.id, "run": run_id, "round": ckpt.round_index, "parent": ckpt.parent_id, "method": method,
         "sha256": ckpt.sha256, "path": ckpt.path, "pruned": ckpt.pruned, "trained_on": trained_on,
-        "train_loss": cfg.get("train_loss"), "recipe": _recipe_slice(recipe, ckpt.round_index, method) if trained_on["n_rows"] is not None else {},
-        "evaluation": evaluations,
+        "train_loss": cfg.get("train_loss"), "evaluation": evaluations,
+        "recipe": {} if trained_on["n_rows"] is None else _recipe_slice(recipe, ckpt.round_index, method),
     }  # fmt: skip
