@@ -22,6 +22,7 @@ TABLES = {
 }  # fmt: skip
 TABLES |= {"step_labels", "reward_models"}  # migration 0006 (prm)
 TABLES |= {"searches", "search_results", "search_nodes"}  # migration 0007 (search)
+TABLES |= {"training_pairs"}  # migration 0012 (DPO training sets)
 
 
 def _tables(url: str) -> set[str]:

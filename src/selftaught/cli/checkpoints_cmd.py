@@ -2,7 +2,8 @@
 disk; ``selftaught prune RUN --keep N``: delete the weights of all but the newest N;
 ``selftaught checkpoint verify RUN``: check every checkpoint of a run against its manifest
 and the store (``loops.checkpoint.inspect_recorded``): ok, damaged (which file, why) or
-pruned; exit 1 if any is damaged.
+pruned; exit 1 if any is damaged; ``selftaught checkpoint show ID``: one checkpoint's parent,
+method, training set (row count + hash, ``loops/trained.py``), recipe slice and evaluation.
 
 Pruning is what ``keep_checkpoints: N`` in a recipe does after every round
 (``flows.prune.prune_run``); this command applies it to a run by hand. A pruned folder
@@ -96,7 +97,57 @@ def prune(
     console.print(f"{verb} {n} checkpoint{'s' * (n != 1)}, {freed / 2**20:.1f} MB; newest {keep} kept", highlight=False)
 
 
-checkpoint_app = typer.Typer(help="Check a run's checkpoints (verify).", no_args_is_help=True)
+checkpoint_app = typer.Typer(help="Check a run's checkpoints (verify) or show one (show).", no_args_is_help=True)
+
+
+@checkpoint_app.command("show")
+def show(
+    checkpoint_id: Annotated[str, typer.Argument(metavar="ID", help="The checkpoint id, e.g. RUN/r2.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    db: DbOpt = None,
+) -> None:
+    """One checkpoint: its parent, method, what it trained on (row count and the sha256 of
+    the exact rows; GRPO/RLOO: its own rollouts), the recipe slice that trained it (method,
+    seeds, the trainer's section) and its held-out evaluation.
+
+    Example:  selftaught checkpoint show demo-star-20261125-101500-0042/r2
+              selftaught export r2.jsonl --trained --run demo-star-20261125-101500-0042 --round 2
+    """
+    from selftaught.cli.main import _settings, _store, console
+    from selftaught.loops.trained import describe_checkpoint
+
+    info = describe_checkpoint(_store(_settings(db)[0]), checkpoint_id)
+    if as_json:
+        print(json.dumps(info, default=str, indent=1))
+        return
+    for line in _show_lines(info):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _show_lines(info: dict) -> list[str]:
+    on = info["trained_on"]
+    if on["kind"] == "rollouts":
+        trained = f"its own {on['n_rows']} rollouts, online (no fixed set; `selftaught samples --source rollout`)"
+    elif on["n_rows"] is None:
+        trained = "nothing here (a given or untrained model)"
+    else:
+        trained = f"{on['n_rows']} {on['kind']}, sha256 {on['sha256'] or 'not recorded'}"
+    lines = [
+        f"checkpoint {info['id']} (run {info['run']}, round {info['round']})",
+        f"parent:     {info['parent'] or '-'}",
+        f"method:     {info['method']}",
+        f"trained on: {trained}",
+        f"weights:    sha256 {info['sha256']}{' (pruned)' if info['pruned'] else ''}  {info['path']}",
+    ]
+    if info["train_loss"] is not None:
+        lines.append(f"train loss: {info['train_loss']:.4f}")
+    if info["recipe"]:
+        lines.append("recipe:     " + json.dumps(info["recipe"], sort_keys=True))
+    for e in info["evaluation"] or [None]:
+        lines.append("evaluation: none" if e is None else
+                     f"evaluation: {e['split']} n={e['n_problems']} greedy {e['greedy_accuracy']:.3f} "
+                     f"pass@1 {e['pass_at_1']:.3f} pass@{e['k']} {e['pass_at_k']:.3f} maj@{e['k']} {e['maj_at_k']:.3f}")  # fmt: skip
+    return lines
 
 
 @checkpoint_app.command("verify")

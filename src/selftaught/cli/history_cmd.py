@@ -22,6 +22,11 @@ Export formats follow TRL's dataset conventions:
   plus the stored ``problem_id``, and a ``split`` column with ``--split all`` (prompt-only,
   GRPO/RLOO: extra columns reach the reward functions as keyword arguments).
 
+``--trained --run R --round N`` writes instead exactly the rows round N's checkpoint trained
+on, in order (``prompt``/``completion``, or ``prompt``/``chosen``/``rejected`` for DPO, as the
+trainer got them), refused if they no longer hash to the checkpoint's recorded
+``training_set_sha256`` and for GRPO/RLOO rounds, which have no fixed set (``loops/trained.py``).
+
 The prompt is always the problem's own prompt (as the curate stage trains on), never the
 hinted prompt a STaR rationalization was sampled from. A sample passes when every verdict
 on it passes. By default only training-split problems are exported (``--split all`` to
@@ -241,6 +246,7 @@ def export(
     split: Annotated[str, typer.Option(help="train, heldout or all (problems' split).")] = "train",
     pairs_per_problem: Annotated[int, typer.Option("--pairs-per-problem", min=1, help="preference: pairs per problem and round.")] = 1,
     with_meta: Annotated[bool, typer.Option("--with-meta", help="Add problem_id, run, round, sample ids.")] = False,
+    trained: Annotated[bool, typer.Option("--trained", help="Exactly the rows round --round of --run trained on, in order.")] = False,
     db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
 ) -> None:
     """Export samples as a TRL-format dataset: a round's, or whatever the filters select.
@@ -248,6 +254,7 @@ def export(
     Example:  selftaught export round3-sft.jsonl --run RUN --round 3
               selftaught export prefs.parquet --kind preference --run RUN
               selftaught export prompts/ --kind prompt --split all    # DatasetDict (train, test)
+              selftaught export r3-trained.jsonl --trained --run RUN --round 3
     """
     from rich.markup import escape
 
@@ -263,6 +270,8 @@ def export(
     if run is not None and store.get_run(run) is None:  # exit 1, nothing written (issue 15)
         err.print(f"[red]error:[/] {escape(f'no run {run!r} in {db}')}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
+    if trained:
+        return _export_trained(store, run, round_index, Path(out), fmt)
     template = policy_chat_template(store, run, checkpoint) if kind == "messages" else None
     rows = store.export_samples(
         run_id=run, round_index=round_index, problem=problem, problem_text=search, judge=judge,
@@ -280,6 +289,20 @@ def export(
         path = template_path(Path(out), fmt)
         path.write_text(template, encoding="utf-8")
         console.print(f"chat template: {path} (TRL: SFTConfig(chat_template_path=...))", highlight=False)
+
+
+def _export_trained(store, run: str | None, round_index: int | None, out: Path, fmt: str) -> None:
+    """``--trained``: the rows the round's checkpoint trained on, in order, in TRL's format
+    (``loops/trained.py``: re-rendered from the store and checked against the checkpoint's hash)."""
+    from selftaught.cli.main import console
+    from selftaught.loops.trained import rows_sha256, trained_rows
+
+    if run is None or round_index is None:
+        raise ConfigError("--trained needs --run and --round: the rows one round's checkpoint trained on")
+    method, rows = trained_rows(store, run, round_index)
+    write_dataset([{**r, "split": "train"} for r in rows], out, fmt)
+    console.print(f"wrote {len(rows)} {method} rows round {round_index} trained on to {out} "
+                  f"(sha256 {rows_sha256(rows)[:12]})", highlight=False)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ import

@@ -171,6 +171,7 @@ def curate_stage(ctx: RunContext, index: int) -> None:
             from selftaught.loops.dpo import build_pairs, pair_stats
 
             pairs = build_pairs(judged, by_id, max_pairs_per_problem=ctx.recipe.dpo.max_pairs_per_problem)
+            store.add_training_pairs(ctx.run_id, index, pairs)  # what export --trained reads
             advance(len(pairs))
             return pair_stats(judged, pairs)  # the train stage rebuilds them from the same rows
         curator = CURATORS[Method.RFT if method is Method.DISTILL else method]
@@ -289,7 +290,8 @@ def _curriculum_metrics(ctx: RunContext, index: int) -> dict:
 
 @task(name="cold-start", cache_policy=NO_CACHE)
 def cold_start_stage(ctx: RunContext) -> None:
-    """Round 0's train stage: build + cold-start the tiny policy, or register a given one."""
+    """Round 0's train stage: build + cold-start the tiny policy (its gold rows recorded as round
+    0's training set), or register a given one."""
     policy = ctx.recipe.policy
 
     def body(advance: Advance) -> dict:
@@ -298,7 +300,7 @@ def cold_start_stage(ctx: RunContext) -> None:
             ckpt = _register_given(ctx, Path(policy.init))
         if ckpt is None:
             from selftaught.loops.tinymodel import init_policy
-            from selftaught.loops.train import cold_start
+            from selftaught.loops.train import cold_start, gold_training_set
 
             ctx.run_dir().mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=ctx.run_dir(), prefix=".init-") as scratch:
@@ -307,6 +309,9 @@ def cold_start_stage(ctx: RunContext) -> None:
                 examples = [p for p in pool if p.solution][: ctx.cfg.n_cold_start]
                 if policy.cold_start_steps == 0 or not examples:
                     examples = []
+                else:  # the rows it trains on, recorded as round 0's training set (export --trained)
+                    hint = ctx.cfg.cold_start_hint_fraction
+                    ctx.store.add_training_set(ctx.run_id, 0, gold_training_set(examples, hint_fraction=hint))
                 ckpt = cold_start(
                     init, examples, str(ctx.checkpoint_dir(0)),
                     cfg=replace(ctx.cfg.cold_start_sft, seed=ctx.cfg.seed),

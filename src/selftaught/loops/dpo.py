@@ -2,7 +2,8 @@
 
 In: judged samples of a round (K per problem, from the round's starting policy), the
 problems, ``DPOSettings``. Out: ``VerifiedPair`` records (``build_pairs``, pure), then a
-``Checkpoint`` trained with TRL's ``DPOTrainer`` on them (``train_dpo``).
+``Checkpoint`` trained with TRL's ``DPOTrainer`` on them (``train_dpo``), whose manifest
+records the sha256 of the exact rows (``trained.py``).
 
 Pairs: for each problem with at least one passing and one failing sample, distinct
 completions only, passing ones as ``chosen`` and failing ones as ``rejected``, paired
@@ -44,6 +45,7 @@ from selftaught.loops.checkpoint import save_checkpoint
 from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
+from selftaught.loops.trained import HASH_KEY, dpo_rows, rows_sha256
 from selftaught.records import Checkpoint, Judged, Outcome, Problem
 
 
@@ -213,8 +215,10 @@ def train_dpo(
 
     cfg = replace(cfg, placement=resolve(cfg.placement))  # recorded as decided
     model, tokenizer = load_for_training(base_path, master_dtype=cfg.master_dtype, placement=cfg.placement)
+    rows = dpo_rows(pairs, style)  # exactly what the trainer gets, hashed (loops/trained.py)
     config: dict[str, Any] = {
         "method": "dpo",
+        HASH_KEY: rows_sha256(rows),
         "dpo": asdict(cfg),
         "base_path": str(base_path),
         "n_pairs": len(pairs),
@@ -229,7 +233,7 @@ def train_dpo(
         from selftaught.loops.rl import _progress_callback
         from selftaught.loops.train import loss_curve
 
-        data = Dataset.from_list([style.dpo_row(p.prompt, p.chosen, p.rejected) for p in pairs])
+        data = Dataset.from_list(rows)
         # the reference is the starting policy: a frozen copy, or (LoRA) adapters disabled
         ref = None if cfg.lora is not None else load_for_training(
             base_path, master_dtype=cfg.master_dtype, placement=cfg.placement)[0]  # fmt: skip

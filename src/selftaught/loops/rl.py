@@ -434,6 +434,7 @@ def train_rl(
         "reward": getattr(verifier, "label", verifier.name),
         "n_problems": len(problems),
         "n_rollouts": len(rollouts),
+        "trained_on": "rollouts",  # online: no fixed training set (loops/trained.py)
         "rollout_pass_rate": sum(j.verdict.passed for j in rollouts) / max(len(rollouts), 1),
         "train_loss": float(result.training_loss),
         "prompt_format": "chat" if style.chat else "raw",

@@ -3,7 +3,7 @@
 In: the path of the policy to start from, a ``TrainingSet`` of prompt/completion rows,
 an ``SFTSettings``. Out: a ``Checkpoint`` written atomically (temp dir, manifest,
 rename; see ``checkpoint.py``) whose ``config`` records the settings and the
-training-set stats.
+training-set stats and the sha256 of the exact rows it trained on (``trained.py``).
 
 The dataset is TRL's prompt/completion format, so the loss covers completion tokens
 only. With raw prompts (the tiny model) TRL appends EOS to each completion (the policy
@@ -47,6 +47,7 @@ from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config,
 from selftaught.loops.curate import rationalization_prompt
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
+from selftaught.loops.trained import HASH_KEY, rows_sha256, sft_rows
 from selftaught.records import Checkpoint, Problem, TrainingExample, TrainingSet
 
 
@@ -234,17 +235,19 @@ def train_sft(
 
     cfg = replace(cfg, placement=resolve(cfg.placement))  # recorded as decided
     model, tokenizer = load_for_training(base_path, master_dtype=cfg.master_dtype, placement=cfg.placement)
+    rows = sft_rows(ts, style)  # exactly what the trainer gets, hashed (loops/trained.py)
     config: dict[str, Any] = {
         "method": ts.method,
         "sft": asdict(cfg),
         "base_path": str(base_path),
         "training_set": dict(ts.stats),
         "n_examples": len(ts.examples),
+        HASH_KEY: rows_sha256(rows),
     }
     if lora is not None:
         config["lora"] = asdict(lora)
     if ts.examples:
-        data = Dataset.from_list([style.sft_row(e.prompt, e.completion) for e in ts.examples])
+        data = Dataset.from_list(rows)
         callbacks = [_progress_callback(progress)] if progress else []
         if stop is not None:
             callbacks.append(_stop_callback(stop, tokenizer, config))

@@ -9,7 +9,7 @@ keys stay small.
               │
               ├─< samples >── problems
               │      └─< verdicts
-              ├─< training_examples
+              ├─< training_examples, training_pairs (DPO)
               └─< evaluations >── checkpoints ─┐ (parent_id, self)
                                       └────────┘
 
@@ -34,6 +34,9 @@ PostgreSQL trigram index) lives outside these models (``UNMODELLED``, ``text_ind
 
 Checkpoint pruning (0008): ``checkpoints.pruned_at`` stamps a checkpoint whose weights were
 deleted to save disk (``keep_checkpoints``); its row stays, so lineage never breaks.
+
+DPO training sets (0012): ``training_pairs`` holds the pairs a DPO round trained on, in
+order, with the samples they came from, as ``training_examples`` does for SFT rounds.
 
 Placement (0009): ``stages.device``, ``stages.dtype`` and ``stages.peak_gpu_mb`` say where a
 stage ran its model (``selftaught.hardware``) and, on CUDA, the most GPU memory it held;
@@ -342,6 +345,24 @@ class TrainingExampleRow(Base):
     prompt: Mapped[str] = mapped_column(Text)
     completion: Mapped[str] = mapped_column(Text)
     method: Mapped[str]
+
+
+class TrainingPairRow(Base):
+    """One DPO pair a round trained on, in order (``position``): the prompt, the chosen and
+    rejected completions and the samples they came from (0012)."""
+
+    __tablename__ = "training_pairs"
+    __table_args__ = (UniqueConstraint("round_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"))
+    position: Mapped[int]
+    problem_pk: Mapped[int] = mapped_column(ForeignKey("problems.id"))
+    chosen_sample_id: Mapped[int | None] = mapped_column(ForeignKey("samples.id"))
+    rejected_sample_id: Mapped[int | None] = mapped_column(ForeignKey("samples.id"))
+    prompt: Mapped[str] = mapped_column(Text)
+    chosen: Mapped[str] = mapped_column(Text)
+    rejected: Mapped[str] = mapped_column(Text)
 
 
 class CheckpointRow(Base):

@@ -97,6 +97,7 @@ from selftaught.store.models import (
     StageRun,
     StageStatus,
     TrainingExampleRow,
+    TrainingPairRow,
     VerdictRow,
     utcnow,
 )
@@ -527,6 +528,39 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchSt
         )
         return TrainingSet(method=record["method"], examples=examples, stats=record["stats"])
 
+    def add_training_pairs(self, run_id: str, index: int, pairs: Sequence[Any]) -> int:
+        """Record the DPO pairs round ``index`` trains on (``VerifiedPair``s), in order, once;
+        returns how many were new (0 when the round has them already: a retried curate)."""
+        if not pairs:
+            return 0
+        with self._write() as conn:
+            rid = self._round_id(conn, run_id, index, create=True)
+            if conn.execute(select(TrainingPairRow.id).where(TrainingPairRow.round_id == rid).limit(1)).first():
+                return 0
+            pks = self._problem_pks(conn, {p.problem_id for p in pairs})
+            chosen = self._sample_ids(conn, rid, [p.chosen_key for p in pairs])
+            rejected = self._sample_ids(conn, rid, [p.rejected_key for p in pairs])
+            rows = [
+                {"round_id": rid, "position": i, "problem_pk": pks[p.problem_id], "chosen_sample_id": c,
+                 "rejected_sample_id": r, "prompt": p.prompt, "chosen": p.chosen, "rejected": p.rejected}
+                for i, (p, c, r) in enumerate(zip(pairs, chosen, rejected, strict=True))
+            ]  # fmt: skip
+            return self._insert_ignore(conn, TrainingPairRow.__table__, rows)
+
+    def get_training_pairs(self, run_id: str, index: int) -> list[dict] | None:
+        """The round's recorded DPO pairs in order (problem_id, prompt, chosen, rejected and
+        the two sample ids), or None if it recorded none."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(ProblemRow.problem_id, TrainingPairRow.prompt, TrainingPairRow.chosen, TrainingPairRow.rejected,
+                       TrainingPairRow.chosen_sample_id, TrainingPairRow.rejected_sample_id)
+                .join(ProblemRow, ProblemRow.id == TrainingPairRow.problem_pk)
+                .join(Round, Round.id == TrainingPairRow.round_id)
+                .where(Round.run_id == run_id, Round.index == index)
+                .order_by(TrainingPairRow.position)
+            ).all()  # fmt: skip
+        return [dict(r._mapping) for r in rows] or None
+
     # checkpoints and evaluations ------------------------------------------------------
 
     def add_checkpoint(self, run_id: str, ckpt: Checkpoint) -> None:
@@ -554,6 +588,11 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchSt
     def get_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
         with self._read() as conn:
             return self._get_checkpoint(conn, checkpoint_id)
+
+    def checkpoint_run_id(self, checkpoint_id: str) -> str | None:
+        """The run that recorded the checkpoint, or None if there is no such checkpoint."""
+        with self._read() as conn:
+            return conn.execute(select(CheckpointRow.run_id).where(CheckpointRow.id == checkpoint_id)).scalar_one_or_none()
 
     def checkpoint_chain(self, checkpoint_id: str) -> list[Checkpoint]:
         """This checkpoint, its parent, ... back to the root (empty if unknown)."""

@@ -6,10 +6,10 @@ Out: in ONE transaction, rounds >= N of the run -- with everything that hangs of
 belong to the new run (status ``superseded``), and the run itself ends at round N-1, so the
 next flow rebuilds N, N+1, ... as if they had never run. Nothing is deleted:
 
-- ``rounds`` move (their ``stages``, ``training_examples``, CAI ``preference_pairs`` and
-  ``evaluations`` hang off the round id and move with them); ``samples.run_id`` and
-  ``verdicts.run_id`` (copies of the round's run) follow; step labels, critiques and
-  revisions hang off the samples;
+- ``rounds`` move (their ``stages``, ``training_examples``, ``training_pairs``, CAI
+  ``preference_pairs`` and ``evaluations`` hang off the round id and move with them);
+  ``samples.run_id`` and ``verdicts.run_id`` (copies of the round's run) follow; step
+  labels, critiques and revisions hang off the samples;
 - the round checkpoints ``RUN/rI`` (I >= N) are renamed ``ARCHIVE/rI`` -- the rebuilt rounds
   need their ids -- keeping path (as given), hash, config and lineage: ``ARCHIVE/rN``'s parent
   is still ``RUN/r(N-1)``, the one good checkpoint both share. Every reference follows the
