@@ -84,10 +84,20 @@ def _check_home(home: Path, init: str) -> None:
     check_home(home, checkpoint_bytes(init))
 
 
-def _store(db: str):
+def _store(db: str, home: Path | str | None = None):
     from selftaught.store import Store
 
-    return Store(db)
+    return Store(db, home=home)
+
+
+def _checkpoint_folder(given: str, db: str | None, home: Path | None) -> tuple[Path, str]:
+    """``--checkpoint``: a model folder as given, or else a checkpoint id of the store
+    (``RUN/r3``), whose folder lies under HOME -> (the folder, what to record: the id or
+    the path given). Neither: the path as given (its load then says what is missing)."""
+    if Path(given).exists():
+        return Path(given), given
+    found = _store(*_settings(db, home)[:2]).get_checkpoint(given)
+    return (Path(found.path), found.id) if found is not None else (Path(given), given)
 
 
 # ----------------------------------------------------------------------- run / demo
@@ -386,7 +396,7 @@ def samples(
 
 @app.command("eval")
 def eval_(
-    checkpoint: Annotated[Path, typer.Option(help="A saved model folder (from_pretrained loads it).")],
+    checkpoint: Annotated[str, typer.Option(help="A saved model folder, or a checkpoint id of the store (RUN/r3; its folder under HOME).")],
     problems: Annotated[Path, typer.Option(help="JSONL: one {id, prompt, answer} per line.")],
     k: Annotated[int, typer.Option(min=1, help="Samples per problem for pass@1, pass@k, maj@k.")] = 8,
     temperature: Annotated[Optional[float], typer.Option(min=1e-6, help="Sampling temperature (> 0) (default: the model profile's).")] = None,
@@ -398,6 +408,8 @@ def eval_(
     instruction: Annotated[Optional[str], typer.Option(help="Appended to the user turn (default: the answer format's).")] = None,
     system: Annotated[Optional[str], typer.Option(help="System message (chat).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    db: DbOpt = None,
+    home: HomeOpt = None,
     threads: ThreadsOpt = None,
 ) -> None:
     """Greedy accuracy, pass@1, pass@k and maj@k of any checkpoint on any problem file.
@@ -408,6 +420,7 @@ def eval_(
 
     Example:  selftaught eval --checkpoint selftaught-home/runs/RUN/round-003 --problems heldout.jsonl
               selftaught eval --checkpoint models/smollm2 --problems heldout.jsonl --judge math --k 4
+              selftaught eval --checkpoint RUN/r3 --problems heldout.jsonl    # by id, from any directory
     """
     from selftaught.loops.arithmetic import load_problems_jsonl
     from selftaught.loops.evaluate import evaluate
@@ -417,6 +430,7 @@ def eval_(
 
     threads = _settings(threads=threads)[2]
     probs = load_problems_jsonl(problems)
+    checkpoint, name = _checkpoint_folder(checkpoint, db, home)
     verify_for_load(checkpoint)  # a damaged checkpoint: one line, before anything loads
     prompt: dict = {"format": prompt_format, "answer_format": answer_format, "system": system}
     if instruction is not None:
@@ -435,14 +449,14 @@ def eval_(
     from selftaught.loops.prompting import tokenizer_of
 
     ev, _, _ = evaluate(
-        policy, probs, k=k, seed=seed, checkpoint_id=str(checkpoint),
+        policy, probs, k=k, seed=seed, checkpoint_id=name,
         temperature=recipe.evaluate.temperature if temperature is None else temperature,
         judge_fn=ctx.judge_fn(), max_new_tokens=max_new_tokens or recipe.generate.max_new_tokens,
         prompts=ctx.style.render_all(probs, tokenizer_of(policy)), answer_fn=ctx.answer_fn(),
         batch_size=recipe.generate.batch_size,
     )
     result = {
-        "checkpoint": str(checkpoint), "problems": str(problems), "n_problems": ev.n_problems, "k": ev.k,
+        "checkpoint": name, "problems": str(problems), "n_problems": ev.n_problems, "k": ev.k,
         "prompt": recipe.prompt.format, "answer_format": recipe.prompt.answer_format, "strict": recipe.prompt.strict,
         "greedy_accuracy": ev.greedy_accuracy, "pass_at_1": ev.pass_at_1,
         f"pass_at_{k}": ev.pass_at_k, f"maj_at_{k}": ev.maj_at_k,
