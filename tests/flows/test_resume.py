@@ -58,7 +58,7 @@ def test_kill_9_twice_then_resume_matches_an_uninterrupted_run(finished_run, tmp
     run_cli(["run", str(recipe), "--resume", "victim"], env, log)
 
     ref_url = f"sqlite:///{ref_root / 'store.db'}"
-    ref, victim = Store(ref_url, upgrade=False), Store(url, upgrade=False)
+    ref, victim = Store(ref_url, upgrade=False), Store(url, upgrade=False, home=env["SELFTAUGHT_HOME"])
     assert _counts(url, "victim") == _counts(ref_url, ref_id)
     assert victim.get_run("victim")["status"] == "done"
 
