@@ -77,7 +77,7 @@ def search(
     db, home, threads = _settings(db, home, threads)
     probs = load_problems_jsonl(problems_file) if problems_file else make_problems(problems, Split.HELDOUT, seed=seed)
     store = _store(db, home)  # open (and migrate-check) the store before minutes of search
-    folder, name = _checkpoint_folder(checkpoint, db, home)
+    folder, recorded = _checkpoint_folder(checkpoint, db, home)
 
     from selftaught.loops.policy import load_policy
     from selftaught.prm.scorers import load_orm, load_prm
@@ -86,7 +86,7 @@ def search(
     policy = load_policy(folder, threads=threads)
     orm_m = load_orm(orm, threads=threads) if orm else None
     prm_m = load_prm(prm, threads=threads) if prm else None
-    record = run_search(policy, probs, cfg, orm=orm_m, prm=prm_m, checkpoint=name)
+    record = run_search(policy, probs, cfg, orm=orm_m, prm=prm_m, checkpoint=recorded)
     record = _with_models(record, orm, prm)
     if run is not None and store.get_run(run) is None:
         store.create_run(run, name="search", recipe={"kind": "search"})
