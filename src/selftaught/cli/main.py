@@ -430,13 +430,13 @@ def eval_(
 
     threads = _settings(threads=threads)[2]
     probs = load_problems_jsonl(problems)
-    checkpoint, name = _checkpoint_folder(checkpoint, db, home)
-    verify_for_load(checkpoint)  # a damaged checkpoint: one line, before anything loads
+    folder, name = _checkpoint_folder(checkpoint, db, home)
+    verify_for_load(folder)  # a damaged checkpoint: one line, before anything loads
     prompt: dict = {"format": prompt_format, "answer_format": answer_format, "system": system}
     if instruction is not None:
         prompt["instruction"] = instruction or None
     try:
-        recipe = Recipe.model_validate({"judge": judge, "policy": {"init": str(checkpoint.resolve())}, "prompt": prompt})
+        recipe = Recipe.model_validate({"judge": judge, "policy": {"init": str(folder.resolve())}, "prompt": prompt})
     except ValueError as e:  # pydantic's ValidationError: one line per the CLI's rule
         from selftaught.errors import ConfigError
 
@@ -445,7 +445,7 @@ def eval_(
     from selftaught.flows.context import RunContext
 
     ctx = RunContext(run_id="eval", recipe=recipe, db_url="", home=Path("."))
-    policy = load_policy(checkpoint, threads=threads)
+    policy = load_policy(folder, threads=threads)
     from selftaught.loops.prompting import tokenizer_of
 
     ev, _, _ = evaluate(
