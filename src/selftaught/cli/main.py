@@ -103,16 +103,18 @@ def _checkpoint_folder(given: str, db: str | None, home: Path | None) -> tuple[P
 # ----------------------------------------------------------------------- run / demo
 
 
-def _owned(db: str, run_id: str, fresh: bool, force: bool):
+def _owned(db: str, run_id: str, fresh: bool, force: bool, home: Path):
     """The run's lease, taken now (``flows/lease.py``) and released when the returned stack
     exits: a resumed run that another process works on is refused here in one line, before
-    Prefect starts. A new run has no row yet: ``run_flow`` takes its lease once it has one."""
+    Prefect starts. A new run has no row yet: ``run_flow`` takes its lease once it has one.
+    Taken by the Store the run's stages write through (``open_store(db, home)``), which
+    checks the token on every stage write."""
     from selftaught.flows.context import open_store
     from selftaught.flows.lease import hold_run
 
     held = ExitStack()
     if not fresh:
-        held.enter_context(hold_run(open_store(db), run_id, force=force))
+        held.enter_context(hold_run(open_store(db, home), run_id, force=force))
     return held
 
 
@@ -277,7 +279,7 @@ def run(
         raise ConfigError(f"--run-id: run {run_id!r} already exists; use --resume {run_id}")
     run_id = run_id or new_run_id(recipe)
     _check_home(home, recipe.policy.init)
-    held = _owned(db, run_id, fresh, force)  # refused here, in one line, before anything prints
+    held = _owned(db, run_id, fresh, force, home)  # refused here, in one line, before anything prints
     try:
         if retrain_from is not None:
             _supersede(run_id, retrain_from, db, home)
