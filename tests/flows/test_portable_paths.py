@@ -19,7 +19,7 @@ import sqlite3
 import stat
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,7 @@ from tests.helpers import BIN, run_cli
 def _move(finished_run, dest: Path) -> tuple[dict[str, str], Path, Path]:
     """(env, moved home, an empty working directory) of a copy of the finished run."""
     root, env, _ = finished_run
-    with sqlite3.connect(root / "store.db") as src, sqlite3.connect(dest / "store.db") as copy:
+    with closing(sqlite3.connect(root / "store.db")) as src, closing(sqlite3.connect(dest / "store.db")) as copy:
         src.backup(copy)  # the WAL's pages too
     home = dest / "moved" / "home"
     shutil.copytree(root / "home", home, symlinks=True)
