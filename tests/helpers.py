@@ -22,11 +22,11 @@ def cli_env(root: Path, prefect_server: str) -> dict[str, str]:
     )
 
 
-def start_cli(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+def start_cli(args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen:
     """`selftaught ARGS` in its own process group (so a kill takes its children too)."""
     return subprocess.Popen(
         [str(BIN / "selftaught"), *args], env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-        start_new_session=True,
+        start_new_session=True, cwd=cwd,
     )
 
 
@@ -46,8 +46,8 @@ def wait_until(predicate, proc: subprocess.Popen, log: Path, timeout: float = 30
         time.sleep(0.2)
 
 
-def run_cli(args: list[str], env: dict[str, str], log: Path, timeout: float = 600) -> None:
-    proc = start_cli(args, env, log)
+def run_cli(args: list[str], env: dict[str, str], log: Path, timeout: float = 600, cwd: Path | None = None) -> None:
+    proc = start_cli(args, env, log, cwd)
     try:
         rc = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -67,7 +67,7 @@ def test_smollm2_sl_cai_round_through_the_flow(tmp_path, smollm2_dir, monkeypatc
 
     c = load_constitution(bundled_path("concise"))
     h = constitution_hash(c)
-    with Store(url) as store:
+    with Store(url, home=tmp_path / "home") as store:
         rows = store.round_table("s")
         for r in rows:
             print("round", r["index"], {k: round(v, 1) for k, v in r["seconds"].items()})

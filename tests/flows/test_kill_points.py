@@ -115,7 +115,7 @@ def test_random_kill_points_then_resume_match_an_uninterrupted_run(finished_run,
     run_cli(["run", str(recipe), "--resume", "victim"], env, log)
 
     ref_url = f"sqlite:///{ref_root / 'store.db'}"
-    ref, victim = Store(ref_url, upgrade=False), Store(url, upgrade=False)
+    ref, victim = Store(ref_url, upgrade=False), Store(url, upgrade=False, home=env["SELFTAUGHT_HOME"])
     assert victim.get_run("victim")["status"] == "done"
     assert _counts(url, "victim") == _counts(ref_url, ref_id)
     with sa.create_engine(url).connect() as conn:

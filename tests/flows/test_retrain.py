@@ -221,7 +221,7 @@ def test_kill_9_in_the_middle_leaves_a_store_that_retrains_on_the_next_try(tmp_p
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == -9, proc.stderr
 
-    store = Store(url)
+    store = Store(url, home=layout.home)  # its paths read back under the run's home
     assert _snapshot(store) == before  # nothing committed: the store is as it was
     old = RunFolders(ARCHIVE, url, layout.home)
     assert old.checkpoint_dir(1).is_dir()  # round 1's folder had moved (both points)

@@ -58,7 +58,7 @@ def test_a_damaged_round_is_refused_everywhere_then_rebuilt_from_the_last_good_o
     settings = {PREFECT_API_URL: prefect_server, PREFECT_LOGGING_TO_API_ENABLED: False}
     with temporary_settings(updates=settings), local_run_settings():
         run_flow("d", load_recipe(recipe_file).model_dump(mode="json"), url, str(home), threads=1)
-    store = Store(url, upgrade=False)
+    store = Store(url, upgrade=False, home=home)
     before = _heldout(store, "d")
     shas = {c.id: c.sha256 for c in store.list_checkpoints("d")}
 

@@ -42,7 +42,7 @@ def test_r1_pipeline_recipe_runs_and_resumes_without_rerunning(tmp_path, prefect
     url = env["SELFTAUGHT_DB_URL"]
     run_cli(["run", str(recipe), "--run-id", "r1"], env, tmp_path / "cli.log")
 
-    store = Store(url, upgrade=False)
+    store = Store(url, upgrade=False, home=env["SELFTAUGHT_HOME"])
     rows = _sources(url, "r1")
     by = {(i, src): (n, steps) for i, src, n, steps in rows}
     assert by[(1, SampleSource.ROLLOUT.value)] == (2 * 4, 2)  # 2 steps x (2 prompts x 2), steps 0 and 1

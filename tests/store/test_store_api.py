@@ -97,7 +97,7 @@ def test_public_methods_and_signatures_are_pinned():
     params = inspect.signature(Store.query_samples).parameters
     assert list(params)[1:] == QUERY_FILTERS
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(params.values())[1:])
-    assert str(inspect.signature(Store.__init__)) == "(self, url: 'str', *, upgrade: 'bool' = True)"
+    assert str(inspect.signature(Store.__init__)) == "(self, url: 'str', *, upgrade: 'bool' = True, home: 'str | Path | None' = None)"
 
 
 def test_import_is_light():

@@ -57,7 +57,7 @@ def cai(
     _check_home(home, recipe.policy)
     from selftaught.flows.cai import cai_run_flow
 
-    held = _owned(db, run_id, not resume, force)  # refused here, in one line, if another process works on it
+    held = _owned(db, run_id, not resume, force, home)  # refused here, in one line, if another process works on it
     err.print(f"[bold]{'resuming' if resume else 'starting'} CAI run[/] {run_id}  (store {db}, home {home})")
     resume_cmd = _resume_command("cai", recipe_file, run_id, db, home)
     run_flow_here(lambda: cai_run_flow(run_id, params, db, str(home), threads), resume_cmd, held)

@@ -36,6 +36,7 @@ def checkpoints(
     run_id: RunArg,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
     db: DbOpt = None,
+    home: HomeOpt = None,
 ) -> None:
     """List a run's checkpoints: round, id, parent, whether the weights are on disk or were
     pruned (keep_checkpoints, `selftaught prune`), and the folder.
@@ -46,8 +47,8 @@ def checkpoints(
     from selftaught.cli.tables import checkpoints_table
     from selftaught.errors import StoreError
 
-    db = _settings(db)[0]
-    store = _store(db)
+    db, home, _ = _settings(db, home)
+    store = _store(db, home)
     if store.get_run(run_id) is None:
         raise StoreError(f"no run {run_id!r} in {db}")
     rows = [
@@ -82,7 +83,7 @@ def prune(
     from selftaught.flows.prune import RunFolders, prune_run
 
     db, home, _ = _settings(db, home)
-    if _store(db).get_run(run_id) is None:
+    if _store(db, home).get_run(run_id) is None:
         raise StoreError(f"no run {run_id!r} in {db}")
     results = prune_run(RunFolders(run_id, db, Path(home)), keep, dry_run=dry_run)
     verb = "would prune" if dry_run else "pruned"
@@ -156,6 +157,7 @@ def verify(
     mode: Annotated[Optional[str], typer.Option(help="sha256 (hash every file) or sizes (sizes only) [env SELFTAUGHT_VERIFY; default sha256].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
     db: DbOpt = None,
+    home: HomeOpt = None,
 ) -> None:
     """Check every checkpoint of a run against its manifest and the hash the store recorded:
     ok, damaged (which file and why: missing, truncated, sha256 mismatch, ...) or pruned.
@@ -175,8 +177,8 @@ def verify(
     if mode is not None and mode not in VERIFY_MODES:
         raise ConfigError(f"--mode must be sha256 or sizes, not {mode!r}")
     mode = mode or verify_mode()
-    db = _settings(db)[0]
-    store = _store(db)
+    db, home, _ = _settings(db, home)
+    store = _store(db, home)
     if store.get_run(run_id) is None:
         raise StoreError(f"no run {run_id!r} in {db}")
     rows = []

@@ -248,6 +248,7 @@ def export(
     with_meta: Annotated[bool, typer.Option("--with-meta", help="Add problem_id, run, round, sample ids.")] = False,
     trained: Annotated[bool, typer.Option("--trained", help="Exactly the rows round --round of --run trained on, in order.")] = False,
     db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
+    home: Annotated[Optional[Path], typer.Option("--home", help="Folder holding runs/ (the policy's chat template) [env SELFTAUGHT_HOME].")] = None,
 ) -> None:
     """Export samples as a TRL-format dataset: a round's, or whatever the filters select.
 
@@ -265,8 +266,8 @@ def export(
         raise ConfigError(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if split not in ("train", "heldout", "all"):
         raise ConfigError(f"--split must be train, heldout or all, not {split!r}")
-    db = _settings(db)[0]
-    store = _store(db)
+    db, home, _ = _settings(db, home)
+    store = _store(db, home)
     if run is not None and store.get_run(run) is None:  # exit 1, nothing written (issue 15)
         err.print(f"[red]error:[/] {escape(f'no run {run!r} in {db}')}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)

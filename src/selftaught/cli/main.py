@@ -89,25 +89,37 @@ def _check_home(home: Path, init: str) -> None:
     check_home(home, checkpoint_bytes(init))
 
 
-def _store(db: str):
+def _store(db: str, home: Path | str | None = None):
     from selftaught.store import Store
 
-    return Store(db)
+    return Store(db, home=home)
+
+
+def _checkpoint_folder(given: str, db: str | None, home: Path | None) -> tuple[Path, str]:
+    """``--checkpoint``: a model folder as given, or else a checkpoint id of the store
+    (``RUN/r3``), whose folder lies under HOME -> (the folder, what to record: the id or
+    the path given). Neither: the path as given (its load then says what is missing)."""
+    if Path(given).exists():
+        return Path(given), given
+    found = _store(*_settings(db, home)[:2]).get_checkpoint(given)
+    return (Path(found.path), found.id) if found is not None else (Path(given), given)
 
 
 # ----------------------------------------------------------------------- run / demo
 
 
-def _owned(db: str, run_id: str, fresh: bool, force: bool):
+def _owned(db: str, run_id: str, fresh: bool, force: bool, home: Path):
     """The run's lease, taken now (``flows/lease.py``) and released when the returned stack
     exits: a resumed run that another process works on is refused here in one line, before
-    Prefect starts. A new run has no row yet: ``run_flow`` takes its lease once it has one."""
+    Prefect starts. A new run has no row yet: ``run_flow`` takes its lease once it has one.
+    Taken by the Store the run's stages write through (``open_store(db, home)``), which
+    checks the token on every stage write."""
     from selftaught.flows.context import open_store
     from selftaught.flows.lease import hold_run
 
     held = ExitStack()
     if not fresh:
-        held.enter_context(hold_run(open_store(db), run_id, force=force))
+        held.enter_context(hold_run(open_store(db, home), run_id, force=force))
     return held
 
 
@@ -272,7 +284,7 @@ def run(
         raise ConfigError(f"--run-id: run {run_id!r} already exists; use --resume {run_id}")
     run_id = run_id or new_run_id(recipe)
     _check_home(home, recipe.policy.init)
-    held = _owned(db, run_id, fresh, force)  # refused here, in one line, before anything prints
+    held = _owned(db, run_id, fresh, force, home)  # refused here, in one line, before anything prints
     try:
         if retrain_from is not None:
             _supersede(run_id, retrain_from, db, home)
@@ -394,7 +406,7 @@ def samples(
 
 @app.command("eval")
 def eval_(
-    checkpoint: Annotated[Path, typer.Option(help="A saved model folder (from_pretrained loads it).")],
+    checkpoint: Annotated[str, typer.Option(help="A saved model folder, or a checkpoint id of the store (RUN/r3; its folder under HOME).")],
     problems: Annotated[Path, typer.Option(help="JSONL: one {id, prompt, answer} per line.")],
     k: Annotated[int, typer.Option(min=1, help="Samples per problem for pass@1, pass@k, maj@k.")] = 8,
     temperature: Annotated[Optional[float], typer.Option(min=1e-6, help="Sampling temperature (> 0) (default: the model profile's).")] = None,
@@ -406,6 +418,8 @@ def eval_(
     instruction: Annotated[Optional[str], typer.Option(help="Appended to the user turn (default: the answer format's).")] = None,
     system: Annotated[Optional[str], typer.Option(help="System message (chat).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    db: DbOpt = None,
+    home: HomeOpt = None,
     threads: ThreadsOpt = None,
 ) -> None:
     """Greedy accuracy, pass@1, pass@k and maj@k of any checkpoint on any problem file.
@@ -416,6 +430,7 @@ def eval_(
 
     Example:  selftaught eval --checkpoint selftaught-home/runs/RUN/round-003 --problems heldout.jsonl
               selftaught eval --checkpoint models/smollm2 --problems heldout.jsonl --judge math --k 4
+              selftaught eval --checkpoint RUN/r3 --problems heldout.jsonl    # by id, from any directory
     """
     from selftaught.loops.arithmetic import load_problems_jsonl
     from selftaught.loops.evaluate import evaluate
@@ -425,12 +440,13 @@ def eval_(
 
     threads = _settings(threads=threads)[2]
     probs = load_problems_jsonl(problems)
-    verify_for_load(checkpoint)  # a damaged checkpoint: one line, before anything loads
+    folder, name = _checkpoint_folder(checkpoint, db, home)
+    verify_for_load(folder)  # a damaged checkpoint: one line, before anything loads
     prompt: dict = {"format": prompt_format, "answer_format": answer_format, "system": system}
     if instruction is not None:
         prompt["instruction"] = instruction or None
     try:
-        recipe = Recipe.model_validate({"judge": judge, "policy": {"init": str(checkpoint.resolve())}, "prompt": prompt})
+        recipe = Recipe.model_validate({"judge": judge, "policy": {"init": str(folder.resolve())}, "prompt": prompt})
     except ValueError as e:  # pydantic's ValidationError: one line per the CLI's rule
         from selftaught.errors import ConfigError
 
@@ -439,18 +455,18 @@ def eval_(
     from selftaught.flows.context import RunContext
 
     ctx = RunContext(run_id="eval", recipe=recipe, db_url="", home=Path("."))
-    policy = load_policy(checkpoint, threads=threads)
+    policy = load_policy(folder, threads=threads)
     from selftaught.loops.prompting import tokenizer_of
 
     ev, _, _ = evaluate(
-        policy, probs, k=k, seed=seed, checkpoint_id=str(checkpoint),
+        policy, probs, k=k, seed=seed, checkpoint_id=name,
         temperature=recipe.evaluate.temperature if temperature is None else temperature,
         judge_fn=ctx.judge_fn(), max_new_tokens=max_new_tokens or recipe.generate.max_new_tokens,
         prompts=ctx.style.render_all(probs, tokenizer_of(policy)), answer_fn=ctx.answer_fn(),
         batch_size=recipe.generate.batch_size,
     )
     result = {
-        "checkpoint": str(checkpoint), "problems": str(problems), "n_problems": ev.n_problems, "k": ev.k,
+        "checkpoint": name, "problems": str(problems), "n_problems": ev.n_problems, "k": ev.k,
         "prompt": recipe.prompt.format, "answer_format": recipe.prompt.answer_format, "strict": recipe.prompt.strict,
         "greedy_accuracy": ev.greedy_accuracy, "pass_at_1": ev.pass_at_1,
         f"pass_at_{k}": ev.pass_at_k, f"maj_at_{k}": ev.maj_at_k,

@@ -18,6 +18,7 @@ prm_app = typer.Typer(
 
 DbOpt = Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")]
 ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")]
+HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Folder holding runs/ (checkpoints) [env SELFTAUGHT_HOME].")]
 RoundsOpt = Annotated[Optional[list[int]], typer.Option("--round", help="Round index; repeat for several rounds.")]
 
 
@@ -36,6 +37,7 @@ def label(
     batch_size: Annotated[int, typer.Option(min=1, help="Step prefixes per generate call (x rollouts sequences).")] = 64,
     backend: Annotated[str, typer.Option(help="Rollout sampler: hf (in-process generate) or vllm (a CUDA GPU and the vllm extra; docs/vllm.md).")] = "hf",
     db: DbOpt = None,
+    home: HomeOpt = None,
     threads: ThreadsOpt = None,
 ) -> None:
     """Label every step of a round's samples: from each step prefix, roll out N completions;
@@ -53,11 +55,11 @@ def label(
 
     if backend not in ("hf", "vllm"):
         raise typer.BadParameter(f"must be hf or vllm, got {backend!r}", param_hint="--backend")
-    db, _, threads = _settings(db, None, threads)
+    db, home, threads = _settings(db, home, threads)
     delim = None if delimiter is None else delimiter.encode().decode("unicode_escape")
     clock = time.perf_counter()
     new, stats = label_round(
-        _store(db), run, round_, rollouts=rollouts, temperature=temperature, max_new_tokens=max_new_tokens,
+        _store(db, home), run, round_, rollouts=rollouts, temperature=temperature, max_new_tokens=max_new_tokens,
         checkpoint=checkpoint, judge=judge, limit=limit, seed=seed, batch_size=batch_size, threads=threads,
         delimiter=delim, backend=backend,
     )  # fmt: skip
@@ -89,7 +91,7 @@ def train(
     eval_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of problems held out for the quality figures.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
     db: DbOpt = None,
-    home: Annotated[Optional[Path], typer.Option("--home", help="Folder for checkpoints [env SELFTAUGHT_HOME].")] = None,
+    home: HomeOpt = None,
     threads: ThreadsOpt = None,
 ) -> None:
     """Train a reward model from the store and record its checkpoint.
@@ -127,7 +129,7 @@ def train(
             raise typer.BadParameter("needs --base (the model to start from) and --out or a RUN", param_hint="--data")
         dest = out or Path(home) / "runs" / str(run) / f"{kind}-file"
         ckpt, metrics = train_from_file(
-            _store(db) if run else None, run, data, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
+            _store(db, home) if run else None, run, data, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
             threads=threads,
         )  # fmt: skip
         console.print(f"{kind} checkpoint {ckpt.id} at {ckpt.path}" + ("" if run else " (not recorded: no RUN)"))
@@ -138,7 +140,7 @@ def train(
         raise typer.BadParameter("give a RUN and at least one --round (or --data FILE)", param_hint="RUN")
     dest = out or Path(home) / "runs" / run / f"{kind}-r{max(rounds)}"
     ckpt, metrics = train_reward_model(
-        _store(db), run, rounds, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
+        _store(db, home), run, rounds, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
         eval_fraction=eval_fraction, threads=threads,
     )  # fmt: skip
     console.print(f"{kind} checkpoint {ckpt.id} at {ckpt.path}")

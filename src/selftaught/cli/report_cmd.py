@@ -28,7 +28,7 @@ def report(
 
     db, home, _ = _settings(db, home)
     path = out or Path(home) / "runs" / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id) / "report.html"
-    write_report(_store(db), run_id, path, judge_version=judge_version)
+    write_report(_store(db, home), run_id, path, judge_version=judge_version)
     console.print(f"wrote {path}")
 
 

@@ -30,7 +30,7 @@ def _method(method: str, orm: Path | None, prm: Path | None) -> str:
 
 
 def search(
-    checkpoint: Annotated[Path, typer.Option(help="Policy checkpoint folder (a saved model).")],
+    checkpoint: Annotated[str, typer.Option(help="Policy checkpoint: a saved model folder, or a checkpoint id of the store (RUN/r3).")],
     method: Annotated[str, typer.Option(help="greedy | majority | bon (bon-prm with --prm, else bon-orm) | bon-orm | bon-prm | vote-orm | vote-prm (answer with the largest summed ORM/PRM score) | beam | mcts | revise.")] = "bon",
     budget: Annotated[int, typer.Option(min=1, help="Whole-solution equivalents per problem: samples (bon, majority), attempts (revise), samples per step (beam), tokens of this many samples (mcts, beam's cap).")] = 4,
     orm: Annotated[Optional[Path], typer.Option(help="Outcome reward model checkpoint (selftaught prm train).")] = None,
@@ -44,6 +44,7 @@ def search(
     run: Annotated[Optional[str], typer.Option(help="Record the search under this run id (created if missing).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
     db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
+    home: Annotated[Optional[Path], typer.Option("--home", help="Folder holding runs/ (checkpoint ids) [env SELFTAUGHT_HOME].")] = None,
     threads: Annotated[Optional[int], typer.Option(min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")] = None,
 ) -> None:
     """Search for better answers at test time, store every candidate and score, print accuracy.
@@ -57,7 +58,7 @@ def search(
               selftaught search --checkpoint ck --method bon --budget 8 --orm /tmp/st7/orm --run tts
               selftaught searches --show beam-b16-0123abcd45
     """
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.main import _checkpoint_folder, _settings, _store, console
     from selftaught.errors import ConfigError
     from selftaught.loops.arithmetic import load_problems_jsonl, make_problems
     from selftaught.records import Split
@@ -73,18 +74,19 @@ def search(
                        delimiter=None if delimiter is None else delimiter.encode().decode("unicode_escape"),
                        seed=seed)  # fmt: skip
     check_models(cfg, orm=orm is not None, prm=prm is not None)
-    db, _, threads = _settings(db, None, threads)
+    db, home, threads = _settings(db, home, threads)
     probs = load_problems_jsonl(problems_file) if problems_file else make_problems(problems, Split.HELDOUT, seed=seed)
-    store = _store(db)  # open (and migrate-check) the store before minutes of search
+    store = _store(db, home)  # open (and migrate-check) the store before minutes of search
+    folder, recorded = _checkpoint_folder(checkpoint, db, home)
 
     from selftaught.loops.policy import load_policy
     from selftaught.prm.scorers import load_orm, load_prm
     from selftaught.search import run_search
 
-    policy = load_policy(checkpoint, threads=threads)
+    policy = load_policy(folder, threads=threads)
     orm_m = load_orm(orm, threads=threads) if orm else None
     prm_m = load_prm(prm, threads=threads) if prm else None
-    record = run_search(policy, probs, cfg, orm=orm_m, prm=prm_m, checkpoint=str(checkpoint))
+    record = run_search(policy, probs, cfg, orm=orm_m, prm=prm_m, checkpoint=recorded)
     record = _with_models(record, orm, prm)
     if run is not None and store.get_run(run) is None:
         store.create_run(run, name="search", recipe={"kind": "search"})

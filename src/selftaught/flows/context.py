@@ -93,14 +93,16 @@ def _run_logs_to_api_only() -> Iterator[None]:
 
 # ---------------------------------------------------------------------------- context
 
-_stores: dict[str, Store] = {}
+_stores: dict[tuple[str, str | None], Store] = {}
 
 
-def open_store(db_url: str) -> Store:
-    """One Store per URL per process (schema upgraded on first open)."""
-    if db_url not in _stores:
-        _stores[db_url] = Store(db_url)
-    return _stores[db_url]
+def open_store(db_url: str, home: str | Path | None = None) -> Store:
+    """One Store per URL and home folder per process (schema upgraded on first open); its
+    checkpoint paths are relative to ``home`` (default SELFTAUGHT_HOME; ``homepaths``)."""
+    key = (db_url, None if home is None else os.path.abspath(home))
+    if key not in _stores:
+        _stores[key] = Store(db_url, home=home)
+    return _stores[key]
 
 
 class RunLayout:
@@ -112,7 +114,7 @@ class RunLayout:
 
     @property
     def store(self) -> Store:
-        return open_store(self.db_url)
+        return open_store(self.db_url, self.home)
 
     def run_dir(self) -> Path:
         return self.home / "runs" / re.sub(r"[^A-Za-z0-9_.-]", "_", self.run_id)

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol, Sequence, ru
 
 from selftaught.errors import ModelUnavailable
 from selftaught.hardware import Placement
+from selftaught.homepaths import readable_folder
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -455,6 +456,7 @@ def _save_atomically(model: Any, tok: Any, target: Path) -> None:
     try:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
+        readable_folder(tmp)  # mkdtemp: 0700, safetensors: 0600 (homepaths)
         if target.exists():  # another process won the race; keep theirs
             shutil.rmtree(tmp)
         else:

@@ -13,10 +13,12 @@ Format 1 (before sizes were recorded) is the same without ``sizes``.
 transformers' own saving is not atomic (a kill leaves half a directory that
 ``from_pretrained`` may still half load). Here everything is written to a temp
 directory beside the destination, each file is fsynced, then the temp directory is
-renamed into place. If the destination already holds a valid checkpoint (a retried
-task that finished before it was killed) it is kept and its hash returned; an invalid
-one is moved aside and replaced. What a ``kill -9`` leaves of a temp directory is removed
-by ``remove_temporary_folders`` when the run starts again.
+renamed into place, with the mode of any new folder (``0o777 & ~umask``: ``drwxr-xr-x``
+under umask 022, readable by the other users and hosts sharing a home). If the
+destination already holds a valid checkpoint (a retried task that finished before it was
+killed) it is kept and its hash returned; an invalid one is moved aside and replaced.
+What a ``kill -9`` leaves of a temp directory is removed by ``remove_temporary_folders``
+when the run starts again.
 
 Every load verifies (``verified``, the seam): each function that reads weights from a folder
 -- ``policy.load_policy`` / ``load_for_training``, ``lora.load_causal_lm`` / ``materialized``,
@@ -77,6 +79,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 from selftaught.errors import CheckpointError, ConfigError
+from selftaught.homepaths import readable_folder
 from selftaught.records import Checkpoint
 
 MANIFEST = "manifest.json"
@@ -173,6 +176,7 @@ def save_checkpoint(
         sizes = {name: (tmp / name).stat().st_size for name in files}
         manifest = {"format": FORMAT, "sha256": digest, "files": files, "sizes": sizes, "meta": dict(meta)}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+        readable_folder(tmp)  # mkdtemp: 0700, safetensors: 0600 -> 0755/0644 under umask 022
         _fsync_tree(tmp)
         os.rename(tmp, dest)
         _fsync_dir(dest.parent)

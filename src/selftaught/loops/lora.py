@@ -9,10 +9,12 @@ TRL's trainers take, and, after training, what to save (``to_save``):
   nothing needs to know it was trained with LoRA;
 - ``save="adapters"``: only the adapters (peft's ``adapter_model.safetensors``, a few MB
   instead of the whole model). The manifest's meta names the checkpoint they were trained
-  on (``adapter_base``, the parent) and where it lies relative to this folder
-  (``adapter_base_path``). ``load_causal_lm`` rebuilds the policy: the base (itself
-  possibly adapters on its own base, back to the first full checkpoint) with each round's
-  adapters merged in order. Every round trains fresh adapters on the merged parent, so the
+  on (``adapter_base``, the parent) and where it lies (``adapter_base_path``): relative to
+  this folder when the base is a checkpoint of the same home (inside ``HOME/runs/``, so a
+  moved home keeps its chains), else absolute (a user's own model given as ``policy.init``).
+  ``load_causal_lm`` rebuilds the policy: the base (itself possibly adapters on its own
+  base, back to the first full checkpoint) with each round's adapters merged in order.
+  Every round trains fresh adapters on the merged parent, so the
   round's reference policy (adapters off) is the parent, as with merged checkpoints; the
   price is one merge per round of the chain when loading, and the whole chain must stay on
   disk (``keep_checkpoints`` never prunes a base a kept checkpoint needs).
@@ -93,7 +95,10 @@ def adapter_meta(cfg: LoRASettings | None, *, parent_id: str | None, base_path: 
         return {}
     import os
 
-    return {"adapter_base": parent_id, "adapter_base_path": os.path.relpath(Path(base_path).resolve(), Path(out_dir).resolve())}
+    base, out = Path(base_path).resolve(), Path(out_dir).resolve()
+    runs = out.parent.parent  # HOME/runs: out_dir is HOME/runs/RUN/round-NNN
+    where = os.path.relpath(base, out) if base.is_relative_to(runs) else str(base)
+    return {"adapter_base": parent_id, "adapter_base_path": where}
 
 
 def is_adapters_only(path: str | Path) -> bool:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from selftaught.homepaths import resolve_location, stored_location
 from selftaught.records import (
     Checkpoint,
     Evaluation,
@@ -162,13 +164,14 @@ def verdict_from_row(r: Any) -> Verdict:
 # checkpoints and evaluations ------------------------------------------------------------
 
 
-def checkpoint_to_row(c: Checkpoint, *, run_id: str, now: dt.datetime) -> dict[str, Any]:
+def checkpoint_to_row(c: Checkpoint, *, run_id: str, now: dt.datetime, home: str | Path) -> dict[str, Any]:
+    """The row of ``c``: its folder recorded relative to ``home`` (``homepaths``)."""
     return {
         "id": c.id,
         "run_id": run_id,
         "round_index": c.round_index,
         "parent_id": c.parent_id,
-        "path": c.path,
+        "path": stored_location(c.path, home),
         "sha256": c.sha256,
         "config": dict(c.config),
         "created_at": now,
@@ -176,10 +179,11 @@ def checkpoint_to_row(c: Checkpoint, *, run_id: str, now: dt.datetime) -> dict[s
     }
 
 
-def checkpoint_from_row(r: Any) -> Checkpoint:
+def checkpoint_from_row(r: Any, home: str | Path) -> Checkpoint:
+    """The checkpoint of row ``r``: its folder absolute under ``home`` (``homepaths``)."""
     return Checkpoint(
         id=r.id,
-        path=r.path,
+        path=resolve_location(r.path, home),
         sha256=r.sha256,
         parent_id=r.parent_id,
         round_index=r.round_index,

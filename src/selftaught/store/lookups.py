@@ -95,4 +95,4 @@ class KeyLookupMixin:
     def _get_checkpoint(self, conn: Connection, checkpoint_id: str) -> Checkpoint | None:
         table = CheckpointRow.__table__
         row = conn.execute(select(table).where(table.c.id == checkpoint_id)).one_or_none()
-        return None if row is None else convert.checkpoint_from_row(row)
+        return None if row is None else convert.checkpoint_from_row(row, self.home)

@@ -20,6 +20,9 @@ index)``; an unknown run, problem, sample or checkpoint raises ``StoreError``. E
 database error leaves as ``StoreError`` too (with the driver's message), so the CLI can
 print one line. All user input reaches SQL as bound parameters.
 
+Checkpoint folders are recorded relative to the store's home folder (``Store(url, home=...)``,
+default ``SELFTAUGHT_HOME``) and read back absolute under it (``selftaught/homepaths.py``).
+
 It does not know about Prefect, models or judges; it imports SQLAlchemy, and Alembic only
 when the schema needs upgrading.
 
@@ -41,7 +44,9 @@ cannot write the run's status at all (``lease_store``).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from sqlalchemy import (
@@ -59,6 +64,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
 from selftaught.errors import StoreError
+from selftaught.settings import get_settings
 from selftaught.records import (
     STAGE_ORDER,
     Checkpoint,
@@ -121,8 +127,10 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchSt
     >>> store.close()
     """
 
-    def __init__(self, url: str, *, upgrade: bool = True):
+    def __init__(self, url: str, *, upgrade: bool = True, home: str | Path | None = None):
         self.url = url
+        #: checkpoint folders are recorded relative to it (``homepaths``); default SELFTAUGHT_HOME
+        self.home = Path(os.path.abspath(get_settings().home if home is None else home))
         self._engine = make_engine(url)
         self._reader = read_only(self._engine)
         self._dialect = self._engine.dialect.name
@@ -575,11 +583,11 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchSt
                     f"checkpoint {ckpt.id!r}: parent {ckpt.parent_id!r} is not in the store "
                     "(add the parent, e.g. the base model, first)"
                 )
-            row = convert.checkpoint_to_row(ckpt, run_id=run_id, now=utcnow())
+            row = convert.checkpoint_to_row(ckpt, run_id=run_id, now=utcnow(), home=self.home)
             if self._insert_ignore(conn, table, [row]):
                 return
             old = conn.execute(select(table).where(table.c.id == ckpt.id)).one()
-            if (old.path, old.sha256, old.parent_id) != (ckpt.path, ckpt.sha256, ckpt.parent_id):
+            if (old.path, old.sha256, old.parent_id) != (row["path"], ckpt.sha256, ckpt.parent_id):
                 raise StoreError(
                     f"checkpoint {ckpt.id!r} is already stored with a different path, hash "
                     "or parent"
@@ -620,7 +628,7 @@ class Store(KeyLookupMixin, CaiStoreMixin, HistoryMixin, PrmStoreMixin, SearchSt
         )
         with self._read() as conn:
             self._require_run(conn, run_id)
-            return [convert.checkpoint_from_row(r) for r in conn.execute(stmt)]
+            return [convert.checkpoint_from_row(r, self.home) for r in conn.execute(stmt)]
 
     def mark_checkpoint_pruned(self, checkpoint_id: str, *, at: dt.datetime | None = None) -> bool:
         """Record that a checkpoint's weights were deleted (its row stays). Idempotent: the

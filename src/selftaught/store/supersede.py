@@ -33,6 +33,7 @@ from typing import Any, Mapping
 from sqlalchemy import Connection, delete, insert, select, update
 
 from selftaught.errors import StoreError
+from selftaught.homepaths import stored_location
 from selftaught.store.models import (
     CheckpointRow,
     EvaluationRow,
@@ -89,8 +90,9 @@ class SupersedeMixin:
             config = dict(r.config or {})
             if config.get("adapter_base") in renamed:
                 config["adapter_base"] = renamed[config["adapter_base"]]
+            path = stored_location(paths[r.id], self.home) if r.id in paths else r.path
             conn.execute(insert(table).values(
-                {**r._mapping, "id": renamed[r.id], "run_id": archive_id, "path": paths.get(r.id, r.path),
+                {**r._mapping, "id": renamed[r.id], "run_id": archive_id, "path": path,
                  "parent_id": renamed.get(r.parent_id, r.parent_id), "config": config}))  # fmt: skip
         for old, new in renamed.items():
             conn.execute(update(table).where(table.c.parent_id == old).values(parent_id=new))
