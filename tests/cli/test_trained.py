@@ -50,7 +50,7 @@ def _manifest_meta(store, checkpoint_id: str) -> dict:
 def _store(env: dict):
     from selftaught.store import Store
 
-    return Store(env["SELFTAUGHT_DB_URL"])
+    return Store(env["SELFTAUGHT_DB_URL"], home=env["SELFTAUGHT_HOME"])  # checkpoint paths are home-relative
 
 
 def _export(env: dict, out: Path, run_id: str, index: int):
