@@ -91,7 +91,10 @@ def test_each_round_published_its_table_as_a_prefect_artifact(finished_run, pref
     )  # fmt: skip
     with urllib.request.urlopen(request, timeout=30) as r:
         artifacts = json.load(r)
-    assert len(artifacts) == 3  # rounds 0, 1, 2: one version each under the run's key
+    # rounds 0, 1, 2: one version each under the run's key (other tests that resume a copy of
+    # this run, e.g. --retrain-from, may add versions under the same key: at least one per round)
+    rounds = sorted({int(re.search(r"after round (\d+)", a["data"]).group(1)) for a in artifacts})
+    assert rounds == [0, 1, 2] and len(artifacts) >= 3
     assert all(a["type"] == "markdown" for a in artifacts)
     latest = max(artifacts, key=lambda a: a["created"])
     assert "after round 2" in latest["data"] and "pass@1" in latest["data"]
