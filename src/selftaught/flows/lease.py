@@ -29,9 +29,9 @@ the heartbeat notices at its next beat (every third of ``lease_seconds``) and ra
 writing more; and every status write of the run (a stage marked running, done or failed, the
 run's own status) checks the token in its own transaction, so even a process that never
 reaches a heartbeat cannot mark anything over the new owner's work. Writes of samples,
-verdicts and checkpoints are idempotent upserts and need no lease to stay correct. While a
-lease is held, Prefect's flow- and task-run logs of a ``LeaseError`` (a traceback per flow)
-are dropped: the CLI prints the error as its one line.
+verdicts and checkpoints are idempotent upserts and need no lease to stay correct. The CLI
+prints a ``LeaseError`` as its one line; Prefect's tracebacks of it, like those of any failed
+stage, stay off the terminal (``flows/context.py`` ``_run_logs_to_api_only``).
 
 Leases nest within a process (the CLI takes the run's lease, then ``run_flow`` asks for it
 again); the outermost ``hold_run`` releases it. An in-memory SQLite store gets no heartbeat
@@ -243,16 +243,11 @@ def hold_run(store: Store, run_id: str, *, force: bool = False, seconds: float |
     beat = None if _in_memory(store) else Heartbeat(store, run_id, lease.token, seconds)
     with _held_lock:
         _held[key] = _Held(lease, beat)
-    quiet = _QuietLeaseErrors()
-    for name in _PREFECT_RUN_LOGGERS:
-        logging.getLogger(name).addFilter(quiet)
     if beat is not None:
         beat.start()
     try:
         yield lease
     finally:
-        for name in _PREFECT_RUN_LOGGERS:
-            logging.getLogger(name).removeFilter(quiet)
         with _held_lock:
             _held.pop(key, None)
         if beat is not None:
@@ -315,22 +310,3 @@ def _raise_in(thread_id: int, message: str) -> None:
     (CPython's ``PyThreadState_SetAsyncExc``; a thread blocked in C sees it when it returns)."""
     lost = type("LeaseLost", (LeaseLost,), {"__init__": lambda self: LeaseLost.__init__(self, message)})
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(lost))
-
-
-# --------------------------------------------------------------------------- quiet
-
-
-#: the loggers of Prefect's flow and task runs, which log a failing run's exception with
-#: its traceback (the CLI prints a LeaseError as one line of its own)
-_PREFECT_RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
-
-
-class _QuietLeaseErrors(logging.Filter):
-    """Drops Prefect's records of a run failing on a ``LeaseError`` (its traceback, its
-    "Finished in state Failed(... LeaseLost ...)") while a lease is held."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], LeaseError):
-            return False
-        message = record.getMessage()
-        return not any(name in message for name in ("LeaseError", "LeaseLost"))
