@@ -353,9 +353,7 @@ class PromptSpec(_Strict):
                            hint=self.hint)  # fmt: skip
 
 
-#: what each verifier reads from a problem, and what each task kind's problems carry
-_VERIFIER_READS = {"arithmetic": "answer", "math": "answer", "code": "tests", "choice": "choices",
-                   "keyword": "keywords", "format": None}  # fmt: skip
+#: the ``Problem`` fields each task kind's problems carry (what a judge reads: its class's ``reads``)
 _TASK_CARRIES = {"arithmetic": {"answer", "solution"}, "file": {"answer", "solution"}}
 
 
@@ -459,7 +457,7 @@ class Recipe(_Strict):
         judge = info.data.get("judge")
         for name in reward:
             _check_fits(name, info.data.get("task"), what=f"reward {name!r}")
-            if judge is not None and name != judge and _VERIFIER_READS.get(name) is not None:
+            if judge is not None and name != judge and _verifier(name).reads:
                 raise ValueError(
                     f"{name!r} judges correctness, but the recipe's judge is {judge!r}: "
                     f"name the judge itself (e.g. {{{judge}: 1.0}}), plus `format` if wanted"
@@ -563,14 +561,22 @@ class Recipe(_Strict):
         )
 
 
+def _verifier(name: str) -> Any:
+    """The registered verifier class ``name`` (``judges.registry.VERIFIERS``)."""
+    from selftaught.judges.registry import VERIFIERS
+
+    if name not in VERIFIERS:
+        raise ValueError(f"unknown verifier {name!r}; valid: {', '.join(VERIFIERS)}")
+    return VERIFIERS[name]
+
+
 def _check_fits(name: str, task: TaskSpec | None, what: str | None = None) -> None:
-    """A verifier name is known and the task's problems carry what it reads."""
+    """A verifier name is registered and the task's problems carry what it reads."""
     what = what or f"judge {name!r}"
-    if name not in _VERIFIER_READS:
-        raise ValueError(f"unknown verifier {name!r}; valid: {', '.join(_VERIFIER_READS)}")
-    needs = _VERIFIER_READS[name]
-    if task is not None and needs is not None and needs not in _TASK_CARRIES[task.kind]:
-        raise ValueError(f"{what} reads each problem's {needs!r}, which a {task.kind} task's problems do not have")
+    reads = _verifier(name).reads
+    missing = [field for field in reads if task is not None and field not in _TASK_CARRIES[task.kind]]
+    if missing:
+        raise ValueError(f"{what} reads each problem's {missing[0]!r}, which a {task.kind} task's problems do not have")
 
 
 def _resolve_paths(recipe: Recipe, base: Path, root, file: str) -> Recipe:

@@ -461,7 +461,7 @@ def eval_(
     ev, _, _ = evaluate(
         policy, probs, k=k, seed=seed, checkpoint_id=name,
         temperature=recipe.evaluate.temperature if temperature is None else temperature,
-        judge_fn=ctx.judge_fn(), max_new_tokens=max_new_tokens or recipe.generate.max_new_tokens,
+        judge=ctx.judge(), max_new_tokens=max_new_tokens or recipe.generate.max_new_tokens,
         prompts=ctx.style.render_all(probs, tokenizer_of(policy)), answer_fn=ctx.answer_fn(),
         batch_size=recipe.generate.batch_size,
     )

@@ -38,10 +38,11 @@ def rejudge(
     """
     from selftaught.cli.main import _settings, _store, console
     from selftaught.cli.verify_cmd import _options
-    from selftaught.flows.rejudge import judge_named, rejudge as run_rejudge, verdict_judge
+    from selftaught.flows.rejudge import rejudge as run_rejudge, verdict_judge
+    from selftaught.judges import get_verifier
 
     options = _options(judge, option or [], None, None, False)
-    verifier = judge_named(judge, options)
+    verifier = get_verifier(judge, **options)
     store = _store(_settings(db)[0])
     name, version = verdict_judge(verifier), verifier.version
     added = run_rejudge(store, run, verifier, rounds=round_index, options=options, batch=batch)

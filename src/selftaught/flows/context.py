@@ -17,11 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
-from selftaught.errors import CheckpointError, ConfigError
+from selftaught.errors import CheckpointError
 from selftaught.flows.progress import Advance, reporter
 from selftaught.hardware import Placement, peak_memory_mb, reset_peak_memory
+from selftaught.judges.base import Verifier
+from selftaught.judges.registry import judge_for
 from selftaught.recipe import Method, Recipe
 from selftaught.records import Checkpoint, Problem, SampleSource, Split, Stage
 from selftaught.store import Store
@@ -170,7 +171,8 @@ class RunContext(RunLayout):
             return list(split.kept)
         return problems_for_round(self.train_pool, index, self.cfg.prompts_per_round)
 
-    def judge_fn(self):
+    def judge(self) -> Verifier:
+        """The recipe's judge, from the registry, reading the prompt's answer format."""
         prompt = self.recipe.prompt
         return judge_for(self.recipe.judge, answer_format=prompt.answer_format, strict=bool(prompt.strict))
 
@@ -179,18 +181,16 @@ class RunContext(RunLayout):
         """How problems are shown to the policy (``loops/prompting.py``)."""
         return self.recipe.prompt.style()
 
-    def answer_fn(self):
-        """How maj@k reads a final answer: the judge's own extraction."""
-        prompt = self.recipe.prompt
-        if self.recipe.judge == "arithmetic" and not prompt.strict:
-            from selftaught.loops.verify import extract_answer
-
-            return extract_answer
+    def answer_fn(self) -> Callable[[str], str | None]:
+        """How maj@k reads a final answer: the judge's own reading (``judges.extract``)."""
         from functools import partial
 
-        from selftaught.judges.extract import extract_answer as extract
+        from selftaught.judges import VERIFIERS
+        from selftaught.judges.extract import extract_answer
 
-        return partial(extract, fmt=prompt.answer_format, strict=bool(prompt.strict))
+        prompt = self.recipe.prompt
+        plain = VERIFIERS[self.recipe.judge].plain_answers
+        return partial(extract_answer, fmt=prompt.answer_format, strict=bool(prompt.strict), plain=plain)
 
     def format_style(self) -> str:
         """What the ``format`` reward checks: the prompt's answer format."""
@@ -263,24 +263,6 @@ def _load_problems(recipe: Recipe, split: Split) -> list[Problem]:
     path = task.train if split is Split.TRAIN else task.heldout
     problems = load_problems_jsonl(path)
     return [replace(p, split=split) for p in problems]
-
-
-def judge_for(name: str, *, answer_format: str = "free", strict: bool = False) -> Callable[[Problem, str], Any]:
-    """The judge function named in a recipe: ``arithmetic`` or any registered verifier.
-
-    ``answer_format``/``strict``: where the answer judges (arithmetic, math) read the final
-    answer, and whether only the instructed format counts (a recipe's ``prompt:``)."""
-    if name == "arithmetic":
-        from selftaught.loops.verify import arithmetic_judge
-
-        return arithmetic_judge(answer_format, strict)
-    try:
-        from selftaught.judges import get_verifier
-    except ImportError:  # pragma: no cover - the judges package is part of selftaught
-        raise ConfigError(f"judge: unknown judge {name!r}") from None
-    if name == "math":
-        return get_verifier(name, answer_format=answer_format, strict=strict).verify
-    return get_verifier(name).verify
 
 
 def _seed(ctx: RunContext, index: int, stage: str) -> int:

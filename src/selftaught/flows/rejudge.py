@@ -1,8 +1,8 @@
 """rejudge: score a run's stored samples again with another judge version, beside the old verdicts.
 
-In: a store, a run id, a judge (``judge_named``: ``arithmetic`` or a registered verifier,
-with options) and optionally the rounds. Out: new verdicts in the store, one per sample of
-each round, of the judge's version (``judges/version.py``); per round how many were added.
+In: a store, a run id, a judge (any ``judges.Verifier``: ``rejudge --judge KIND --option k=v``
+builds ``judges.get_verifier(KIND, **options)``) and optionally the rounds. Out: new
+verdicts in the store, one per sample of each round, of the judge's version (``judges/version.py``); per round how many were added.
 Read back with ``--judge-version`` (``store/rejudge_store.py``), compared with ``compare``.
 
 Never overwrites: verdicts are keyed by (sample, judge, judge_version). A round whose own
@@ -18,30 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from selftaught.errors import ConfigError, DataError, StoreError
+from selftaught.errors import DataError, StoreError
 from selftaught.judges.base import Verifier
 from selftaught.records import Judged
 
 #: samples judged and written per transaction
 BATCH = 1024
-
-
-def judge_named(kind: str, options: Mapping[str, Any]) -> Verifier:
-    """The judge ``rejudge --judge KIND --option k=v`` names: ``arithmetic`` (options
-    ``answer_format``, ``strict``) or anything ``get_verifier`` builds."""
-    if kind == "arithmetic":
-        from selftaught.loops.verify import ArithmeticVerifier
-
-        try:
-            return ArithmeticVerifier(**options)
-        except TypeError:
-            raise ConfigError(f"judge 'arithmetic' takes the options answer_format, strict; "
-                              f"not {sorted(options)}") from None
-        except ValueError as exc:
-            raise ConfigError(f"judge 'arithmetic': {exc}") from None
-    from selftaught.judges import get_verifier
-
-    return get_verifier(kind, **options)
 
 
 def verdict_judge(judge: Verifier) -> str:

@@ -107,7 +107,7 @@ def _search_samples(ctx: RunContext, index: int, policy, problems, producer: str
             max_new_tokens=sampling.max_new_tokens, batch_size=ctx.cfg.batch_size,
             seed=_seed(ctx, index, "generate") + i,
         )  # fmt: skip
-        record = run_search(policy, problems, cfg, orm=orm, prm=prm, checkpoint=producer, judge_fn=ctx.judge_fn())
+        record = run_search(policy, problems, cfg, orm=orm, prm=prm, checkpoint=producer, judge=ctx.judge())
         ctx.store.add_search(record, run_id=ctx.run_id)  # a resumed round recomputes the same id: no-op
         samples += samples_from(record, problems, checkpoint_id=producer, seed=cfg.seed, source=SampleSource.GENERATE,
                                 index=i, params=replace(cfg.params, search=record.id))  # fmt: skip
@@ -120,7 +120,7 @@ def judge_stage(ctx: RunContext, index: int) -> None:
         from selftaught.loops.verify import judge_all
 
         samples = ctx.store.get_samples(ctx.run_id, index, SampleSource.GENERATE)
-        judged = judge_all(samples, {p.id: p for p in ctx.round_problems(index)}, ctx.judge_fn())
+        judged = judge_all(samples, {p.id: p for p in ctx.round_problems(index)}, ctx.judge())
         advance(len(samples))
         ctx.store.add_verdicts(ctx.run_id, index, judged)
         n_pass = sum(j.verdict.passed for j in judged)
@@ -142,7 +142,7 @@ def rationalize_stage(ctx: RunContext, index: int) -> None:
             rationalized = rationalize(
                 policy, judged, {p.id: p for p in ctx.round_problems(index)},
                 k=ctx.cfg.k, params=ctx.cfg.sampling, seed=_seed(ctx, index, "rationalize"),
-                checkpoint_id=parent.id, judge_fn=ctx.judge_fn(), batch_size=ctx.cfg.batch_size, style=ctx.style,
+                checkpoint_id=parent.id, judge=ctx.judge(), batch_size=ctx.cfg.batch_size, style=ctx.style,
             )
         ctx.store.add_samples(ctx.run_id, index, [j.sample for j in rationalized])
         ctx.store.add_verdicts(ctx.run_id, index, rationalized)
@@ -261,8 +261,7 @@ def rl_train_stage(ctx: RunContext, index: int) -> None:
             result = train_rl(
                 method, parent.path, ctx.round_problems(index), str(ctx.checkpoint_dir(index)),
                 cfg=settings,
-                verifier=reward_verifier(ctx.recipe.reward, ctx.judge_fn(), judge_name=ctx.recipe.judge,
-                                         format_style=ctx.format_style()),
+                verifier=reward_verifier(ctx.recipe.reward, ctx.judge(), format_style=ctx.format_style()),
                 checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
                 progress=advance, threads=ctx.threads, style=ctx.style,
             )
@@ -359,7 +358,7 @@ def evaluate_stage(ctx: RunContext, index: int) -> None:
         with _sampler(ckpt.path, ctx) as policy:
             ev, samples, judged = evaluate(
                 policy, heldout, k=ctx.cfg.eval_k, seed=_seed(ctx, 0, "evaluate"),
-                checkpoint_id=ckpt.id, temperature=ctx.cfg.eval_temperature, judge_fn=ctx.judge_fn(),
+                checkpoint_id=ckpt.id, temperature=ctx.cfg.eval_temperature, judge=ctx.judge(),
                 max_new_tokens=ctx.recipe.evaluate.max_new_tokens or ctx.cfg.sampling.max_new_tokens,
                 # as many sequences per generate call as the generate stage runs (prompts x k)
                 batch_size=max(1, ctx.cfg.batch_size * ctx.cfg.k // ctx.cfg.eval_k), progress=advance,

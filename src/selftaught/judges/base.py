@@ -30,7 +30,14 @@ THINK_CLOSE = "</think>"
 
 @runtime_checkable
 class Verifier(Protocol):
-    """The interface the loops and the TRL adapter rely on."""
+    """What a judge is, to everything that judges: the loops, the flows, rejudge, the TRL adapter.
+
+    One protocol rather than a bare ``(problem, completion) -> Verdict`` callable: a judge
+    must carry its ``name`` and ``version`` (every verdict and every reward metric names
+    them; ``rejudge`` keys on the version) and a batch form (the math judge's worker pool,
+    the code judge's sandbox), and a function carries neither. Callers get one from
+    ``judges.registry`` (``get_verifier``, ``judge_for``) and call ``judge.verify(...)``.
+    """
 
     name: str
     version: str
@@ -50,6 +57,11 @@ class BaseVerifier:
     """
 
     name: ClassVar[str] = "base"
+    #: the ``Problem`` fields it reads; a recipe whose task's problems lack one fails at load
+    reads: ClassVar[tuple[str, ...]] = ()
+    #: its final answers are read plainly (``extract_answer(..., plain=True)``: numbers only);
+    #: maj@k reads answers the way the judge does
+    plain_answers: ClassVar[bool] = False
     #: the judge's own revision: bump it when a change to its code changes verdicts
     code_revision: ClassVar[str] = "1"
     #: constructor options that change how fast, not what, the judge decides

@@ -95,6 +95,7 @@ class ChoiceVerifier(BaseVerifier):
     """
 
     name: ClassVar[str] = "choice"
+    reads: ClassVar[tuple[str, ...]] = ("choices", "answer")
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
         if not problem.choices:

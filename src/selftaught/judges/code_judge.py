@@ -85,6 +85,7 @@ class CodeVerifier(BaseVerifier):
     """
 
     name: ClassVar[str] = "code"
+    reads: ClassVar[tuple[str, ...]] = ("tests",)
     code_revision: ClassVar[str] = "2"  # the harness: 2 = tests and program in separate processes
 
     def __init__(

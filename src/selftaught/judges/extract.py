@@ -6,9 +6,14 @@ Nothing here evaluates or parses mathematics; that happens in worker processes
 (``selftaught.judges.math``) behind a hard deadline. Every function is linear in its
 input, so a 1 MB completion costs milliseconds.
 
+This is the one answer extractor: every answer judge (``arithmetic``, ``math``), maj@k
+voting (``loops/evaluate.py``) and best-of-N voting (``search/bon.py``) read answers here.
+
 Where the answer is, in the order we look:
 
-1. only the text after the last ``</think>`` (a ``<think>`` never closed has no answer);
+1. only the text after the last ``</think>`` (any case). A completion that opens
+   ``<think>`` and never closes it has **no answer**: it was cut off mid-thought, and the
+   numbers in an unfinished chain (column sums, partial results) are not answers;
 2. the last ``\\boxed{...}`` / ``\\fbox{...}`` (nested braces followed);
 3. the last "the answer is ..." / "Answer: ..." (to the end of that line);
 4. the last inline math ``$...$``, ``\\(...\\)``, ``\\[...\\]``;
@@ -23,15 +28,18 @@ with an instructed format, the last-number fallback turns wrong reasoning into p
 Normalisation only rewrites spelling (``\\dfrac`` -> ``\\frac``, ``1,000`` -> ``1000``,
 ``50\\%`` -> ``50``, ``5 \\text{ cm}`` -> ``5``, ``x = 3`` -> ``3``); equivalence of
 ``0.5``, ``1/2`` and ``\\frac{1}{2}``, of intervals, sets and expressions is decided by
-sympy through math-verify.
+sympy through math-verify. Plain numbers also compare here, without sympy
+(``answers_equal``, the arithmetic judge's rule) and become one voting key each
+(``vote_key``: ``068`` and ``68`` vote together).
 """
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from selftaught.judges.base import after_think
+from selftaught.judges.base import THINK_CLOSE, after_think
 
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*")
 _ANSWER_IS = re.compile(
@@ -47,6 +55,8 @@ _TEXT_UNITS = re.compile(r"\\(?:text|mbox|mathrm)\s*\{[^{}]*\}\s*$")
 _WORD_UNITS = re.compile(r"^(-?[\d.,/]+)\s*[A-Za-z][A-Za-z .]*$")
 _DEGREES = re.compile(r"\s*(?:\^\s*\{?\\circ\}?|°|\\degree)\s*$")
 _ASSIGNMENT = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*(?!.*=)(.+)$", re.DOTALL)
+#: a number as the plain reading sees it (``1,024``, ``-3``, ``2.5``; commas anywhere)
+_PLAIN_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _INT = re.compile(r"^-?\d+$")
 _RATIONAL = re.compile(r"^-?\d+(?:\.\d+)?$|^-?\d+/\d+$")
 
@@ -55,8 +65,12 @@ _RATIONAL = re.compile(r"^-?\d+(?:\.\d+)?$|^-?\d+/\d+$")
 ANSWER_FORMATS = ("think", "boxed", "answer_is", "free")
 
 
-def extract_answer(completion: str, fmt: str = "free", strict: bool = False) -> str | None:
+def extract_answer(completion: str, fmt: str = "free", strict: bool = False, *, plain: bool = False) -> str | None:
     """The final answer in a completion, as written, or None if there is none.
+
+    ``plain``: the embedded task's reading (the ``arithmetic`` judge, not strict), numbers
+    only -- the *first* number after the last ``</think>``, else the last number of the
+    whole completion; no boxes, phrases or math.
 
     >>> extract_answer("<think>3+5=8 2+4=6</think> 68")
     '68'
@@ -64,7 +78,21 @@ def extract_answer(completion: str, fmt: str = "free", strict: bool = False) -> 
     '\\\\frac{1}{\\\\sqrt{2}}'
     >>> extract_answer("The answer is 1,000.")
     '1,000'
-    >>> extract_answer("<think>7 * 6 = 42") is None
+    >>> extract_answer(" <think>3+5=8</think> 68 (3+5)"), extract_answer(" <think>3+5=8</think> 68 (3+5)", plain=True)
+    ('5', '68')
+
+    An unclosed ``<think>`` (opened, never closed) is decided per reading. Read generally
+    it has **no answer**: the completion was cut off mid-thought, and the numbers of an
+    unfinished chain are partial results, not answers. Read plainly it is read like a
+    completion without a think block, for its last number: the embedded task's tiny model
+    sometimes drops the ``</think>`` token yet writes the answer
+    (``" <think>5+1=6 1+5=6 66"``), and the demo's figures count that as its answer. In
+    that task an unfinished chain's last number is a column sum (at most 19), never a
+    two-digit answer. The strict formats never read an unclosed ``<think>``:
+
+    >>> extract_answer("<think>7 * 6 = 42") is None, extract_answer("<think>7 * 6 = 42", plain=True)
+    (True, '42')
+    >>> extract_answer("<think>7 * 6 = 42", "think", strict=True, plain=True) is None
     True
     >>> extract_answer("so 9 + 2 = 11", "boxed", strict=True) is None, extract_answer("so \\\\boxed{11}", "boxed", strict=True)
     (True, '11')
@@ -73,6 +101,8 @@ def extract_answer(completion: str, fmt: str = "free", strict: bool = False) -> 
         raise ValueError(f"unknown answer format {fmt!r}; valid: {', '.join(ANSWER_FORMATS)}")
     if strict and fmt == "think" and "</think>" not in completion.lower():
         return None
+    if plain and not strict:
+        return _plain_number(completion)
     text = after_think(completion)
     if text is None:
         return None
@@ -86,6 +116,15 @@ def extract_answer(completion: str, fmt: str = "free", strict: bool = False) -> 
         if found is not None and found.strip():
             return found.strip()
     return None
+
+
+def _plain_number(completion: str) -> str | None:
+    """The first number after the last ``</think>`` if there is one, else the last number."""
+    if THINK_CLOSE in completion:
+        found = _PLAIN_NUMBER.search(completion.rsplit(THINK_CLOSE, 1)[1])
+        return found.group(0).rstrip(",") if found else None
+    numbers = _PLAIN_NUMBER.findall(completion)
+    return numbers[-1].rstrip(",") if numbers else None
 
 
 def _last_boxed(text: str) -> str | None:
@@ -165,6 +204,41 @@ def normalize_answer(answer: str) -> str:
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
     return s.strip()
+
+
+def _as_number(text: str) -> Decimal | None:
+    """A finite number, or None (``"inf"`` and ``"nan"`` are words here, not numbers)."""
+    try:
+        n = Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        return None
+    return n if n.is_finite() else None
+
+
+def answers_equal(gold: str, answer: str) -> bool:
+    """Numeric equality when both parse as numbers (commas ignored), else exact stripped text.
+
+    >>> answers_equal("68", "068"), answers_equal("1024", "1,024"), answers_equal("68", "-68")
+    (True, True, False)
+    """
+    g, a = _as_number(gold.strip()), _as_number(answer.strip())
+    if g is not None and a is not None:
+        return g == a
+    return gold.strip() == answer.strip()
+
+
+def vote_key(answer: str | None) -> str | None:
+    """A canonical key for majority voting: answers equal as numbers get one key.
+
+    >>> [vote_key(a) for a in ["068", "68.0", "1,024", "2.50", " x ", None]]
+    ['68', '68', '1024', '2.5', 'x', None]
+    """
+    if answer is None:
+        return None
+    n = _as_number(answer)
+    if n is None:
+        return answer.strip()
+    return str(int(n)) if n == n.to_integral_value() else str(n.normalize())
 
 
 def quick_compare(gold: str, answer: str) -> bool | None:

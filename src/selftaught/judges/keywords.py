@@ -43,6 +43,7 @@ class KeywordVerifier(BaseVerifier):
     """All (default) or any of the problem's keywords, case-insensitive; rough."""
 
     name: ClassVar[str] = "keyword"
+    reads: ClassVar[tuple[str, ...]] = ("keywords",)
 
     def __init__(self, mode: Literal["all", "any"] = "all") -> None:
         if mode not in ("all", "any"):

@@ -264,6 +264,7 @@ class MathVerifier(BaseVerifier):
     """
 
     name: ClassVar[str] = "math"
+    reads: ClassVar[tuple[str, ...]] = ("answer",)
 
     @classmethod
     def code_version(cls) -> str:

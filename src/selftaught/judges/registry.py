@@ -2,8 +2,14 @@
 
 ``VERIFIERS`` maps each name to its class; ``get_verifier`` builds one from a name
 (``"math"``), a weighted spec (``{"math": 1.0, "format": 0.2}``) or the same spec
-as text (``"math=1,format=0.2"``, the CLI's form). Unknown names and unknown options
-raise ``ConfigError`` naming what is valid, when the recipe is read — not mid-round.
+as text (``"math=1,format=0.2"``, the CLI's form); ``judge_for`` builds the judge a
+recipe names for its prompt's answer format. Unknown names and unknown options raise
+``ConfigError`` naming what is valid, when the recipe is read — not mid-round.
+
+This is the only place a judge is made from a name: the flows, ``rejudge``, the reward
+models' labelling and the RL rewards all come here, the embedded ``arithmetic`` judge
+included. Each class says what it reads from a problem (``reads``); ``recipe.py`` checks
+that against the task.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from selftaught.errors import ConfigError
+from selftaught.judges.arithmetic import ArithmeticVerifier
 from selftaught.judges.base import BaseVerifier, Verifier
 from selftaught.judges.choice import ChoiceVerifier
 from selftaught.judges.code_judge import CodeVerifier
@@ -24,6 +31,7 @@ from selftaught.judges.think_format import FormatVerifier
 
 VERIFIERS: Mapping[str, type[BaseVerifier]] = MappingProxyType(
     {
+        "arithmetic": ArithmeticVerifier,
         "math": MathVerifier,
         "code": CodeVerifier,
         "choice": ChoiceVerifier,
@@ -87,11 +95,32 @@ def get_verifier(spec: VerifierSpec, **options: Any) -> Verifier:
         raise ConfigError(str(exc)) from None
 
 
+def judge_for(name: str, *, answer_format: str = "free", strict: bool = False) -> Verifier:
+    """The judge a recipe names, reading its prompt's answer format.
+
+    The answer judges (those with an ``answer_format`` option: arithmetic, math) read the
+    final answer where the prompt asks for it, and only there when ``strict``; the others
+    take no prompt options.
+
+    >>> judge_for("arithmetic", answer_format="boxed", strict=True).version == judge_for("arithmetic").version
+    False
+    """
+    cls = VERIFIERS.get(name)
+    options = {"answer_format": answer_format, "strict": strict}
+    if cls is None or "answer_format" not in _options_of(cls):
+        options = {}
+    return get_verifier(name, **options)
+
+
+def _options_of(cls: type[BaseVerifier]) -> list[str]:
+    return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+
+
 def _build(name: str, options: Mapping[str, Any]) -> Verifier:
     cls = VERIFIERS.get(name)
     if cls is None:
         raise ConfigError(f"unknown verifier {name!r}; valid names: {', '.join(VERIFIERS)}")
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    accepted = _options_of(cls)
     bad = sorted(set(options) - set(accepted))
     if bad:
         raise ConfigError(

@@ -26,14 +26,12 @@ import random
 from pathlib import Path
 
 from selftaught.errors import DataError
+from selftaught.judges.base import THINK_CLOSE, THINK_OPEN
 from selftaught.jsonl import read_jsonl_objects
 from selftaught.records import Problem, Split, scope_problem
 
 #: Percent of operand pairs that live on the held-out side of the wall.
 HELDOUT_PERCENT = 20
-
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
 
 
 def format_prompt(a: int, b: int) -> str:

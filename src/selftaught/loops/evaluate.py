@@ -23,10 +23,13 @@ from collections import Counter
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 
 from selftaught.loops.generate import generate
 from selftaught.loops.policy import Completer
-from selftaught.loops.verify import JudgeFn, extract_answer, judge_all, judge_arithmetic, normalize_answer
+from selftaught.judges.base import Verifier
+from selftaught.judges.extract import extract_answer, vote_key
+from selftaught.loops.verify import ARITHMETIC, judge_all
 from selftaught.records import Evaluation, Judged, Problem, Sample, SampleSource, SamplingParams, Split
 
 
@@ -49,7 +52,7 @@ def majority_answer(answers: Sequence[str | None]) -> str | None:
     >>> majority_answer(["68", None, "067", "68.0", "67", None, None])
     '68'
     """
-    keys = [normalize_answer(a) for a in answers]
+    keys = [vote_key(a) for a in answers]
     counts = Counter(k for k in keys if k is not None)
     if not counts:
         return None
@@ -65,7 +68,7 @@ def summarize(
     k: int,
     checkpoint_id: str,
     split: Split,
-    answer_fn: Callable[[str], str | None] = extract_answer,
+    answer_fn: Callable[[str], str | None] = partial(extract_answer, plain=True),
 ) -> Evaluation:
     """Compute the four metrics from judged samples (pure; used by ``evaluate``)."""
     by_problem: dict[str, list[Judged]] = {p.id: [] for p in problems}
@@ -87,7 +90,7 @@ def summarize(
             pass_at[x] += pass_at_k(k, c, x)
         winner = majority_answer([answer_fn(j.sample.completion) for j in js])
         if winner is not None:
-            voted = next(j for j in js if normalize_answer(answer_fn(j.sample.completion)) == winner)
+            voted = next(j for j in js if vote_key(answer_fn(j.sample.completion)) == winner)
             maj += voted.verdict.passed
     tokens = [j.sample.n_tokens for j in sampled]
     return Evaluation(
@@ -114,7 +117,7 @@ def evaluate(
     seed: int,
     checkpoint_id: str,
     temperature: float = 1.0,
-    judge_fn: JudgeFn = judge_arithmetic,
+    judge: Verifier = ARITHMETIC,
     max_new_tokens: int = 64,
     batch_size: int = 64,
     progress: Callable[[int], None] | None = None,
@@ -124,7 +127,8 @@ def evaluate(
     """Greedy and K sampled completions per problem, judged and summarised.
 
     ``prompts``: the texts the policy reads, one per problem (default: each problem's own
-    prompt); ``answer_fn``: how maj@k reads a final answer (default: the embedded task's)."""
+    prompt); ``answer_fn``: how maj@k reads a final answer (default: the embedded task's,
+    ``judges.extract.extract_answer(..., plain=True)``)."""
     by_id: Mapping[str, Problem] = {p.id: p for p in problems}
     splits = {p.split for p in problems}
     split = splits.pop() if len(splits) == 1 else Split.HELDOUT
@@ -147,11 +151,11 @@ def evaluate(
             checkpoint_id=checkpoint_id, batch_size=batch_size * 4, progress=greedy_progress, prompts=prompts,
         )
     ]
-    judged_sampled = judge_all(sampled, by_id, judge_fn)
-    judged_greedy = judge_all(greedy, by_id, judge_fn)
+    judged_sampled = judge_all(sampled, by_id, judge)
+    judged_greedy = judge_all(greedy, by_id, judge)
     evaluation = summarize(
         judged_sampled, judged_greedy, problems, k=k, checkpoint_id=checkpoint_id, split=split,
-        answer_fn=answer_fn or extract_answer,
+        answer_fn=answer_fn or partial(extract_answer, plain=True),
     )
     return evaluation, sampled + greedy, judged_sampled + judged_greedy
 

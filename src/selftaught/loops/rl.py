@@ -74,12 +74,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from selftaught.hardware import Placement, resolve
-from selftaught.judges.base import BaseVerifier, Verifier
+from selftaught.judges.base import Verifier
 from selftaught.loops.checkpoint import save_checkpoint
 from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
-from selftaught.loops.verify import JudgeFn
 from selftaught.records import Checkpoint, Judged, Outcome, Problem, Sample, SampleSource, SamplingParams, Verdict
 
 ROLLOUTS_FILE = "rollouts.jsonl"
@@ -222,44 +221,20 @@ TRAINERS: Mapping[RLAlgorithm, _Trainer] = {
 # ------------------------------------------------------------------ rewards
 
 
-class FunctionVerifier(BaseVerifier):
-    """A loops ``judge_fn(problem, completion) -> Verdict`` as a judges ``Verifier``.
+def reward_verifier(weights: Mapping[str, float], judge: Verifier, format_style: str = "think") -> Verifier:
+    """A (weighted) verifier from ``{name: weight}``, every part from the registry:
+    ``judge.name`` means ``judge`` itself (the recipe's judge, built for its prompt), and
+    ``format`` scores the prompt's answer format (``format_style``: think, boxed, answer_is).
 
-    >>> from selftaught.loops.verify import judge_arithmetic
-    >>> from selftaught.loops.arithmetic import make_problem
-    >>> FunctionVerifier(judge_arithmetic).verify(make_problem(2, 3, 1), " <think>2+3=5</think> 5").score
-    1.0
-    """
-
-    def __init__(self, judge_fn: JudgeFn, name: str = "arithmetic", version: str = "1") -> None:
-        self.judge_fn = judge_fn
-        self.name = name  # type: ignore[misc]  # instance attribute shadows the ClassVar
-        self._version = version
-
-    @property
-    def version(self) -> str:
-        """As given: the function's verdicts carry their own version."""
-        return self._version
-
-    def verify(self, problem: Problem, completion: str) -> Verdict:
-        return self.judge_fn(problem, completion)
-
-
-def reward_verifier(
-    weights: Mapping[str, float], judge_fn: JudgeFn, judge_name: str = "arithmetic", format_style: str = "think"
-) -> Verifier:
-    """A (weighted) verifier from ``{name: weight}``; ``judge_name`` means ``judge_fn`` itself,
-    and ``format`` scores the prompt's answer format (``format_style``: think, boxed, answer_is).
-
-    >>> from selftaught.loops.verify import judge_arithmetic
-    >>> reward_verifier({"arithmetic": 1.0, "format": 0.2}, judge_arithmetic).label
+    >>> from selftaught.judges import get_verifier
+    >>> reward_verifier({"arithmetic": 1.0, "format": 0.2}, get_verifier("arithmetic")).label
     '1*arithmetic+0.2*format'
     """
     from selftaught.judges import WeightedVerifier, get_verifier
 
     def part(name: str) -> Verifier:
-        if name == judge_name:
-            return FunctionVerifier(judge_fn, name=judge_name)
+        if name == judge.name:
+            return judge
         return get_verifier(name, style=format_style) if name == "format" else get_verifier(name)
 
     if len(weights) == 1:

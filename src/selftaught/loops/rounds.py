@@ -24,7 +24,8 @@ from selftaught.loops.generate import generate
 from selftaught.loops.policy import load_policy
 from selftaught.loops.prompting import RAW, PromptStyle, tokenizer_of
 from selftaught.loops.train import train_sft
-from selftaught.loops.verify import JudgeFn, judge_all, judge_arithmetic
+from selftaught.judges.base import Verifier
+from selftaught.loops.verify import ARITHMETIC, judge_all
 from selftaught.records import (
     Checkpoint,
     Evaluation,
@@ -72,7 +73,7 @@ def rationalize(
     params: SamplingParams,
     seed: int,
     checkpoint_id: str | None,
-    judge_fn: JudgeFn = judge_arithmetic,
+    judge: Verifier = ARITHMETIC,
     batch_size: int = 64,
     style: PromptStyle = RAW,
 ) -> list[Judged]:
@@ -86,7 +87,7 @@ def rationalize(
         checkpoint_id=checkpoint_id, prompts=style.render_all(todo, tokenizer_of(policy), hint=True),
         batch_size=batch_size,
     )
-    return judge_all(samples, problems_by_id, judge_fn)
+    return judge_all(samples, problems_by_id, judge)
 
 
 def _curate(method: Method, judged, rationalized, by_id, max_per_problem: int) -> TrainingSet:
@@ -110,7 +111,7 @@ def run_round(
     out_dir: str | Path,
     cfg: DemoConfig,
     method: Method | None = None,
-    judge_fn: JudgeFn = judge_arithmetic,
+    judge: Verifier = ARITHMETIC,
     threads: int = 0,
     checkpoint_id: str | None = None,
 ) -> RoundResult:
@@ -129,7 +130,7 @@ def run_round(
     t["generate"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    judged = judge_all(samples, by_id, judge_fn)
+    judged = judge_all(samples, by_id, judge)
     t["judge"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -137,7 +138,7 @@ def run_round(
     if method is Method.STAR:
         rationalized = rationalize(
             policy, judged, by_id, k=cfg.k, params=cfg.sampling, checkpoint_id=parent.id,
-            seed=stage_seed(cfg.seed, round_index, "rationalize"), judge_fn=judge_fn,
+            seed=stage_seed(cfg.seed, round_index, "rationalize"), judge=judge,
             batch_size=cfg.batch_size,
         )
     t["rationalize"] = time.perf_counter() - clock
@@ -158,7 +159,7 @@ def run_round(
     evaluation, _, _ = evaluate(
         load_policy(checkpoint.path, threads=threads, placement=cfg.placement), heldout_problems, k=cfg.eval_k,
         seed=stage_seed(cfg.seed, 0, "evaluate"), checkpoint_id=checkpoint.id,
-        temperature=cfg.eval_temperature, judge_fn=judge_fn,
+        temperature=cfg.eval_temperature, judge=judge,
         max_new_tokens=cfg.sampling.max_new_tokens, batch_size=cfg.batch_size,
     )
     t["evaluate"] = time.perf_counter() - clock

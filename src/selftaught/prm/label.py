@@ -33,7 +33,8 @@ from selftaught.errors import DataError
 from selftaught.loops.arithmetic import THINK_CLOSE
 from selftaught.loops.generate import batch_seed
 from selftaught.loops.policy import Completer
-from selftaught.loops.verify import JudgeFn, judge_arithmetic
+from selftaught.judges.base import Verifier
+from selftaught.loops.verify import ARITHMETIC
 from selftaught.prm.steps import join_steps, split_steps
 from selftaught.records import Outcome, Problem, Sample, SampleSource, SamplingParams
 
@@ -99,7 +100,7 @@ def label_steps(
     rollouts: int,
     params: SamplingParams,
     seed: int,
-    judge_fn: JudgeFn = judge_arithmetic,
+    judge: Verifier = ARITHMETIC,
     delimiter: str | None = None,
     batch_size: int = 64,
     max_steps: int | None = None,
@@ -156,7 +157,7 @@ def label_steps(
         )  # fmt: skip
         for j, (key, comps) in enumerate(zip(batch, outs, strict=True)):
             problem = problem_of[key]
-            passed = [judge_fn(problem, key[1] + c.text).outcome is Outcome.PASS for c in comps]
+            passed = [judge.verify(problem, key[1] + c.text).outcome is Outcome.PASS for c in comps]
             successes[start + j] = sum(passed)
             if rollouts_out is not None:
                 rollouts_out.extend(
@@ -169,7 +170,7 @@ def label_steps(
     labels: list[StepLabel] = []
     for s, i, step, key, problem in plan:
         if key is None:
-            ok = judge_fn(problem, s.completion).outcome is Outcome.PASS
+            ok = judge.verify(problem, s.completion).outcome is Outcome.PASS
             labels.append(StepLabel(s.key, i, step, 1, int(ok)))
         else:
             labels.append(StepLabel(s.key, i, step, rollouts, successes[prefixes[key]]))

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 
 from selftaught.errors import DataError
 from selftaught.loops.arithmetic import THINK_CLOSE, THINK_OPEN, gold_columns
-from selftaught.loops.verify import answers_equal
+from selftaught.judges.extract import answers_equal
 from selftaught.records import Problem
 
 _COLUMN = re.compile(r"^(\d)\+(\d)(\+1)?=(\d+)$")

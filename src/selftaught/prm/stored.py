@@ -37,16 +37,6 @@ from selftaught.records import (
 )
 
 
-def _judge(name: str):
-    if name == "arithmetic":
-        from selftaught.loops.verify import judge_arithmetic
-
-        return judge_arithmetic
-    from selftaught.judges import get_verifier
-
-    return get_verifier(name).verify
-
-
 def _problems(store: Any, samples: Sequence[Sample]) -> dict[str, Problem]:
     ids = sorted({s.problem_id for s in samples})
     return {p.id: p for p in store.get_problems(ids)}
@@ -84,6 +74,9 @@ def label_round(
     ``backend="vllm"``: roll out with the vLLM sampler (``loops/vllm_sampler.py``), released
     before returning.
     """
+    from selftaught.judges import get_verifier
+
+    verifier = get_verifier(judge)  # an unknown judge: one line, before any work
     if backend == "vllm" and policy is None:
         from selftaught.loops.vllm_sampler import require_vllm
 
@@ -105,7 +98,7 @@ def label_round(
             policy = loaded.enter_context(_rollout_policy(path, backend, threads=threads, seed=seed))
         labels, stats = label_steps(
             policy, todo, _problems(store, todo), rollouts=rollouts, params=params, seed=seed,
-            judge_fn=_judge(judge), delimiter=delimiter, batch_size=batch_size, progress=progress,
+            judge=verifier, delimiter=delimiter, batch_size=batch_size, progress=progress,
         )  # fmt: skip
     meta = {"policy": path or checkpoint, "seed": seed, "params": asdict(params), "judge": judge,
             "delimiter": delimiter}  # fmt: skip

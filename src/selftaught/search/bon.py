@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 
 from selftaught.loops.evaluate import majority_answer
 from selftaught.loops.policy import Completer
-from selftaught.loops.verify import extract_answer, normalize_answer
+from selftaught.judges.extract import extract_answer, vote_key
 from selftaught.records import SamplingParams
 from selftaught.search.state import Node, ProblemState, Scorers
 from selftaught.search.stepgen import finish
@@ -56,11 +56,11 @@ def _argmax(nodes: Sequence[Node], key: Callable[[Node], float]) -> Node | None:
 
 def select_majority(candidates: Sequence[Node]) -> Node | None:
     """The first candidate whose final answer is the most common one (None never wins)."""
-    answers = [extract_answer(n.text) for n in candidates]
+    answers = [extract_answer(n.text, plain=True) for n in candidates]
     top = majority_answer(answers)
     if top is None:
         return candidates[0] if candidates else None
-    return next(n for n, a in zip(candidates, answers) if normalize_answer(a) == top)
+    return next(n for n, a in zip(candidates, answers) if vote_key(a) == top)
 
 
 def select_orm(candidates: Sequence[Node]) -> Node | None:
@@ -78,8 +78,8 @@ def select_vote(candidates: Sequence[Node], score: Callable[[Node], float]) -> N
     candidate is selected.
     """
     totals: dict[str, float] = {}
-    answers = [extract_answer(n.text) for n in candidates]
-    keys = [None if a is None else normalize_answer(a) for a in answers]
+    answers = [extract_answer(n.text, plain=True) for n in candidates]
+    keys = [None if a is None else vote_key(a) for a in answers]
     for node, key in zip(candidates, keys):
         if key is not None:
             totals[key] = totals.get(key, 0.0) + score(node)

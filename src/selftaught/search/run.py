@@ -35,7 +35,9 @@ from typing import Literal
 
 from selftaught.errors import ConfigError
 from selftaught.loops.policy import Completer
-from selftaught.loops.verify import JudgeFn, extract_answer, judge_arithmetic
+from selftaught.judges.base import Verifier
+from selftaught.judges.extract import extract_answer
+from selftaught.loops.verify import ARITHMETIC
 from selftaught.prm.scorers import OutcomeScorer, StepScorer
 from selftaught.records import (
     Problem,
@@ -159,7 +161,7 @@ def search_id(cfg: SearchConfig, checkpoint: str, problems: Sequence[Problem]) -
 
 def run_search(policy: Completer, problems: Sequence[Problem], cfg: SearchConfig, *,
                orm: OutcomeScorer | None = None, prm: StepScorer | None = None, checkpoint: str = "",
-               judge_fn: JudgeFn = judge_arithmetic, record_id: str | None = None) -> SearchRecord:  # fmt: skip
+               judge: Verifier = ARITHMETIC, record_id: str | None = None) -> SearchRecord:  # fmt: skip
     """Search every problem (in batches of ``cfg.batch_size``) and record everything."""
     check_models(cfg, orm=orm is not None, prm=prm is not None)
     scorers = Scorers(orm=orm, prm=prm, fmt=StepFormat(cfg.delimiter), how=cfg.aggregate)
@@ -170,15 +172,15 @@ def run_search(policy: Completer, problems: Sequence[Problem], cfg: SearchConfig
     for b, start in enumerate(range(0, len(states), cfg.batch_size)):
         METHODS[cfg.method](policy, states[start : start + cfg.batch_size], cfg, scorers, cfg.seed + 100003 * b, tps)
     config = {**asdict(cfg), "method": cfg.method.value, "tokens_per_sample": tps, "width": cfg.width}
-    return to_record(states, cfg, config, checkpoint, judge_fn, record_id or search_id(cfg, checkpoint, problems))
+    return to_record(states, cfg, config, checkpoint, judge, record_id or search_id(cfg, checkpoint, problems))
 
 
 def to_record(states: Sequence[ProblemState], cfg: SearchConfig, config: dict, checkpoint: str,
-              judge_fn: JudgeFn, record_id: str) -> SearchRecord:  # fmt: skip
+              judge: Verifier, record_id: str) -> SearchRecord:  # fmt: skip
     """Judge the finished nodes (measurement only) and freeze everything into records."""
     results, nodes = [], []
     for state in states:
-        verdicts = {n.index: judge_fn(state.problem, n.text).passed for n in state.nodes if n.final}
+        verdicts = {n.index: judge.verify(state.problem, n.text).passed for n in state.nodes if n.final}
         sel = state.nodes[state.selected] if state.selected is not None else None
         for n in state.nodes:
             nodes.append(SearchNode(
@@ -189,7 +191,7 @@ def to_record(states: Sequence[ProblemState], cfg: SearchConfig, config: dict, c
         b = state.budget
         results.append(SearchResult(
             problem_id=state.problem.id, completion=sel.text if sel else "",
-            answer=extract_answer(sel.text) if sel else None, correct=bool(sel and verdicts.get(sel.index)),
+            answer=extract_answer(sel.text, plain=True) if sel else None, correct=bool(sel and verdicts.get(sel.index)),
             samples=b.samples, tokens=b.tokens, expansions=b.expansions, node_index=state.selected,
         ))  # fmt: skip
     return SearchRecord(id=record_id, method=cfg.method, budget=cfg.budget, config=config, checkpoint=checkpoint,
