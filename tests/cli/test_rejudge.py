@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from selftaught.loops.verify import arithmetic_version
+from selftaught.judges.arithmetic import arithmetic_version
 from tests.cli.test_cli import cli
 from tests.helpers import kill_group, start_cli
 

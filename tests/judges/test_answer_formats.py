@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from selftaught.flows.context import judge_for
-from selftaught.judges import FormatVerifier, MathVerifier
+from selftaught.judges import FormatVerifier, MathVerifier, judge_for
 from selftaught.judges.extract import extract_answer
 from selftaught.records import Outcome, Problem
 
@@ -53,9 +52,9 @@ def test_the_strict_math_judge_fails_wrong_reasoning_and_says_why():
 @pytest.mark.parametrize("name", ["arithmetic", "math"])
 def test_judges_named_in_a_recipe_follow_the_prompt(name):
     judge = judge_for(name, answer_format="boxed", strict=True)
-    assert judge(GOLD11, WRONG_REASONING).outcome is Outcome.FAIL
-    assert judge(GOLD11, "\\boxed{11}").outcome is Outcome.PASS
-    assert judge_for(name)(GOLD11, WRONG_REASONING).outcome is Outcome.PASS  # the default is lenient
+    assert judge.verify(GOLD11, WRONG_REASONING).outcome is Outcome.FAIL
+    assert judge.verify(GOLD11, "\\boxed{11}").outcome is Outcome.PASS
+    assert judge_for(name).verify(GOLD11, WRONG_REASONING).outcome is Outcome.PASS  # the default is lenient
 
 
 @pytest.mark.parametrize(

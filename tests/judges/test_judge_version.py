@@ -7,7 +7,7 @@ from importlib.metadata import version
 from selftaught.judges import MathVerifier, get_verifier
 from selftaught.judges.version import judge_version
 from selftaught.loops.arithmetic import make_problem
-from selftaught.loops.verify import arithmetic_judge, arithmetic_version
+from selftaught.judges.arithmetic import arithmetic_version
 
 
 def test_options_change_the_version_resources_do_not():
@@ -31,8 +31,9 @@ def test_verdicts_carry_their_judges_version():
     problem = make_problem(2, 3, 1)
     for judge in (get_verifier("format", style="boxed"), get_verifier("keyword"), get_verifier("math=1,format=0.2")):
         assert judge.verify(problem, "<think>2+3=5</think> 5").judge_version == judge.version
-    strict = arithmetic_judge("boxed", strict=True)
-    assert strict(problem, "\\boxed{5}").judge_version == arithmetic_version("boxed", True)
-    assert arithmetic_judge("think")(problem, "5").judge_version == arithmetic_version() != arithmetic_version("boxed", True)
+    strict = get_verifier("arithmetic", answer_format="boxed", strict=True)
+    assert strict.verify(problem, "\\boxed{5}").judge_version == arithmetic_version("boxed", True)
+    lenient = get_verifier("arithmetic", answer_format="think")
+    assert lenient.verify(problem, "5").judge_version == arithmetic_version() != arithmetic_version("boxed", True)
     weighted = get_verifier("math=1,format=0.2")
     assert weighted.version != get_verifier("math=1,format=0.5").version

@@ -11,12 +11,13 @@ import sys
 import pytest
 
 import selftaught.judges
+from selftaught.records import Problem
 
 PUBLIC = {
-    "VERIFIERS", "BaseVerifier", "ChoiceVerifier", "CodeVerifier", "Execution", "FormatVerifier",
+    "VERIFIERS", "ArithmeticVerifier", "BaseVerifier", "ChoiceVerifier", "CodeVerifier", "Execution", "FormatVerifier",
     "KeywordVerifier", "MathVerifier", "MathWorkerPool", "SandboxLimits", "Verifier",
     "WeightedVerifier", "after_think", "as_reward_function", "extract_answer", "extract_code",
-    "find_bwrap", "get_verifier", "normalize_answer", "parse_spec", "run_python",
+    "find_bwrap", "get_verifier", "judge_for", "normalize_answer", "parse_spec", "run_python",
 }
 
 
@@ -55,4 +56,6 @@ def test_every_verifier_satisfies_the_protocol():
     for name, cls in VERIFIERS.items():
         assert isinstance(cls.name, str) and cls.name == name
         assert callable(getattr(cls, "verify_batch"))
+        # what it reads from a problem, declared (recipe.py checks it against the task)
+        assert isinstance(cls.reads, tuple) and set(cls.reads) <= set(Problem.__dataclass_fields__), name
     assert isinstance(selftaught.judges.FormatVerifier(), Verifier)

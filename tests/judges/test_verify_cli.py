@@ -76,5 +76,5 @@ def test_other_kinds(why, args, row, outcome, score):
 def test_unknown_kind_is_one_line_and_exit_2():
     result = run_cli("verify", "maths", stdin="{}\n")
     assert result.returncode == 2
-    assert "valid names: math, code, choice, keyword, format" in result.stderr
+    assert "valid names: arithmetic, math, code, choice, keyword, format" in result.stderr
     assert "Traceback" not in result.stderr

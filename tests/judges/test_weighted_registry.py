@@ -66,7 +66,7 @@ def test_registry_names():
 
 # (why, spec, options, message fragment)
 BAD_SPECS = [
-    ("an unknown name lists the valid ones", "maths", {}, "valid names: math, code"),
+    ("an unknown name lists the valid ones", "maths", {}, "valid names: arithmetic, math, code"),
     ("an unknown name inside a weighted spec", {"math": 1.0, "vibes": 0.5}, {}, "unknown verifier 'vibes'"),
     ("an unknown option lists the valid ones", "format", {"partail": 0.5}, "valid options: partial"),
     ("a negative weight", {"math": -1.0}, {}, "must be a number >= 0"),

@@ -30,13 +30,13 @@ COMPLETIONS = [  # per problem: a right and a wrong answer
 
 
 def round_samples(checkpoint_id: str | None = "policy") -> list[Judged]:
-    from selftaught.loops.verify import judge_arithmetic
+    from selftaught.loops.verify import ARITHMETIC
 
     out = []
     for p, pair in zip(PROBLEMS, COMPLETIONS):
         for i, c in enumerate(pair):
             s = Sample(p.id, i, p.prompt, c, SampleSource.GENERATE, 0, PARAMS, checkpoint_id=checkpoint_id)
-            out.append(Judged(s, judge_arithmetic(p, c)))
+            out.append(Judged(s, ARITHMETIC.verify(p, c)))
     return out
 
 

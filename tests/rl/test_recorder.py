@@ -11,8 +11,7 @@ from selftaught.loops.rl import (
     rollouts_to_jsonl,
     ROLLOUTS_FILE,
 )
-from selftaught.loops.verify import judge_arithmetic
-from selftaught.judges import as_reward_function
+from selftaught.judges import as_reward_function, get_verifier
 from selftaught.records import Outcome, SampleSource, SamplingParams
 
 
@@ -29,7 +28,7 @@ def test_rollouts_carry_step_index_tokens_and_verdict(two_problems, tmp_path):
     a, b = two_problems
     by_id = {a.id: a, b.id: b}
     rec = RolloutRecorder(by_id, checkpoint_id="run/r0", seed=7, params=SamplingParams(max_new_tokens=40))
-    verifier = reward_verifier({"arithmetic": 1.0, "format": 0.2}, judge_arithmetic)
+    verifier = reward_verifier({"arithmetic": 1.0, "format": 0.2}, get_verifier("arithmetic"))
     reward = rec.wrap(as_reward_function(verifier, by_id, on_verdict=rec.on_verdict))
     scores = _call_like_trl(reward, [a.id, a.id], [a.solution, " 12"], step=0)
     _call_like_trl(reward, [a.id, b.id], [" <think>x</think> 1", b.solution], step=1)
@@ -49,5 +48,5 @@ def test_rollouts_carry_step_index_tokens_and_verdict(two_problems, tmp_path):
 
 
 def test_a_single_reward_is_the_judge_itself():
-    v = reward_verifier({"arithmetic": 1.0}, judge_arithmetic)
+    v = reward_verifier({"arithmetic": 1.0}, get_verifier("arithmetic"))
     assert v.name == "arithmetic"

@@ -108,7 +108,7 @@ def real_models(tmp_path_factory) -> dict[str, str]:
     from selftaught.loops.arithmetic import make_problems
     from selftaught.loops.tinymodel import init_policy
     from selftaught.loops.train import SFTSettings, cold_start
-    from selftaught.loops.verify import judge_arithmetic
+    from selftaught.loops.verify import ARITHMETIC
     from selftaught.prm.train import RMSettings, train_orm, train_prm
     from selftaught.records import Split
 
@@ -121,7 +121,7 @@ def real_models(tmp_path_factory) -> dict[str, str]:
     orm_rows, prm_rows = [], []
     for prompt, comps in PATHS.items():
         for c in comps:
-            orm_rows.append((prompt, c, judge_arithmetic(probs[prompt], c).passed))
+            orm_rows.append((prompt, c, ARITHMETIC.verify(probs[prompt], c).passed))
             steps = split_steps(c)  # every step labelled with the outcome (no exact checker in training)
             prm_rows.append({"prompt": prompt, "completions": steps, "labels": [orm_rows[-1][2]] * len(steps)})
     cfg = RMSettings(steps=20, batch_size=8)

@@ -4,8 +4,12 @@ flip both ways; flips, stale checkpoints and the version each read picks."""
 
 from __future__ import annotations
 
-from selftaught.flows.rejudge import judge_named, rejudge
-from selftaught.loops.verify import JUDGE_VERSION, judge_all, judge_arithmetic
+from selftaught.flows.rejudge import rejudge
+from selftaught.judges import get_verifier
+from selftaught.judges.arithmetic import arithmetic_version
+from selftaught.loops.verify import ARITHMETIC, judge_all
+
+JUDGE_VERSION = arithmetic_version()  # the lenient arithmetic judge, the round's own
 from selftaught.records import Checkpoint, TrainingExample, TrainingSet
 from selftaught.store import Store
 from tests.store.factories import RUN, make_sample
@@ -22,7 +26,7 @@ COMPLETIONS = {
 def _round(store: Store) -> list:
     samples = [make_sample("add-2", i, completion=c) for i, c in COMPLETIONS.items()]
     store.add_samples(RUN, 1, samples)
-    judged = judge_all(samples, {"add-2": store.get_problems(["add-2"])[0]}, judge_arithmetic)
+    judged = judge_all(samples, {"add-2": store.get_problems(["add-2"])[0]}, ARITHMETIC)
     store.add_verdicts(RUN, 1, judged)
     passing = [j.sample for j in judged if j.verdict.passed]
     store.add_training_set(RUN, 1, TrainingSet("rft", tuple(
@@ -34,10 +38,10 @@ def _round(store: Store) -> list:
 def test_rejudge_adds_a_version_and_counts_flips_and_stale_checkpoints(store_with_run: Store):
     store = store_with_run
     own = _round(store)
-    strict = judge_named("arithmetic", {"answer_format": "boxed", "strict": True})
+    strict = get_verifier("arithmetic", answer_format="boxed", strict=True)
     assert rejudge(store, RUN, strict, batch=3) == [{"round": 1, "n_added": 4, "own": False}]
     assert rejudge(store, RUN, strict) == [{"round": 1, "n_added": 0, "own": False}]  # nothing left
-    lenient = judge_named("arithmetic", {})
+    lenient = get_verifier("arithmetic")
     assert lenient.version == JUDGE_VERSION
     assert rejudge(store, RUN, lenient) == [{"round": 1, "n_added": 0, "own": True}]  # the round's own
 
@@ -71,6 +75,6 @@ def test_rejudge_adds_a_version_and_counts_flips_and_stale_checkpoints(store_wit
 def test_a_round_not_judged_yet_is_left_to_its_judge_stage(store_with_run: Store):
     store = store_with_run
     store.add_samples(RUN, 2, [make_sample("add-2", 0, completion="5")])
-    strict = judge_named("arithmetic", {"answer_format": "boxed", "strict": True})
+    strict = get_verifier("arithmetic", answer_format="boxed", strict=True)
     assert rejudge(store, RUN, strict, rounds=[2]) == [{"round": 2, "n_added": 0, "own": False, "skipped": "not judged yet"}]
     assert store.query_samples(run_id=RUN, round_index=2, judge_version=strict.version, outcome="fail") == []

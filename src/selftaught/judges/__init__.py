@@ -31,7 +31,7 @@ from selftaught.judges.base import BaseVerifier, Verifier, after_think
 from selftaught.judges.choice import ChoiceVerifier
 from selftaught.judges.code_judge import CodeVerifier, extract_code
 from selftaught.judges.combine import WeightedVerifier
-from selftaught.judges.extract import answers_equal, extract_answer, normalize_answer, vote_key
+from selftaught.judges.extract import extract_answer, normalize_answer
 from selftaught.judges.keywords import KeywordVerifier
 from selftaught.judges.math_judge import MathVerifier, MathWorkerPool
 from selftaught.judges.registry import VERIFIERS, get_verifier, judge_for, parse_spec
@@ -54,7 +54,6 @@ __all__ = [
     "Verifier",
     "WeightedVerifier",
     "after_think",
-    "answers_equal",
     "as_reward_function",
     "extract_answer",
     "extract_code",
@@ -64,5 +63,4 @@ __all__ = [
     "normalize_answer",
     "parse_spec",
     "run_python",
-    "vote_key",
 ]
