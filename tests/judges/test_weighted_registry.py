@@ -61,7 +61,7 @@ def test_math_plus_format_on_the_arithmetic_task():
 
 
 def test_registry_names():
-    assert set(VERIFIERS) == {"math", "code", "choice", "keyword", "format"}
+    assert set(VERIFIERS) == {"arithmetic", "math", "code", "choice", "keyword", "format"}  # the embedded judge too
 
 
 # (why, spec, options, message fragment)
