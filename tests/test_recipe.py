@@ -164,3 +164,25 @@ def test_a_run_stored_with_cuda_fails_to_resume_without_one(no_cuda):
 def test_a_written_recipe_reads_back_the_same(tmp_path, recipe):
     path = write_recipe(recipe, tmp_path / "runs" / "r" / "recipe.yaml")
     assert load_recipe(path).model_dump(mode="json") == recipe.model_dump(mode="json")
+
+
+@pytest.mark.parametrize(
+    "text, line, message",
+    [
+        ("method: rft\nrounds: 2\njudge: vibes\n", 3, "judge: unknown verifier 'vibes'; valid: arithmetic, math"),
+        ("method: grpo\nreward:\n  arithmetic: 1.0\n  nonsense: 2\n", 2, "reward: unknown verifier 'nonsense'"),
+        ("reward: {nonsense: 2}\n", 1, "reward: unknown verifier 'nonsense'"),
+        ("task:\n  kind: file\n  train: t.jsonl\n  heldout: t.jsonl\njudge: code\n", 5, "reads each problem's 'tests'"),
+    ],
+)
+def test_unknown_judges_and_rewards_fail_at_load_with_file_and_line(tmp_path, text, line, message):
+    """The registry (judges.registry.VERIFIERS) decides which names exist, each class what it
+    reads; a recipe naming another fails when it is read, before a run exists."""
+    (tmp_path / "t.jsonl").write_text('{"id": "a", "prompt": "Q: 1+1=? A:", "answer": "2"}\n')
+    f = tmp_path / "r.yaml"
+    f.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_recipe(f)
+    assert (e.value.file, e.value.line) == (str(f), line), str(e.value)
+    assert str(e.value).startswith(f"{f}:{line}: ") and message in str(e.value), str(e.value)
+    assert "\n" not in str(e.value)
