@@ -84,7 +84,7 @@ def one_method(method: str, cold: str, out: str, threads: int, lora: bool = Fals
     from selftaught.loops.policy import load_policy
     from selftaught.loops.rl import reward_verifier, train_rl
     from selftaught.loops.rounds import problems_for_round, run_round, stage_seed
-    from selftaught.loops.verify import judge_all, judge_arithmetic
+    from selftaught.loops.verify import ARITHMETIC, judge_all
     from selftaught.recipe import Recipe
     from selftaught.records import Checkpoint
 
@@ -109,7 +109,7 @@ def one_method(method: str, cold: str, out: str, threads: int, lora: bool = Fals
             settings = replace(settings, beta=beta)
         if steps is not None:
             settings = replace(settings, steps=steps)
-        verifier = reward_verifier(recipe.reward, judge_arithmetic)
+        verifier = reward_verifier(recipe.reward, ARITHMETIC)
         result = train_rl(method, cold, problems, dest, cfg=settings, verifier=verifier, checkpoint_id=method,
                           parent_id="cold", round_index=1, threads=threads)  # fmt: skip
         path = result.checkpoint.path
@@ -121,7 +121,7 @@ def one_method(method: str, cold: str, out: str, threads: int, lora: bool = Fals
                            seed=stage_seed(CFG.seed, 1, "generate"), checkpoint_id="cold",
                            batch_size=CFG.batch_size)  # fmt: skip
         by_id = {p.id: p for p in problems}
-        pairs = build_pairs(judge_all(samples, by_id, judge_arithmetic), by_id,
+        pairs = build_pairs(judge_all(samples, by_id, ARITHMETIC), by_id,
                             max_pairs_per_problem=settings.max_pairs_per_problem)  # fmt: skip
         ck = train_dpo(cold, pairs, dest, cfg=settings, checkpoint_id="dpo", parent_id="cold", round_index=1,
                        threads=threads)  # fmt: skip

@@ -19,9 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from selftaught.flows.rejudge import judge_named, rejudge
+from selftaught.flows.rejudge import rejudge
+from selftaught.judges import get_verifier
 from selftaught.loops.arithmetic import make_problems
-from selftaught.loops.verify import judge_all, judge_arithmetic
+from selftaught.loops.verify import ARITHMETIC, judge_all
 from selftaught.records import Sample, SampleSource, SamplingParams, Split
 from selftaught.store import Store
 
@@ -55,10 +56,10 @@ def main() -> None:
 
         t0 = time.perf_counter()
         samples = store.get_samples(RUN, 1, SampleSource.GENERATE)
-        n_stage = store.add_verdicts(RUN, 1, judge_all(samples, by_id, judge_arithmetic))
+        n_stage = store.add_verdicts(RUN, 1, judge_all(samples, by_id, ARITHMETIC))
         stage_s = time.perf_counter() - t0
 
-        strict = judge_named("arithmetic", {"answer_format": "boxed", "strict": True})
+        strict = get_verifier("arithmetic", answer_format="boxed", strict=True)
         t0 = time.perf_counter()
         (done,) = rejudge(store, RUN, strict, batch=args.batch)
         rejudge_s = time.perf_counter() - t0

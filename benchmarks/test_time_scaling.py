@@ -140,7 +140,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
 
     from selftaught.loops.policy import load_policy
-    from selftaught.loops.verify import judge_arithmetic
+    from selftaught.loops.verify import ARITHMETIC
     from selftaught.prm.quality import roc_auc, within_group_auc
     from selftaught.prm.scorers import aggregate, load_orm, load_prm
     from selftaught.search.bon import SELECT, sample_candidates
@@ -184,14 +184,14 @@ def main() -> None:
                 s.selected = SELECT[method](s.nodes).index
             cfg = replace(base, method=method, budget=b, aggregate=how)
             config = {**vars(cfg), "method": method, "pool": f"first {b} of {max(budgets)}"}
-            rec = to_record(states, cfg, config, policy_path, judge_arithmetic,
+            rec = to_record(states, cfg, config, policy_path, ARITHMETIC,
                             f"{variant}-b{b}-pool-s{args.seed}-n{len(problems)}")  # fmt: skip
             pool_sel[b][variant] = [r.correct for r in rec.results]
             records.append(rec)
             if variant in METHODS:
                 acc[variant][b] = rec.accuracy
                 tok[variant][b] = sum(r.tokens for r in rec.results) / len(problems)
-        acc["pass"][b] = sum(any(judge_arithmetic(s.problem, n.text).passed for n in s.nodes[:b]) for s in pool) / len(pool)
+        acc["pass"][b] = sum(any(ARITHMETIC.verify(s.problem, n.text).passed for n in s.nodes[:b]) for s in pool) / len(pool)
 
     for method in ("beam", "mcts", "revise") if args.with_revise else ("beam", "mcts"):
         for b in budgets:
@@ -207,7 +207,7 @@ def main() -> None:
 
     # PRM vs ORM on the same candidates
     all_nodes = [(s.problem, n) for s in pool for n in s.nodes]
-    correct = [judge_arithmetic(p, n.text).passed for p, n in all_nodes]
+    correct = [ARITHMETIC.verify(p, n.text).passed for p, n in all_nodes]
     orm_scores = [n.scores["orm"] for _, n in all_nodes]
     # over all candidates, and within each problem (what best-of-N depends on)
     groups = [p.id for p, _ in all_nodes]

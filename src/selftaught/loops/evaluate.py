@@ -25,10 +25,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 
-from selftaught.loops.generate import generate
-from selftaught.loops.policy import Completer
 from selftaught.judges.base import Verifier
 from selftaught.judges.extract import extract_answer, vote_key
+from selftaught.loops.generate import generate
+from selftaught.loops.policy import Completer
 from selftaught.loops.verify import ARITHMETIC, judge_all
 from selftaught.records import Evaluation, Judged, Problem, Sample, SampleSource, SamplingParams, Split
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from selftaught.judges.base import Verifier
 from selftaught.loops.curate import curate_rft, curate_star, unsolved_problems
 from selftaught.loops.defaults import DemoConfig, Method
 from selftaught.loops.evaluate import evaluate
@@ -24,7 +25,6 @@ from selftaught.loops.generate import generate
 from selftaught.loops.policy import load_policy
 from selftaught.loops.prompting import RAW, PromptStyle, tokenizer_of
 from selftaught.loops.train import train_sft
-from selftaught.judges.base import Verifier
 from selftaught.loops.verify import ARITHMETIC, judge_all
 from selftaught.records import (
     Checkpoint,

@@ -20,7 +20,7 @@ import string
 from pathlib import Path
 from typing import Any
 
-from selftaught.loops.arithmetic import THINK_CLOSE, THINK_OPEN
+from selftaught.judges.base import THINK_CLOSE, THINK_OPEN
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 

@@ -30,10 +30,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from selftaught.errors import DataError
-from selftaught.loops.arithmetic import THINK_CLOSE
+from selftaught.judges.base import THINK_CLOSE, Verifier
 from selftaught.loops.generate import batch_seed
 from selftaught.loops.policy import Completer
-from selftaught.judges.base import Verifier
 from selftaught.loops.verify import ARITHMETIC
 from selftaught.prm.steps import join_steps, split_steps
 from selftaught.records import Outcome, Problem, Sample, SampleSource, SamplingParams

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from selftaught.hardware import Placement
-from selftaught.loops.arithmetic import THINK_CLOSE, THINK_OPEN
+from selftaught.judges.base import THINK_CLOSE, THINK_OPEN
 
 #: Between the prompt and the first step, and after every step. ``"|"`` never occurs in
 #: the embedded task's steps; it is a single token of the character tokenizer.

@@ -32,8 +32,9 @@ import re
 from collections.abc import Sequence
 
 from selftaught.errors import DataError
-from selftaught.loops.arithmetic import THINK_CLOSE, THINK_OPEN, gold_columns
+from selftaught.judges.base import THINK_CLOSE, THINK_OPEN
 from selftaught.judges.extract import answers_equal
+from selftaught.loops.arithmetic import gold_columns
 from selftaught.records import Problem
 
 _COLUMN = re.compile(r"^(\d)\+(\d)(\+1)?=(\d+)$")

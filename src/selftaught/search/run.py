@@ -34,9 +34,9 @@ from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 from selftaught.errors import ConfigError
-from selftaught.loops.policy import Completer
 from selftaught.judges.base import Verifier
 from selftaught.judges.extract import extract_answer
+from selftaught.loops.policy import Completer
 from selftaught.loops.verify import ARITHMETIC
 from selftaught.prm.scorers import OutcomeScorer, StepScorer
 from selftaught.records import (

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from selftaught.loops.arithmetic import THINK_CLOSE
+from selftaught.judges.base import THINK_CLOSE
 from selftaught.loops.policy import Completer, Completion
 from selftaught.records import SamplingParams
 
