@@ -1,4 +1,4 @@
-"""Final-answer extraction and normalisation for math answers: pure string functions.
+"""Final-answer extraction and normalisation: pure string functions.
 
 In: an untrusted completion (or a gold answer). Out: the answer as a short string,
 rewritten into a form ``math-verify`` parses the same way for gold and prediction.
@@ -9,7 +9,7 @@ input, so a 1 MB completion costs milliseconds.
 This is the one answer extractor: every answer judge (``arithmetic``, ``math``), maj@k
 voting (``loops/evaluate.py``) and best-of-N voting (``search/bon.py``) read answers here.
 
-Where the answer is, in the order we look:
+Where the answer is, in the order we look (the general reading):
 
 1. only the text after the last ``</think>`` (any case). A completion that opens
    ``<think>`` and never closes it has **no answer**: it was cut off mid-thought, and the
@@ -19,7 +19,12 @@ Where the answer is, in the order we look:
 4. the last inline math ``$...$``, ``\\(...\\)``, ``\\[...\\]``;
 5. the last number (``1,234.5``, ``-3``, ``7/8``, ``50%``).
 
-**Strict** extraction (``strict=True``) accepts only the format the prompt asked for
+The **plain** reading (``plain=True``, the ``arithmetic`` judge's, the embedded demo's) takes
+numbers only: the first number after the last ``</think>``, else -- no think block, or one
+never closed -- the last number of the whole completion (``extract_answer`` says why the
+unclosed case differs).
+
+**Strict** extraction (``strict=True``, either reading) accepts only the format the prompt asked for
 (``fmt``): ``boxed`` -- step 2 alone; ``answer_is`` -- step 3 alone; ``think`` -- a closed
 ``</think>`` must come first, then steps 2-5 on what follows. A completion whose reasoning
 merely *ends* on the right number ("... 9 apples are added to the 11") then has no answer:
@@ -86,9 +91,9 @@ def extract_answer(completion: str, fmt: str = "free", strict: bool = False, *, 
     unfinished chain are partial results, not answers. Read plainly it is read like a
     completion without a think block, for its last number: the embedded task's tiny model
     sometimes drops the ``</think>`` token yet writes the answer
-    (``" <think>5+1=6 1+5=6 66"``), and the demo's figures count that as its answer. In
-    that task an unfinished chain's last number is a column sum (at most 19), never a
-    two-digit answer. The strict formats never read an unclosed ``<think>``:
+    (``" <think>5+1=6 1+5=6 66"``), and the demo's figures count that as its answer; a
+    well-formed unfinished chain ends on a column sum (at most 19), never on a two-digit
+    answer. The strict formats never read an unclosed ``<think>``:
 
     >>> extract_answer("<think>7 * 6 = 42") is None, extract_answer("<think>7 * 6 = 42", plain=True)
     (True, '42')
