@@ -19,8 +19,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from selftaught.cli.options import JsonOpt, StoreUrlOpt
+
 RunArg = Annotated[str, typer.Argument(metavar="RUN", help="The run id.")]
-DbOpt = Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")]
+DbOpt = StoreUrlOpt
 HomeOpt = Annotated[
     Optional[Path], typer.Option("--home", help="Folder holding runs/RUN/ [env SELFTAUGHT_HOME; default ./selftaught-home].")
 ]
@@ -34,7 +36,7 @@ def _weights(ckpt) -> str:
 
 def checkpoints(
     run_id: RunArg,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    as_json: JsonOpt = False,
     db: DbOpt = None,
     home: HomeOpt = None,
 ) -> None:
@@ -43,12 +45,12 @@ def checkpoints(
 
     Example:  selftaught checkpoints demo-star-20261125-101500-0042
     """
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.options import console, resolve, store_at
     from selftaught.cli.tables import checkpoints_table
     from selftaught.errors import StoreError
 
-    db, home, _ = _settings(db, home)
-    store = _store(db, home)
+    db, home, _ = resolve(db, home)
+    store = store_at(db, home)
     if store.get_run(run_id) is None:
         raise StoreError(f"no run {run_id!r} in {db}")
     rows = [
@@ -78,12 +80,12 @@ def prune(
     Example:  selftaught prune demo-star-20261125-101500-0042 --keep 1 --dry-run
               selftaught prune demo-star-20261125-101500-0042 --keep 1
     """
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.options import console, resolve, store_at
     from selftaught.errors import StoreError
     from selftaught.flows.prune import RunFolders, prune_run
 
-    db, home, _ = _settings(db, home)
-    if _store(db, home).get_run(run_id) is None:
+    db, home, _ = resolve(db, home)
+    if store_at(db, home).get_run(run_id) is None:
         raise StoreError(f"no run {run_id!r} in {db}")
     results = prune_run(RunFolders(run_id, db, Path(home)), keep, dry_run=dry_run)
     verb = "would prune" if dry_run else "pruned"
@@ -104,7 +106,7 @@ checkpoint_app = typer.Typer(help="Check a run's checkpoints (verify) or show on
 @checkpoint_app.command("show")
 def show(
     checkpoint_id: Annotated[str, typer.Argument(metavar="ID", help="The checkpoint id, e.g. RUN/r2.")],
-    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    as_json: JsonOpt = False,
     db: DbOpt = None,
 ) -> None:
     """One checkpoint: its parent, method, what it trained on (row count and the sha256 of
@@ -114,10 +116,10 @@ def show(
     Example:  selftaught checkpoint show demo-star-20261125-101500-0042/r2
               selftaught export r2.jsonl --trained --run demo-star-20261125-101500-0042 --round 2
     """
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.options import console, resolve, store_at
     from selftaught.loops.trained import describe_checkpoint
 
-    info = describe_checkpoint(_store(_settings(db)[0]), checkpoint_id)
+    info = describe_checkpoint(store_at(resolve(db)[0]), checkpoint_id)
     if as_json:
         print(json.dumps(info, default=str, indent=1))
         return
@@ -155,7 +157,7 @@ def _show_lines(info: dict) -> list[str]:
 def verify(
     run_id: RunArg,
     mode: Annotated[Optional[str], typer.Option(help="sha256 (hash every file) or sizes (sizes only) [env SELFTAUGHT_VERIFY; default sha256].")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
+    as_json: JsonOpt = False,
     db: DbOpt = None,
     home: HomeOpt = None,
 ) -> None:
@@ -169,7 +171,7 @@ def verify(
     Example:  selftaught checkpoint verify demo-star-20261125-101500-0042
               SELFTAUGHT_VERIFY=sizes selftaught checkpoint verify demo-star-20261125-101500-0042 --json
     """
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.options import console, resolve, store_at
     from selftaught.cli.tables import verify_table
     from selftaught.errors import ConfigError, StoreError
     from selftaught.loops.checkpoint import VERIFY_MODES, inspect_recorded, verify_mode
@@ -177,8 +179,8 @@ def verify(
     if mode is not None and mode not in VERIFY_MODES:
         raise ConfigError(f"--mode must be sha256 or sizes, not {mode!r}")
     mode = mode or verify_mode()
-    db, home, _ = _settings(db, home)
-    store = _store(db, home)
+    db, home, _ = resolve(db, home)
+    store = store_at(db, home)
     if store.get_run(run_id) is None:
         raise StoreError(f"no run {run_id!r} in {db}")
     rows = []

@@ -133,7 +133,7 @@ def compare(
 
     Example:  selftaught compare star-0042 rft-0042 --show 10
     """
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.options import console, resolve, store_at
     from selftaught.cli.plots import plot_runs
     from selftaught.errors import StoreError
 
@@ -141,8 +141,8 @@ def compare(
         raise typer.BadParameter("give at least two run ids to compare", param_hint="RUN")
     if len(set(run_ids)) < len(run_ids):
         raise typer.BadParameter("a run id is given twice", param_hint="RUN")
-    db, home, _ = _settings(db, home)
-    store = _store(db)
+    db, home, _ = resolve(db, home)
+    store = store_at(db)
     for r in run_ids:
         if store.get_run(r) is None:
             raise StoreError(f"no run {r!r} in {db}")
