@@ -19,10 +19,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from selftaught.cli.options import JsonOpt, StoreUrlOpt
+from selftaught.cli.options import JsonOpt, RunArg, StoreUrlOpt
 
-RunArg = Annotated[str, typer.Argument(metavar="RUN", help="The run id.")]
-DbOpt = StoreUrlOpt
 HomeOpt = Annotated[
     Optional[Path], typer.Option("--home", help="Folder holding runs/RUN/ [env SELFTAUGHT_HOME; default ./selftaught-home].")
 ]
@@ -37,7 +35,7 @@ def _weights(ckpt) -> str:
 def checkpoints(
     run_id: RunArg,
     as_json: JsonOpt = False,
-    db: DbOpt = None,
+    db: StoreUrlOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """List a run's checkpoints: round, id, parent, whether the weights are on disk or were
@@ -68,7 +66,7 @@ def prune(
     run_id: RunArg,
     keep: Annotated[int, typer.Option(min=1, help="Keep the weights of the newest KEEP round checkpoints.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be deleted.")] = False,
-    db: DbOpt = None,
+    db: StoreUrlOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Delete the weights of a run's older round checkpoints, keeping the newest KEEP.
@@ -107,7 +105,7 @@ checkpoint_app = typer.Typer(help="Check a run's checkpoints (verify) or show on
 def show(
     checkpoint_id: Annotated[str, typer.Argument(metavar="ID", help="The checkpoint id, e.g. RUN/r2.")],
     as_json: JsonOpt = False,
-    db: DbOpt = None,
+    db: StoreUrlOpt = None,
 ) -> None:
     """One checkpoint: its parent, method, what it trained on (row count and the sha256 of
     the exact rows; GRPO/RLOO: its own rollouts), the recipe slice that trained it (method,
@@ -158,7 +156,7 @@ def verify(
     run_id: RunArg,
     mode: Annotated[Optional[str], typer.Option(help="sha256 (hash every file) or sizes (sizes only) [env SELFTAUGHT_VERIFY; default sha256].")] = None,
     as_json: JsonOpt = False,
-    db: DbOpt = None,
+    db: StoreUrlOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Check every checkpoint of a run against its manifest and the hash the store recorded:

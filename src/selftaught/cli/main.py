@@ -318,44 +318,16 @@ def eval_(
               selftaught eval --checkpoint RUN/r3 --problems heldout.jsonl    # by id, from any directory
     """
     from selftaught.loops.arithmetic import load_problems_jsonl
-    from selftaught.loops.evaluate import evaluate
-    from selftaught.loops.checkpoint import verify_for_load
-    from selftaught.loops.policy import load_policy
-    from selftaught.recipe import Recipe
+    from selftaught.service.evaluate import evaluate_checkpoint
 
     threads = resolve(threads=threads)[2]
     probs = load_problems_jsonl(problems)
     folder, name = checkpoint_folder(checkpoint, db, home)
-    verify_for_load(folder)  # a damaged checkpoint: one line, before anything loads
     prompt: dict = {"format": prompt_format, "answer_format": answer_format, "system": system}
     if instruction is not None:
         prompt["instruction"] = instruction or None
-    try:
-        recipe = Recipe.model_validate({"judge": judge, "policy": {"init": str(folder.resolve())}, "prompt": prompt})
-    except ValueError as e:  # pydantic's ValidationError: one line per the CLI's rule
-        from selftaught.errors import ConfigError
-
-        first = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": str(e)}
-        raise ConfigError(f"{'.'.join(map(str, first['loc']))}: {first['msg'].removeprefix('Value error, ')}") from None
-    from selftaught.flows.context import RunContext
-
-    ctx = RunContext(run_id="eval", recipe=recipe, db_url="", home=Path("."))
-    policy = load_policy(folder, threads=threads)
-    from selftaught.loops.prompting import tokenizer_of
-
-    ev, _, _ = evaluate(
-        policy, probs, k=k, seed=seed, checkpoint_id=name,
-        temperature=recipe.evaluate.temperature if temperature is None else temperature,
-        judge_fn=ctx.judge_fn(), max_new_tokens=max_new_tokens or recipe.generate.max_new_tokens,
-        prompts=ctx.style.render_all(probs, tokenizer_of(policy)), answer_fn=ctx.answer_fn(),
-        batch_size=recipe.generate.batch_size,
-    )
-    result = {
-        "checkpoint": name, "problems": str(problems), "n_problems": ev.n_problems, "k": ev.k,
-        "prompt": recipe.prompt.format, "answer_format": recipe.prompt.answer_format, "strict": recipe.prompt.strict,
-        "greedy_accuracy": ev.greedy_accuracy, "pass_at_1": ev.pass_at_1,
-        f"pass_at_{k}": ev.pass_at_k, f"maj_at_{k}": ev.maj_at_k,
-    }
+    result = evaluate_checkpoint(folder, name, probs, problems, judge=judge, prompt=prompt, k=k, seed=seed,
+                                 temperature=temperature, max_new_tokens=max_new_tokens, threads=threads)  # fmt: skip
     if as_json:
         print(json.dumps(result, indent=1))
     else:

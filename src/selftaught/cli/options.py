@@ -44,6 +44,7 @@ ThreadsOpt = Annotated[
     Optional[int], typer.Option("--threads", min=0, help="torch threads (0 = all cores) [env SELFTAUGHT_TORCH_THREADS].")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
+RunArg = Annotated[str, typer.Argument(metavar="RUN", help="The run id.")]
 JudgeVersionOpt = Annotated[
     Optional[str],
     typer.Option("--judge-version", help="Read the verdicts of this judge version (from `selftaught rejudge`) "

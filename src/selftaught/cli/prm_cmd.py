@@ -18,7 +18,6 @@ prm_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DbOpt = StoreUrlOpt
 ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")]
 HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Folder holding runs/ (checkpoints) [env SELFTAUGHT_HOME].")]
 RoundsOpt = Annotated[Optional[list[int]], typer.Option("--round", help="Round index; repeat for several rounds.")]
@@ -38,7 +37,7 @@ def label(
     seed: Annotated[int, typer.Option(help="Rollout seed.")] = 0,
     batch_size: Annotated[int, typer.Option(min=1, help="Step prefixes per generate call (x rollouts sequences).")] = 64,
     backend: Annotated[str, typer.Option(help="Rollout sampler: hf (in-process generate) or vllm (a CUDA GPU and the vllm extra; docs/vllm.md).")] = "hf",
-    db: DbOpt = None,
+    db: StoreUrlOpt = None,
     home: HomeOpt = None,
     threads: ThreadsOpt = None,
 ) -> None:
@@ -92,7 +91,7 @@ def train(
     balance: Annotated[str, typer.Option(help="Cross-entropy weights (PRM, classify ORM): class (the two classes equal overall), prompt (equal within each prompt; one-class prompts left out) or none.")] = "class",
     eval_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of problems held out for the quality figures.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
-    db: DbOpt = None,
+    db: StoreUrlOpt = None,
     home: HomeOpt = None,
     threads: ThreadsOpt = None,
 ) -> None:
@@ -156,7 +155,7 @@ def export(
     run: Annotated[str, typer.Option("--run", help="The run whose labels to export.")],
     rounds: RoundsOpt,
     soft: Annotated[bool, typer.Option(help="Soft labels (fraction of successful rollouts) instead of hard (any).")] = False,
-    db: DbOpt = None,
+    db: StoreUrlOpt = None,
 ) -> None:
     """Export step labels in TRL's stepwise-supervision format: one row per solution with
     `prompt`, `completions` (the steps) and `labels` (one per step), plus where it came from.

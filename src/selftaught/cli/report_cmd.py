@@ -7,11 +7,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from selftaught.cli.options import StoreUrlOpt
+from selftaught.cli.options import RunArg, StoreUrlOpt
 
 
 def report(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run id.")],
+    run_id: RunArg,
     out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Where to write the page [default: HOME/runs/RUN/report.html].")] = None,
     db: StoreUrlOpt = None,
     home: Annotated[Optional[Path], typer.Option("--home", help="Folder for checkpoints and reports [env SELFTAUGHT_HOME].")] = None,
