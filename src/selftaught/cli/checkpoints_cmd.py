@@ -1,7 +1,7 @@
 """``selftaught checkpoints RUN``: a run's checkpoints and whether their weights are still on
 disk; ``selftaught prune RUN --keep N``: delete the weights of all but the newest N;
 ``selftaught checkpoint verify RUN``: check every checkpoint of a run against its manifest
-and the store (``loops.checkpoint.inspect_recorded``): ok, damaged (which file, why) or
+and the store (``service/checkpoints.py``): ok, damaged (which file, why) or
 pruned; exit 1 if any is damaged; ``selftaught checkpoint show ID``: one checkpoint's parent,
 method, training set (row count + hash, ``loops/trained.py``), recipe slice and evaluation.
 
@@ -171,21 +171,15 @@ def verify(
     """
     from selftaught.cli.options import console, resolve, store_at
     from selftaught.cli.tables import verify_table
-    from selftaught.errors import ConfigError, StoreError
-    from selftaught.loops.checkpoint import VERIFY_MODES, inspect_recorded, verify_mode
+    from selftaught.errors import ConfigError
+    from selftaught.loops.checkpoint import VERIFY_MODES, verify_mode
+    from selftaught.service.checkpoints import verify_run
 
     if mode is not None and mode not in VERIFY_MODES:
         raise ConfigError(f"--mode must be sha256 or sizes, not {mode!r}")
     mode = mode or verify_mode()
     db, home, _ = resolve(db, home)
-    store = store_at(db, home)
-    if store.get_run(run_id) is None:
-        raise StoreError(f"no run {run_id!r} in {db}")
-    rows = []
-    for c in store.list_checkpoints(run_id):
-        found = inspect_recorded(c, mode=mode)  # type: ignore[arg-type]
-        rows.append({"round": c.round_index, "id": c.id, "status": found.status, "file": found.file,
-                     "why": found.why or None, "path": c.path})  # fmt: skip
+    rows = verify_run(store_at(db, home), run_id, db, mode)
     damaged = sum(r["status"] == "damaged" for r in rows)
     if as_json:
         print(json.dumps(rows, default=str, indent=1))

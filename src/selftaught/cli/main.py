@@ -8,6 +8,10 @@ one line on stderr with exit code 2, never as a traceback (``SELFTAUGHT_TRACEBAC
 the traceback of an ``OSError``). Ctrl-C or SIGTERM during ``run``/``demo``/``cai`` prints
 one line with the resume command and exits 130 / 143 (``cli/interrupts.py``); in other
 commands Ctrl-C exits 130.
+
+The options and helpers every command shares live in ``cli/options.py``; the other commands
+live beside their feature in ``cli/*_cmd.py`` and are registered below. A command parses its
+arguments and makes one call into ``flows/`` or ``service/`` (``docs/architecture.md``).
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ import typer
 from rich.markup import escape
 
 from selftaught.cli.options import (
-    FORCE_HELP, DbOpt, HomeOpt, JudgeVersionOpt, ThreadsOpt, check_home, checkpoint_folder, console, err, own_run, print_rounds,
-    quiet_prefect, resolve, resume_command, run_flow_here, store_at,
+    FORCE_HELP, DbOpt, HomeOpt, JudgeVersionOpt, ThreadsOpt, check_home, checkpoint_folder, console, err,
+    own_run, print_rounds, quiet_prefect, resolve, resume_command, run_flow_here, store_at,
 )  # fmt: skip
 from selftaught.errors import SelftaughtError
 

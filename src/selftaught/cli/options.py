@@ -161,7 +161,8 @@ def resume_command(command: str, recipe_file: Path, run_id: str, db: str, home: 
     return shlex.join(words)
 
 
-def print_rounds(db: str, run_id: str, timings: list[dict] | None = None, judge_version: str | None = None) -> list[dict]:
+def print_rounds(db: str, run_id: str, timings: list[dict] | None = None,
+                 judge_version: str | None = None) -> list[dict]:  # fmt: skip
     """Print the run's rounds table; returns its rows."""
     from selftaught.cli.tables import round_table
 

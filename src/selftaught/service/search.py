@@ -32,8 +32,9 @@ class Searched:
     new: bool
 
 
-def search_and_store(cfg: SearchConfig, problems: list[Problem], policy_folder: Path, checkpoint: str, *, orm: Path | None,
-                     prm: Path | None, run: str | None, db: str, home: Path, threads: int) -> Searched:  # fmt: skip
+def search_and_store(cfg: SearchConfig, problems: list[Problem], policy_folder: Path, checkpoint: str, *,
+                     orm: Path | None, prm: Path | None, run: str | None, db: str, home: Path,
+                     threads: int) -> Searched:  # fmt: skip
     """Open the store (and migrate-check it) before minutes of search, load the policy and
     the reward models, run ``search.run_search``, and store the problems and the search
     (under ``run``, created if missing)."""
@@ -47,7 +48,8 @@ def search_and_store(cfg: SearchConfig, problems: list[Problem], policy_folder: 
     orm_m = load_orm(orm, threads=threads) if orm else None
     prm_m = load_prm(prm, threads=threads) if prm else None
     record = run_search(policy, problems, cfg, orm=orm_m, prm=prm_m, checkpoint=checkpoint)
-    record = replace(record, config={**record.config, "orm": str(orm) if orm else None, "prm": str(prm) if prm else None})
+    models = {"orm": str(orm) if orm else None, "prm": str(prm) if prm else None}
+    record = replace(record, config={**record.config, **models})
     if run is not None and store.get_run(run) is None:
         store.create_run(run, name="search", recipe={"kind": "search"})
     store.add_problems(problems)
