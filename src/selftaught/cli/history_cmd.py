@@ -61,7 +61,7 @@ def export(
               selftaught export r3-trained.jsonl --trained --run RUN --round 3
     """
     from selftaught.cli.options import console, fail, resolve, store_at
-    from selftaught.service.export import KINDS, export_samples, export_trained, format_of
+    from selftaught.service.export import KINDS, export_dataset, export_trained, format_of
 
     fmt = format_of(out, fmt)
     if kind not in KINDS:
@@ -77,7 +77,7 @@ def export(
         console.print(f"wrote {done.n_rows} {done.method} rows round {round_index} trained on to {out} "
                       f"(sha256 {done.sha256[:12]})", highlight=False)  # fmt: skip
         return
-    done = export_samples(store, Path(out), fmt, kind, run=run, round_index=round_index, problem=problem,
+    done = export_dataset(store, Path(out), fmt, kind, run=run, round_index=round_index, problem=problem,
                           search=search, judge=judge, source=source, rationalized=rationalized, checkpoint=checkpoint,
                           split=split, pairs_per_problem=pairs_per_problem, with_meta=with_meta)  # fmt: skip
     detail = ", ".join(f"{k} {v}" for k, v in done.counts.items()) or "no rows"

@@ -233,7 +233,7 @@ def template_path(out: Path, fmt: str) -> Path:
 
 @dataclass(frozen=True)
 class Exported:
-    """What ``export_samples``/``export_trained`` wrote: rows, rows per split, the chat
+    """What ``export_dataset``/``export_trained`` wrote: rows, rows per split, the chat
     template's file (``messages`` only), and for ``--trained`` the round's method and the
     rows' sha256."""
 
@@ -244,7 +244,7 @@ class Exported:
     sha256: str | None = None
 
 
-def export_samples(store, out: Path, fmt: str, kind: str, *, run: str | None, round_index: int | None,
+def export_dataset(store, out: Path, fmt: str, kind: str, *, run: str | None, round_index: int | None,
                    problem: str | None, search: str | None, judge: str | None, source: str | None,
                    rationalized: bool | None, checkpoint: str | None, split: str, pairs_per_problem: int,
                    with_meta: bool) -> Exported:  # fmt: skip
