@@ -71,14 +71,14 @@ def _no_api_url(tmp_path: Path) -> dict[str, str]:
 
 
 def test_the_resume_command_names_the_store_and_home_only_when_the_environment_would_not(monkeypatch, tmp_path):
-    from selftaught.cli.main import _resume_command
+    from selftaught.cli.options import resume_command
 
     monkeypatch.setenv("SELFTAUGHT_DB_URL", "sqlite:///runs.db")
     monkeypatch.setenv("SELFTAUGHT_HOME", str(tmp_path))
     recipe = Path("my recipes/star.yaml")
-    assert _resume_command("run", recipe, "r1", "sqlite:///runs.db", tmp_path) == (
+    assert resume_command("run", recipe, "r1", "sqlite:///runs.db", tmp_path) == (
         "selftaught run 'my recipes/star.yaml' --resume r1")
-    assert _resume_command("cai", recipe, "r1", "sqlite:///other.db", tmp_path / "h") == (
+    assert resume_command("cai", recipe, "r1", "sqlite:///other.db", tmp_path / "h") == (
         f"selftaught cai 'my recipes/star.yaml' --resume r1 --db sqlite:///other.db --home {tmp_path / 'h'}")
 
 

@@ -133,3 +133,24 @@ def test_import_with_nothing_usable_exits_2(tmp_path):
 def test_history_commands_have_help_with_an_example(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0 and "Example" in result.stdout
+
+
+def test_preference_pairs_are_the_ones_the_dpo_rounds_build(syn_db, tmp_path):
+    """One pair rule: the export's pairs are ``loops/dpo.build_pairs`` of each round's samples."""
+    from selftaught.loops.dpo import build_pairs
+    from selftaught.records import Judged, Outcome, Sample, SampleSource, SamplingParams, Verdict
+
+    out = tmp_path / "prefs.jsonl"
+    invoke("export", str(out), "--db", syn_db, "--kind", "preference", "--source", "generate", "--with-meta",
+           "--pairs-per-problem", "2")  # fmt: skip
+    exported = [json.loads(line) for line in out.read_text().splitlines()]
+    expected = []
+    for r in (1, 2):  # the samples synthetic.build stores for round r
+        samples = [Sample(p.id, k, p.prompt, f"<think>r{r}</think> {p.answer if k < n_pass(i, r) else 'x'}",
+                          SampleSource.GENERATE, seed=k, params=SamplingParams(max_new_tokens=8))
+                   for i, p in enumerate(TRAIN) for k in range(K)]  # fmt: skip
+        judged = [Judged(s, Verdict("arithmetic", Outcome.PASS if s.completion[-1].isdigit() else Outcome.FAIL, 1.0))
+                  for s in samples]  # fmt: skip
+        pairs = build_pairs(judged, {p.id: p for p in TRAIN}, max_pairs_per_problem=2)
+        expected += [(r, x.problem_id, x.prompt, x.chosen, x.rejected) for x in pairs]
+    assert expected and [(e["round"], e["problem_id"], e["prompt"], e["chosen"], e["rejected"]) for e in exported] == expected

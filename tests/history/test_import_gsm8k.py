@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import selftaught.cli.history_cmd
+import selftaught.service.problems
 import selftaught.records
-from selftaught.cli.history_cmd import parse_gsm8k_answer
+from selftaught.service.problems import parse_gsm8k_answer
 from selftaught.cli.main import app
 from selftaught.errors import DataError
 from selftaught.loops.arithmetic import load_problems_jsonl
@@ -82,7 +82,7 @@ def test_parse_gsm8k_answer_rejects(text, message):
         parse_gsm8k_answer(text)
 
 
-@pytest.mark.parametrize("module", [selftaught.cli.history_cmd, selftaught.records])
+@pytest.mark.parametrize("module", [selftaught.service.problems, selftaught.records])
 def test_doctests(module):
     result = doctest.testmod(module)
     assert result.attempted and not result.failed

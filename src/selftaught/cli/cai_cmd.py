@@ -29,7 +29,8 @@ def cai(
               selftaught cai recipes/cai-smollm2.yaml --resume cai-smollm2-20261125-101500-0042
     """
     from selftaught.cai_recipe import load_cai_recipe
-    from selftaught.cli.main import _check_home, _owned, _print_rounds, _resume_command, _settings, _store, err, run_flow_here
+    from selftaught.cli.options import check_home as _check_home, err, own_run as _owned, print_rounds as _print_rounds
+    from selftaught.cli.options import resolve as _settings, resume_command as _resume_command, run_flow_here, store_at as _store
     from selftaught.errors import ConfigError
 
     recipe = load_cai_recipe(recipe_file)

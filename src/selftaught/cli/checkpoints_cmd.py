@@ -1,7 +1,7 @@
 """``selftaught checkpoints RUN``: a run's checkpoints and whether their weights are still on
 disk; ``selftaught prune RUN --keep N``: delete the weights of all but the newest N;
 ``selftaught checkpoint verify RUN``: check every checkpoint of a run against its manifest
-and the store (``loops.checkpoint.inspect_recorded``): ok, damaged (which file, why) or
+and the store (``service/checkpoints.py``): ok, damaged (which file, why) or
 pruned; exit 1 if any is damaged; ``selftaught checkpoint show ID``: one checkpoint's parent,
 method, training set (row count + hash, ``loops/trained.py``), recipe slice and evaluation.
 
@@ -19,8 +19,8 @@ from typing import Annotated, Optional
 
 import typer
 
-RunArg = Annotated[str, typer.Argument(metavar="RUN", help="The run id.")]
-DbOpt = Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")]
+from selftaught.cli.options import JsonOpt, RunArg, StoreUrlOpt
+
 HomeOpt = Annotated[
     Optional[Path], typer.Option("--home", help="Folder holding runs/RUN/ [env SELFTAUGHT_HOME; default ./selftaught-home].")
 ]
@@ -34,8 +34,8 @@ def _weights(ckpt) -> str:
 
 def checkpoints(
     run_id: RunArg,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
-    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    db: StoreUrlOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """List a run's checkpoints: round, id, parent, whether the weights are on disk or were
@@ -43,12 +43,12 @@ def checkpoints(
 
     Example:  selftaught checkpoints demo-star-20261125-101500-0042
     """
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.options import console, resolve, store_at
     from selftaught.cli.tables import checkpoints_table
     from selftaught.errors import StoreError
 
-    db, home, _ = _settings(db, home)
-    store = _store(db, home)
+    db, home, _ = resolve(db, home)
+    store = store_at(db, home)
     if store.get_run(run_id) is None:
         raise StoreError(f"no run {run_id!r} in {db}")
     rows = [
@@ -66,7 +66,7 @@ def prune(
     run_id: RunArg,
     keep: Annotated[int, typer.Option(min=1, help="Keep the weights of the newest KEEP round checkpoints.")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be deleted.")] = False,
-    db: DbOpt = None,
+    db: StoreUrlOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Delete the weights of a run's older round checkpoints, keeping the newest KEEP.
@@ -78,12 +78,12 @@ def prune(
     Example:  selftaught prune demo-star-20261125-101500-0042 --keep 1 --dry-run
               selftaught prune demo-star-20261125-101500-0042 --keep 1
     """
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.options import console, resolve, store_at
     from selftaught.errors import StoreError
     from selftaught.flows.prune import RunFolders, prune_run
 
-    db, home, _ = _settings(db, home)
-    if _store(db, home).get_run(run_id) is None:
+    db, home, _ = resolve(db, home)
+    if store_at(db, home).get_run(run_id) is None:
         raise StoreError(f"no run {run_id!r} in {db}")
     results = prune_run(RunFolders(run_id, db, Path(home)), keep, dry_run=dry_run)
     verb = "would prune" if dry_run else "pruned"
@@ -104,8 +104,8 @@ checkpoint_app = typer.Typer(help="Check a run's checkpoints (verify) or show on
 @checkpoint_app.command("show")
 def show(
     checkpoint_id: Annotated[str, typer.Argument(metavar="ID", help="The checkpoint id, e.g. RUN/r2.")],
-    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
-    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    db: StoreUrlOpt = None,
 ) -> None:
     """One checkpoint: its parent, method, what it trained on (row count and the sha256 of
     the exact rows; GRPO/RLOO: its own rollouts), the recipe slice that trained it (method,
@@ -114,10 +114,10 @@ def show(
     Example:  selftaught checkpoint show demo-star-20261125-101500-0042/r2
               selftaught export r2.jsonl --trained --run demo-star-20261125-101500-0042 --round 2
     """
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.options import console, resolve, store_at
     from selftaught.loops.trained import describe_checkpoint
 
-    info = describe_checkpoint(_store(_settings(db)[0]), checkpoint_id)
+    info = describe_checkpoint(store_at(resolve(db)[0]), checkpoint_id)
     if as_json:
         print(json.dumps(info, default=str, indent=1))
         return
@@ -155,8 +155,8 @@ def _show_lines(info: dict) -> list[str]:
 def verify(
     run_id: RunArg,
     mode: Annotated[Optional[str], typer.Option(help="sha256 (hash every file) or sizes (sizes only) [env SELFTAUGHT_VERIFY; default sha256].")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
-    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    db: StoreUrlOpt = None,
     home: HomeOpt = None,
 ) -> None:
     """Check every checkpoint of a run against its manifest and the hash the store recorded:
@@ -169,23 +169,17 @@ def verify(
     Example:  selftaught checkpoint verify demo-star-20261125-101500-0042
               SELFTAUGHT_VERIFY=sizes selftaught checkpoint verify demo-star-20261125-101500-0042 --json
     """
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.options import console, resolve, store_at
     from selftaught.cli.tables import verify_table
-    from selftaught.errors import ConfigError, StoreError
-    from selftaught.loops.checkpoint import VERIFY_MODES, inspect_recorded, verify_mode
+    from selftaught.errors import ConfigError
+    from selftaught.loops.checkpoint import VERIFY_MODES, verify_mode
+    from selftaught.service.checkpoints import verify_run
 
     if mode is not None and mode not in VERIFY_MODES:
         raise ConfigError(f"--mode must be sha256 or sizes, not {mode!r}")
     mode = mode or verify_mode()
-    db, home, _ = _settings(db, home)
-    store = _store(db, home)
-    if store.get_run(run_id) is None:
-        raise StoreError(f"no run {run_id!r} in {db}")
-    rows = []
-    for c in store.list_checkpoints(run_id):
-        found = inspect_recorded(c, mode=mode)  # type: ignore[arg-type]
-        rows.append({"round": c.round_index, "id": c.id, "status": found.status, "file": found.file,
-                     "why": found.why or None, "path": c.path})  # fmt: skip
+    db, home, _ = resolve(db, home)
+    rows = verify_run(store_at(db, home), run_id, db, mode)
     damaged = sum(r["status"] == "damaged" for r in rows)
     if as_json:
         print(json.dumps(rows, default=str, indent=1))

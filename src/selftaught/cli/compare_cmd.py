@@ -16,7 +16,8 @@ In: two or more run ids of one store. Out, on stdout:
 * a PNG of held-out sampled accuracy (pass@1) per round, one line per run (``cli/plots.py``), at
   ``HOME/compare-A-B.png`` or ``--plot PATH``. ``--json`` writes a plot only with ``--plot``.
 
-Only the store is read (no model, no Prefect). An unknown run id is a ``StoreError``.
+Only the store is read (no model, no Prefect): ``service/compare.py`` computes it all, this
+module prints it. An unknown run id is a ``StoreError``.
 """
 
 from __future__ import annotations
@@ -24,52 +25,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
-
-METRICS = ("greedy", "pass_at_1", "pass_at_k", "maj_at_k")
-SOLVED_HELP = "greedy correct or pass@1 > 0 (one of its K samples passes), in the run's latest evaluated round"
-
-
-def heldout_metrics(rows: list[dict]) -> list[dict]:
-    """Round-table rows -> ``{index, k, greedy, pass_at_1, pass_at_k, maj_at_k}`` per round."""
-    return [{"index": r["index"], "k": r["heldout_k"], **{m: r[f"heldout_{m}"] for m in METRICS}} for r in rows]
-
-
-def solved_heldout(store: Any, run_id: str) -> dict | None:
-    """``{round, n_evaluated, evaluated, solved}`` of the run's latest round with held-out eval
-    samples (sorted problem ids; solved: see the module docstring); None if it has none."""
-    from selftaught.records import Split
-
-    rates = store.problem_pass_rates(run_id, source="eval")
-    heldout = {p.id for p in store.get_problems(sorted({r["problem_id"] for r in rates}), split=Split.HELDOUT)}
-    rates = [r for r in rates if r["problem_id"] in heldout]
-    if not rates:
-        return None
-    latest = max(r["round"] for r in rates)
-    mine = [r for r in rates if r["round"] == latest]
-    solved = sorted(r["problem_id"] for r in mine if r["n_pass"] > 0)
-    return {"round": latest, "n_evaluated": len(mine), "evaluated": [r["problem_id"] for r in mine], "solved": solved}
-
-
-def comparison(store: Any, tables: dict[str, list[dict]]) -> dict:
-    """Everything ``compare`` prints, as one JSON-ready dict, from each run's round table
-    (``only``: solved by this run, by none of the others that have held-out samples;
-    ``same_problems``: whether those runs evaluated the same held-out problems)."""
-    run_ids = list(tables)
-    solved = {r: solved_heldout(store, r) for r in run_ids}
-    sets = {r: set(s["solved"]) for r, s in solved.items() if s is not None}
-    only = {r: sorted(mine - set().union(*(v for o, v in sets.items() if o != r))) for r, mine in sets.items()}
-    return {
-        "runs": run_ids,
-        "definition": SOLVED_HELP,
-        "metrics": {r: heldout_metrics(rows) for r, rows in tables.items()},
-        "solved": solved,
-        "only": only,
-        "same_problems": len({tuple(s["evaluated"]) for s in solved.values() if s is not None}) <= 1,
-    }
-
 
 def compare_table(result: dict):
     """One block of rows per round, one row per run in it: k and the four held-out metrics."""
@@ -77,6 +35,7 @@ def compare_table(result: dict):
     from rich.table import Table
 
     from selftaught.cli.tables import _pct
+    from selftaught.service.compare import METRICS
 
     t = Table(title="held-out accuracy per round", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True,
               caption="round 0 is the cold start; pass@1 = sampled accuracy")  # fmt: skip
@@ -133,21 +92,16 @@ def compare(
 
     Example:  selftaught compare star-0042 rft-0042 --show 10
     """
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.options import console, resolve, store_at
     from selftaught.cli.plots import plot_runs
-    from selftaught.errors import StoreError
+    from selftaught.service.compare import compare_runs
 
     if len(run_ids) < 2:
         raise typer.BadParameter("give at least two run ids to compare", param_hint="RUN")
     if len(set(run_ids)) < len(run_ids):
         raise typer.BadParameter("a run id is given twice", param_hint="RUN")
-    db, home, _ = _settings(db, home)
-    store = _store(db)
-    for r in run_ids:
-        if store.get_run(r) is None:
-            raise StoreError(f"no run {r!r} in {db}")
-    tables = {r: store.round_table(r) for r in run_ids}
-    result = comparison(store, tables)
+    db, home, _ = resolve(db, home)
+    tables, result = compare_runs(store_at(db), run_ids, db)
     if plot is not None or not as_json:
         out = plot or default_plot_path(home, run_ids)
         result["plot"] = str(plot_runs(tables, out, title=" vs ".join(run_ids)))

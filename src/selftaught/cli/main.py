@@ -8,6 +8,10 @@ one line on stderr with exit code 2, never as a traceback (``SELFTAUGHT_TRACEBAC
 the traceback of an ``OSError``). Ctrl-C or SIGTERM during ``run``/``demo``/``cai`` prints
 one line with the resume command and exits 130 / 143 (``cli/interrupts.py``); in other
 commands Ctrl-C exits 130.
+
+The options and helpers every command shares live in ``cli/options.py``; the other commands
+live beside their feature in ``cli/*_cmd.py`` and are registered below. A command parses its
+arguments and makes one call into ``flows/`` or ``service/`` (``docs/architecture.md``).
 """
 
 from __future__ import annotations
@@ -17,14 +21,16 @@ import os
 import sys
 import time
 from pathlib import Path
-from collections.abc import Callable
 from contextlib import ExitStack
-from typing import Annotated, Optional, TypeVar
+from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from selftaught.cli.options import (
+    FORCE_HELP, DbOpt, HomeOpt, JudgeVersionOpt, ThreadsOpt, check_home, checkpoint_folder, console, err,
+    own_run, print_rounds, quiet_prefect, resolve, resume_command, run_flow_here, store_at,
+)  # fmt: skip
 from selftaught.errors import SelftaughtError
 
 app = typer.Typer(
@@ -39,88 +45,12 @@ app = typer.Typer(
 db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-console = Console()
-err = Console(stderr=True)
-T = TypeVar("T")
-JudgeVersionOpt = Annotated[
-    Optional[str],
-    typer.Option("--judge-version", help="Read the verdicts of this judge version (from `selftaught rejudge`) "
-                 "[default: the version each round used]."),
-]
-
-DbOpt = Annotated[
-    Optional[str],
-    typer.Option("--db", help="SQLAlchemy URL of the store [env SELFTAUGHT_DB_URL; default sqlite:///selftaught.db]."),
-]
-HomeOpt = Annotated[
-    Optional[Path],
-    typer.Option("--home", help="Folder for checkpoints and plots [env SELFTAUGHT_HOME; default ./selftaught-home]."),
-]
-#: --force of `run --resume` and `cai --resume` (docs/beyond-one-machine.md, "One process per run")
-FORCE_HELP = (
-    "With --resume: take the run over even if another live process holds its lease. That "
-    "process stops with one line at its next heartbeat (within a third of SELFTAUGHT_LEASE_SECONDS, "
-    "default 60 s), before writing more."
-)
-ThreadsOpt = Annotated[
-    Optional[int], typer.Option("--threads", min=0, help="torch threads (0 = all cores) [env SELFTAUGHT_TORCH_THREADS].")
-]
-
-
-def _settings(db: str | None = None, home: Path | None = None, threads: int | None = None):
-    from selftaught.settings import get_settings
-
-    s = get_settings()
-    return (db or s.db_url, home or s.home, s.torch_threads if threads is None else threads)
-
-
-def _quiet_prefect() -> None:
-    """Keep Prefect's INFO logs out of the progress bars (set PREFECT_LOGGING_LEVEL to see them)."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    # the temporary server Prefect starts without PREFECT_API_URL needs >20 s on a busy 2-core box
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-
-
-def _check_home(home: Path, init: str) -> None:
-    """The home folder is writable and has room for a round, before any run row exists."""
-    from selftaught.preflight import check_home, checkpoint_bytes
-
-    check_home(home, checkpoint_bytes(init))
-
-
-def _store(db: str, home: Path | str | None = None):
-    from selftaught.store import Store
-
-    return Store(db, home=home)
-
-
-def _checkpoint_folder(given: str, db: str | None, home: Path | None) -> tuple[Path, str]:
-    """``--checkpoint``: a model folder as given, or else a checkpoint id of the store
-    (``RUN/r3``), whose folder lies under HOME -> (the folder, what to record: the id or
-    the path given). Neither: the path as given (its load then says what is missing)."""
-    if Path(given).exists():
-        return Path(given), given
-    found = _store(*_settings(db, home)[:2]).get_checkpoint(given)
-    return (Path(found.path), found.id) if found is not None else (Path(given), given)
+# the names the `run` body below uses (issue 16 reworks that body in parallel; new code
+# calls the options module's names)
+_settings, _store, _check_home, _owned, _print_rounds = resolve, store_at, check_home, own_run, print_rounds
 
 
 # ----------------------------------------------------------------------- run / demo
-
-
-def _owned(db: str, run_id: str, fresh: bool, force: bool, home: Path):
-    """The run's lease, taken now (``flows/lease.py``) and released when the returned stack
-    exits: a resumed run that another process works on is refused here in one line, before
-    Prefect starts. A new run has no row yet: ``run_flow`` takes its lease once it has one.
-    Taken by the Store the run's stages write through (``open_store(db, home)``), which
-    checks the token on every stage write."""
-    from selftaught.flows.context import open_store
-    from selftaught.flows.lease import hold_run
-
-    held = ExitStack()
-    if not fresh:
-        held.enter_context(hold_run(open_store(db, home), run_id, force=force))
-    return held
 
 
 def _run(recipe, run_id: str, db: str, home: Path, threads: int, fresh: bool, recipe_file: Path,
@@ -129,49 +59,8 @@ def _run(recipe, run_id: str, db: str, home: Path, threads: int, fresh: bool, re
 
     verb = "starting" if fresh else "resuming"
     err.print(f"[bold]{verb} run[/] {run_id}  (store {db}, home {home})")
-    resume = _resume_command("run", recipe_file, run_id, db, home)
+    resume = resume_command("run", recipe_file, run_id, db, home)
     return run_flow_here(lambda: run_flow(run_id, recipe.model_dump(mode="json"), db, str(home), threads), resume, held)
-
-
-def run_flow_here(call: Callable[[], T], resume: str, held: ExitStack | None = None) -> T:
-    """``call()`` (a flow) in this process: progress bars on stderr, Prefect's temporary
-    server tied to this process, and Ctrl-C/SIGTERM ending in one line that says ``resume``.
-    ``held`` (the run's lease, ``_owned``) is released on the way out, a signal's included."""
-    _quiet_prefect()
-    from selftaught.cli.interrupts import stops_on_signals
-    from selftaught.cli.progress import RichReporter
-    from selftaught.flows.context import local_run_settings
-    from selftaught.flows.progress import set_reporter
-
-    with stops_on_signals(resume), held or ExitStack(), RichReporter(err) as rep:
-        previous = set_reporter(rep)
-        try:
-            with local_run_settings():
-                return call()
-        finally:
-            set_reporter(previous)
-
-
-def _resume_command(command: str, recipe_file: Path, run_id: str, db: str, home: Path) -> str:
-    """``selftaught COMMAND RECIPE --resume RUN``, with ``--db``/``--home`` where they differ
-    from what the environment gives."""
-    import shlex
-
-    default_db, default_home, _ = _settings()
-    words = ["selftaught", command, str(recipe_file), "--resume", run_id]
-    if db != default_db:
-        words += ["--db", db]
-    if Path(home) != Path(default_home):
-        words += ["--home", str(home)]
-    return shlex.join(words)
-
-
-def _print_rounds(db: str, run_id: str, timings: list[dict] | None = None, judge_version: str | None = None) -> list[dict]:
-    from selftaught.cli.tables import round_table
-
-    rows = _store(db).round_table(run_id, judge_version=judge_version)
-    console.print(round_table(rows, timings, title=f"run {run_id}"))
-    return rows
 
 
 @app.command()
@@ -196,16 +85,16 @@ def demo(
     from selftaught.flows.rounds import new_run_id
     from selftaught.recipe import Recipe, write_recipe
 
-    db, home, threads = _settings(db, home, threads)
+    db, home, threads = resolve(db, home, threads)
     recipe = Recipe(name=f"demo-{method}", method=method, rounds=rounds, seed=seed)
-    _check_home(home, recipe.policy.init)
+    check_home(home, recipe.policy.init)
     run_id = new_run_id(recipe)
     run_dir = RunContext(run_id, recipe, db, home).run_dir()
     recipe_file = write_recipe(recipe, run_dir / "recipe.yaml")  # what `run --resume` reads
     clock = time.perf_counter()
     timings = _run(recipe, run_id, db, home, threads, fresh=True, recipe_file=recipe_file)
     wall = time.perf_counter() - clock
-    rows = _print_rounds(db, run_id, timings)
+    rows = print_rounds(db, run_id, timings)
     from selftaught.cli.plots import plot_heldout
 
     out = plot or run_dir / "heldout.png"
@@ -329,8 +218,8 @@ def rounds(
     from selftaught.cli.tables import runs_table
     from selftaught.errors import StoreError
 
-    db = _settings(db)[0]
-    store = _store(db)
+    db = resolve(db)[0]
+    store = store_at(db)
     if run_id is None:
         runs = store.list_runs()
         if as_json:
@@ -343,7 +232,7 @@ def rounds(
     if as_json:
         print(json.dumps(store.round_table(run_id, judge_version=judge_version), default=str, indent=1))
     else:
-        _print_rounds(db, run_id, judge_version=judge_version)
+        print_rounds(db, run_id, judge_version=judge_version)
 
 
 @app.command()
@@ -388,7 +277,7 @@ def samples(
         split_v = Split(split) if split else None
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    rows = _store(_settings(db)[0]).query_samples(
+    rows = store_at(resolve(db)[0]).query_samples(
         run_id=run, round_index=round_index, problem=problem, outcome=outcome_v, judge=judge,
         source=source_v, rationalized=rationalized, checkpoint_id=checkpoint, min_score=min_score,
         max_score=max_score, text=text, problem_text=search, split=split_v, judge_version=judge_version, order_by=sort,
@@ -433,44 +322,16 @@ def eval_(
               selftaught eval --checkpoint RUN/r3 --problems heldout.jsonl    # by id, from any directory
     """
     from selftaught.loops.arithmetic import load_problems_jsonl
-    from selftaught.loops.evaluate import evaluate
-    from selftaught.loops.checkpoint import verify_for_load
-    from selftaught.loops.policy import load_policy
-    from selftaught.recipe import Recipe
+    from selftaught.service.evaluate import evaluate_checkpoint
 
-    threads = _settings(threads=threads)[2]
+    threads = resolve(threads=threads)[2]
     probs = load_problems_jsonl(problems)
-    folder, name = _checkpoint_folder(checkpoint, db, home)
-    verify_for_load(folder)  # a damaged checkpoint: one line, before anything loads
+    folder, name = checkpoint_folder(checkpoint, db, home)
     prompt: dict = {"format": prompt_format, "answer_format": answer_format, "system": system}
     if instruction is not None:
         prompt["instruction"] = instruction or None
-    try:
-        recipe = Recipe.model_validate({"judge": judge, "policy": {"init": str(folder.resolve())}, "prompt": prompt})
-    except ValueError as e:  # pydantic's ValidationError: one line per the CLI's rule
-        from selftaught.errors import ConfigError
-
-        first = e.errors()[0] if hasattr(e, "errors") else {"loc": (), "msg": str(e)}
-        raise ConfigError(f"{'.'.join(map(str, first['loc']))}: {first['msg'].removeprefix('Value error, ')}") from None
-    from selftaught.flows.context import RunContext
-
-    ctx = RunContext(run_id="eval", recipe=recipe, db_url="", home=Path("."))
-    policy = load_policy(folder, threads=threads)
-    from selftaught.loops.prompting import tokenizer_of
-
-    ev, _, _ = evaluate(
-        policy, probs, k=k, seed=seed, checkpoint_id=name,
-        temperature=recipe.evaluate.temperature if temperature is None else temperature,
-        judge=ctx.judge(), max_new_tokens=max_new_tokens or recipe.generate.max_new_tokens,
-        prompts=ctx.style.render_all(probs, tokenizer_of(policy)), answer_fn=ctx.answer_fn(),
-        batch_size=recipe.generate.batch_size,
-    )
-    result = {
-        "checkpoint": name, "problems": str(problems), "n_problems": ev.n_problems, "k": ev.k,
-        "prompt": recipe.prompt.format, "answer_format": recipe.prompt.answer_format, "strict": recipe.prompt.strict,
-        "greedy_accuracy": ev.greedy_accuracy, "pass_at_1": ev.pass_at_1,
-        f"pass_at_{k}": ev.pass_at_k, f"maj_at_{k}": ev.maj_at_k,
-    }
+    result = evaluate_checkpoint(folder, name, probs, problems, judge=judge, prompt=prompt, k=k, seed=seed,
+                                 temperature=temperature, max_new_tokens=max_new_tokens, threads=threads)  # fmt: skip
     if as_json:
         print(json.dumps(result, indent=1))
     else:
@@ -489,7 +350,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     """
     from selftaught.store import migrations
 
-    url = _settings(db)[0]
+    url = resolve(db)[0]
     migrations.upgrade(url, revision)
     console.print(f"{_safe(url)}: at revision {migrations.current(url)}")
 
@@ -502,7 +363,7 @@ def db_current(db: DbOpt = None) -> None:
     """
     from selftaught.store import migrations
 
-    url = _settings(db)[0]
+    url = resolve(db)[0]
     cur = migrations.current(url)
     head = migrations.head()
     state = "up to date" if cur == head else ("empty: run `selftaught db upgrade`" if cur is None else f"behind head {head}")
@@ -543,7 +404,7 @@ def main() -> None:
     except ImportError:  # pragma: no cover - older typer
         from click import exceptions as click_errors
 
-    _quiet_prefect()  # before anything imports prefect
+    quiet_prefect()  # before anything imports prefect
     try:
         code = app(standalone_mode=False)  # click returns typer.Exit's code instead of exiting
         sys.exit(code if isinstance(code, int) else 0)

@@ -25,7 +25,7 @@ def smollm2(
     Example:  selftaught model smollm2 models/smollm2-135m-instruct
               # then in a recipe:  policy: {init: models/smollm2-135m-instruct}
     """
-    from selftaught.cli.main import console, err
+    from selftaught.cli.options import console, err
     from selftaught.errors import ConfigError
     from selftaught.loops.chat import load_smollm2
     from selftaught.loops.policy import quiet_transformers

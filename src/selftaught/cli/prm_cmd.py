@@ -10,13 +10,14 @@ from typing import Annotated, Optional
 
 import typer
 
+from selftaught.cli.options import StoreUrlOpt
+
 prm_app = typer.Typer(
     help="Process/outcome reward models: label steps by Monte-Carlo rollouts (Math-Shepherd), "
     "train an ORM or a PRM from the store, export TRL stepwise data.",
     no_args_is_help=True,
 )
 
-DbOpt = Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")]
 ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")]
 HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Folder holding runs/ (checkpoints) [env SELFTAUGHT_HOME].")]
 RoundsOpt = Annotated[Optional[list[int]], typer.Option("--round", help="Round index; repeat for several rounds.")]
@@ -36,7 +37,7 @@ def label(
     seed: Annotated[int, typer.Option(help="Rollout seed.")] = 0,
     batch_size: Annotated[int, typer.Option(min=1, help="Step prefixes per generate call (x rollouts sequences).")] = 64,
     backend: Annotated[str, typer.Option(help="Rollout sampler: hf (in-process generate) or vllm (a CUDA GPU and the vllm extra; docs/vllm.md).")] = "hf",
-    db: DbOpt = None,
+    db: StoreUrlOpt = None,
     home: HomeOpt = None,
     threads: ThreadsOpt = None,
 ) -> None:
@@ -50,16 +51,16 @@ def label(
     """
     import time
 
-    from selftaught.cli.main import _settings, _store, console, err
+    from selftaught.cli.options import console, err, resolve, store_at
     from selftaught.prm.stored import label_round
 
     if backend not in ("hf", "vllm"):
         raise typer.BadParameter(f"must be hf or vllm, got {backend!r}", param_hint="--backend")
-    db, home, threads = _settings(db, home, threads)
+    db, home, threads = resolve(db, home, threads)
     delim = None if delimiter is None else delimiter.encode().decode("unicode_escape")
     clock = time.perf_counter()
     new, stats = label_round(
-        _store(db, home), run, round_, rollouts=rollouts, temperature=temperature, max_new_tokens=max_new_tokens,
+        store_at(db, home), run, round_, rollouts=rollouts, temperature=temperature, max_new_tokens=max_new_tokens,
         checkpoint=checkpoint, judge=judge, limit=limit, seed=seed, batch_size=batch_size, threads=threads,
         delimiter=delim, backend=backend,
     )  # fmt: skip
@@ -90,7 +91,7 @@ def train(
     balance: Annotated[str, typer.Option(help="Cross-entropy weights (PRM, classify ORM): class (the two classes equal overall), prompt (equal within each prompt; one-class prompts left out) or none.")] = "class",
     eval_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of problems held out for the quality figures.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Training seed.")] = 0,
-    db: DbOpt = None,
+    db: StoreUrlOpt = None,
     home: HomeOpt = None,
     threads: ThreadsOpt = None,
 ) -> None:
@@ -109,7 +110,7 @@ def train(
     Example:  selftaught prm train demo-20261125-101500 --round 1 --kind prm
               selftaught prm train --data steps.jsonl --base runs/x/round-001 --out prm-x
     """
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.options import console, resolve, store_at
     from selftaught.prm.stored import train_reward_model
     from selftaught.prm.train import RMSettings
 
@@ -119,7 +120,7 @@ def train(
         raise typer.BadParameter(f"must be pairwise or classify, got {objective!r}", param_hint="--objective")
     if balance not in ("class", "prompt", "none"):
         raise typer.BadParameter(f"must be class, prompt or none, got {balance!r}", param_hint="--balance")
-    db, home, threads = _settings(db, home, threads)
+    db, home, threads = resolve(db, home, threads)
     cfg = RMSettings(lr=lr, steps=steps, batch_size=batch_size, seed=seed, objective=objective,  # type: ignore[arg-type]
                      balance=balance)  # type: ignore[arg-type]
     if data is not None:
@@ -129,7 +130,7 @@ def train(
             raise typer.BadParameter("needs --base (the model to start from) and --out or a RUN", param_hint="--data")
         dest = out or Path(home) / "runs" / str(run) / f"{kind}-file"
         ckpt, metrics = train_from_file(
-            _store(db, home) if run else None, run, data, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
+            store_at(db, home) if run else None, run, data, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
             threads=threads,
         )  # fmt: skip
         console.print(f"{kind} checkpoint {ckpt.id} at {ckpt.path}" + ("" if run else " (not recorded: no RUN)"))
@@ -140,7 +141,7 @@ def train(
         raise typer.BadParameter("give a RUN and at least one --round (or --data FILE)", param_hint="RUN")
     dest = out or Path(home) / "runs" / run / f"{kind}-r{max(rounds)}"
     ckpt, metrics = train_reward_model(
-        _store(db, home), run, rounds, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
+        store_at(db, home), run, rounds, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
         eval_fraction=eval_fraction, threads=threads,
     )  # fmt: skip
     console.print(f"{kind} checkpoint {ckpt.id} at {ckpt.path}")
@@ -154,18 +155,18 @@ def export(
     run: Annotated[str, typer.Option("--run", help="The run whose labels to export.")],
     rounds: RoundsOpt,
     soft: Annotated[bool, typer.Option(help="Soft labels (fraction of successful rollouts) instead of hard (any).")] = False,
-    db: DbOpt = None,
+    db: StoreUrlOpt = None,
 ) -> None:
     """Export step labels in TRL's stepwise-supervision format: one row per solution with
     `prompt`, `completions` (the steps) and `labels` (one per step), plus where it came from.
 
     Example:  selftaught prm export steps.jsonl --run demo-20261125-101500 --round 1
     """
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.options import console, resolve, store_at
     from selftaught.prm.stored import export_stepwise
 
-    db, _, _ = _settings(db, None, None)
-    n = export_stepwise(_store(db), run, rounds, out, soft=soft)
+    db, _, _ = resolve(db, None, None)
+    n = export_stepwise(store_at(db), run, rounds, out, soft=soft)
     console.print(f"wrote {n} solutions to {out}")
 
 

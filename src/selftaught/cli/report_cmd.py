@@ -7,11 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
+from selftaught.cli.options import RunArg, StoreUrlOpt
+
 
 def report(
-    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run id.")],
+    run_id: RunArg,
     out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Where to write the page [default: HOME/runs/RUN/report.html].")] = None,
-    db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
+    db: StoreUrlOpt = None,
     home: Annotated[Optional[Path], typer.Option("--home", help="Folder for checkpoints and reports [env SELFTAUGHT_HOME].")] = None,
     judge_version: Annotated[Optional[str], typer.Option("--judge-version", help="Read the verdicts of this judge version (`selftaught rejudge`) [default: the version each round used].")] = None,
 ) -> None:
@@ -23,12 +25,12 @@ def report(
     """
     import re
 
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.options import console, resolve, store_at
     from selftaught.report.html import write_report
 
-    db, home, _ = _settings(db, home)
+    db, home, _ = resolve(db, home)
     path = out or Path(home) / "runs" / re.sub(r"[^A-Za-z0-9_.-]", "_", run_id) / "report.html"
-    write_report(_store(db, home), run_id, path, judge_version=judge_version)
+    write_report(store_at(db, home), run_id, path, judge_version=judge_version)
     console.print(f"wrote {path}")
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from selftaught.cli.options import JsonOpt, StoreUrlOpt
 from typer.core import TyperGroup
 
 
@@ -38,7 +40,7 @@ schedule_app = typer.Typer(
 
 
 def _console():
-    from selftaught.cli.main import console
+    from selftaught.cli.options import console
 
     return console
 
@@ -53,7 +55,7 @@ def add(
     extra_rounds: Annotated[int, typer.Option("--extra-rounds", min=1, help="Rounds each firing adds to the run.")] = 1,
     pool: Annotated[str, typer.Option(help="Prefect process work pool (created if missing).")] = "selftaught",
     name: Annotated[Optional[str], typer.Option(help="Deployment name [default: the run id].")] = None,
-    db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
+    db: StoreUrlOpt = None,
     home: Annotated[Optional[Path], typer.Option("--home", help="Checkpoints folder [env SELFTAUGHT_HOME].")] = None,
     threads: Annotated[Optional[int], typer.Option("--threads", min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")] = None,
 ) -> None:
@@ -65,7 +67,7 @@ def add(
     Example:  selftaught schedule recipes/arithmetic-star.yaml --interval 3600 --run-id hourly
               selftaught schedule recipes/arithmetic-star.yaml --cron "0 3 * * *" --fresh
     """
-    from selftaught.cli.main import _settings
+    from selftaught.cli.options import resolve
     from selftaught.flows.rounds import new_run_id
     from selftaught.flows.schedule import register
     from selftaught.recipe import load_recipe
@@ -74,7 +76,7 @@ def add(
 
     recipe = load_recipe(recipe_file)
     check_task(recipe)  # the problems load, before anything is registered
-    db, home, threads = _settings(db, home, threads)
+    db, home, threads = resolve(db, home, threads)
     run_id = run_id or new_run_id(recipe)
     deployed = register(
         recipe.model_dump(mode="json"), run_id=run_id, db_url=db, home=str(home), cron=cron,
@@ -86,7 +88,7 @@ def add(
 
 
 @schedule_app.command("list")
-def list_(as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False) -> None:
+def list_(as_json: JsonOpt = False) -> None:
     """The scheduled runs: schedule, paused or not, last and next firing.
 
     Example:  selftaught schedule list

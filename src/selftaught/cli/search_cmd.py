@@ -4,7 +4,9 @@ searches``: the searches in the store, or one search's nodes.
 In: a policy checkpoint, a method and budget, optionally an ORM/PRM checkpoint
 (``selftaught prm train``), problems (the embedded held-out split or a JSONL file). Out:
 accuracy and cost printed, and the search stored (every candidate, partial path, score and
-the selection: ``selftaught searches --show ID``). torch is imported only when a search runs.
+the selection: ``selftaught searches --show ID``). ``search`` checks its options and calls
+``service/search.py`` (load the models, search, store); ``searches`` reads the store.
+torch is imported only when a search runs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from selftaught.cli.options import JsonOpt, StoreUrlOpt
 
 #: what ``--method`` accepts; ``bon`` means bon-prm with a PRM, else bon-orm
 METHOD_CHOICES = ("greedy", "majority", "bon", "bon-orm", "bon-prm", "vote-orm", "vote-prm", "beam", "mcts", "revise")
@@ -42,8 +46,8 @@ def search(
     delimiter: Annotated[Optional[str], typer.Option(help="Step delimiter for user data (e.g. '\\n'); default the <think> format.")] = None,
     seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
     run: Annotated[Optional[str], typer.Option(help="Record the search under this run id (created if missing).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
-    db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
+    as_json: JsonOpt = False,
+    db: StoreUrlOpt = None,
     home: Annotated[Optional[Path], typer.Option("--home", help="Folder holding runs/ (checkpoint ids) [env SELFTAUGHT_HOME].")] = None,
     threads: Annotated[Optional[int], typer.Option(min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")] = None,
 ) -> None:
@@ -58,7 +62,7 @@ def search(
               selftaught search --checkpoint ck --method bon --budget 8 --orm /tmp/st7/orm --run tts
               selftaught searches --show beam-b16-0123abcd45
     """
-    from selftaught.cli.main import _checkpoint_folder, _settings, _store, console
+    from selftaught.cli.options import checkpoint_folder, console, resolve
     from selftaught.errors import ConfigError
     from selftaught.loops.arithmetic import load_problems_jsonl, make_problems
     from selftaught.records import Split
@@ -74,24 +78,13 @@ def search(
                        delimiter=None if delimiter is None else delimiter.encode().decode("unicode_escape"),
                        seed=seed)  # fmt: skip
     check_models(cfg, orm=orm is not None, prm=prm is not None)
-    db, home, threads = _settings(db, home, threads)
+    db, home, threads = resolve(db, home, threads)
     probs = load_problems_jsonl(problems_file) if problems_file else make_problems(problems, Split.HELDOUT, seed=seed)
-    store = _store(db, home)  # open (and migrate-check) the store before minutes of search
-    folder, recorded = _checkpoint_folder(checkpoint, db, home)
+    folder, recorded = checkpoint_folder(checkpoint, db, home)
+    from selftaught.service.search import search_and_store
 
-    from selftaught.loops.policy import load_policy
-    from selftaught.prm.scorers import load_orm, load_prm
-    from selftaught.search import run_search
-
-    policy = load_policy(folder, threads=threads)
-    orm_m = load_orm(orm, threads=threads) if orm else None
-    prm_m = load_prm(prm, threads=threads) if prm else None
-    record = run_search(policy, probs, cfg, orm=orm_m, prm=prm_m, checkpoint=recorded)
-    record = _with_models(record, orm, prm)
-    if run is not None and store.get_run(run) is None:
-        store.create_run(run, name="search", recipe={"kind": "search"})
-    store.add_problems(probs)
-    new = store.add_search(record, run_id=run)
+    done = search_and_store(cfg, probs, folder, recorded, orm=orm, prm=prm, run=run, db=db, home=home, threads=threads)
+    record, new = done.record, done.new
     n = len(record.results)
     summary = {
         "search": record.id, "method": name, "budget": budget, "n_problems": n, "accuracy": record.accuracy,
@@ -107,29 +100,23 @@ def search(
     console.print(f"inspect: selftaught searches --show {record.id}")
 
 
-def _with_models(record, orm: Path | None, prm: Path | None):
-    from dataclasses import replace
-
-    return replace(record, config={**record.config, "orm": str(orm) if orm else None, "prm": str(prm) if prm else None})
-
-
 def searches(
     run: Annotated[Optional[str], typer.Option(help="Only this run's searches.")] = None,
     show: Annotated[Optional[str], typer.Option(help="Print this search's nodes (per problem, as a tree).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="With --show: at most this many problems.")] = 3,
-    as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts.")] = False,
-    db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
+    as_json: JsonOpt = False,
+    db: StoreUrlOpt = None,
 ) -> None:
     """List stored searches (method, budget, accuracy, cost), or show one search's nodes.
 
     Example:  selftaught searches --run tts
               selftaught searches --show beam-b16-0123abcd45 --limit 2
     """
-    from selftaught.cli.main import _settings, _store, console
+    from selftaught.cli.options import console, resolve, store_at
     from selftaught.errors import StoreError
 
-    db = _settings(db)[0]
-    store = _store(db)
+    db = resolve(db)[0]
+    store = store_at(db)
     if show is None:
         rows = store.list_searches(run)
         if as_json:
