@@ -233,7 +233,8 @@ def run(
     """Run (or resume) the rounds a recipe describes.
 
     The recipe is validated before anything runs; a bad key, type or path fails with file,
-    line and reason. Resuming a run re-runs only the stages not marked done in the store;
+    line and reason. Resuming a run re-runs only the stages not marked done in the store (to
+    add rounds, raise `rounds:` in the recipe and resume);
     a round never starts from a checkpoint that fails its manifest check (SELFTAUGHT_VERIFY).
     One process works on a run at a time: resuming a run another live process works on is
     refused, naming it (a run whose process died on this machine resumes at once).
@@ -274,9 +275,12 @@ def run(
             started = recipe_from_dict(stored["recipe"]).model_dump(mode="json")
         except ConfigError:
             started = stored["recipe"]
-        if started != recipe.model_dump(mode="json"):
+        now = recipe.model_dump(mode="json")
+        if not (started.get("stages") or now.get("stages")):  # more rounds (`rounds:` raised) resume the run
+            started, now = {**started, "rounds": None}, {**now, "rounds": None}
+        if started != now:
             raise ConfigError(
-                f"the recipe differs from the one run {resume!r} started with; start a new run instead",
+                f"the recipe differs from the one run {resume!r} started with (other than rounds:); start a new run instead",
                 file=str(recipe_file),
             )
         run_id = resume
