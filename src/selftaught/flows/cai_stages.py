@@ -136,7 +136,8 @@ def revise_stage(ctx: RunContext, index: int) -> None:
             temperature=c.temperature, seed=_seed(ctx, index, "generate"), min_overlap=c.min_overlap,
         )  # fmt: skip
         answers = _answers(ctx, index, problems)
-        critiques, revisions, failures = critique_and_revise(answers, problems, round_constitution(ctx, index), policy, cfg)
+        constitution = round_constitution(ctx, index)
+        critiques, revisions, failures = critique_and_revise(answers, problems, constitution, policy, cfg)
         n_new = ctx.store.add_critiques(ctx.run_id, index, critiques)
         n_new += ctx.store.add_revisions(ctx.run_id, index, revisions)
         advance(len(answers))
