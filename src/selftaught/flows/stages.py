@@ -6,9 +6,9 @@ done through ``run_stage`` (``flows/context.py``). ``loops/methods.PLANS`` says 
 stages a round runs; ``flows/rounds.py`` maps them to these tasks (and to the Constitutional
 AI ones of ``flows/cai_stages.py``). The preference stages take their pairs from
 ``PAIR_SOURCES``: verified samples (dpo) or AI feedback (rl-cai); CAI rows are rendered with
-the policy's chat template before training (``_rows_for_training``). Every model a stage loads goes on the run's
-placement (``ctx.placement``: the recipe's device and dtype, ``hardware.py``), and the
-stage hands that placement to ``run_stage`` to be recorded."""
+the policy's chat template before training (``_rows_for_training``). Every model a stage
+loads goes on the run's placement (``ctx.placement``: the recipe's device and dtype,
+``hardware.py``), and the stage hands that placement to ``run_stage`` to be recorded."""
 
 from __future__ import annotations
 
