@@ -49,7 +49,7 @@ from selftaught.errors import ConfigError
 from selftaught.loops.defaults import DemoConfig
 from selftaught.loops.prompting import CHAT_HINT
 from selftaught.loops.methods import CAI_FAMILIES, FAMILY, Family, RoundMethod
-from selftaught.recipe_cai import ConstitutionSpec, is_cai, is_old_cai, translate_old, with_cai_defaults
+from selftaught.recipe_cai import ConstitutionSpec, check_cai, is_cai, is_old_cai, translate_old, with_cai_defaults
 
 Method = RoundMethod  # the recipe's closed set of round types (rft, star, distill, grpo, rloo, dpo, sl-cai, rl-cai)
 from selftaught.records import SamplingParams
@@ -488,31 +488,8 @@ class Recipe(_Strict):
             raise ValueError("search: only rft/star rounds generate by search, and this recipe has none")
         if not self.reward or any(w < 0 for w in self.reward.values()) or sum(self.reward.values()) <= 0:
             raise ValueError("reward: weights must be >= 0 with a positive sum")
-        self._cai_consistent()
+        check_cai(self)
         return self
-
-    def _cai_consistent(self) -> None:
-        """CAI rounds (sl-cai, rl-cai) read prompts and a constitution; no other round does."""
-        cai = {FAMILY[m] in CAI_FAMILIES for m in self.methods()}
-        if cai == {True, False}:
-            raise ValueError("stages: sl-cai/rl-cai rounds cannot be mixed with other methods (their task is prompts)")
-        if True in cai:
-            if self.task.kind != "prompts":
-                raise ValueError("sl-cai/rl-cai rounds need `task: {kind: prompts}` (prompts without answers)")
-            if self.judge != "constitution":
-                raise ValueError("sl-cai/rl-cai rounds are judged by their constitution: `judge: constitution`")
-            for what, given in (("curriculum", self.curriculum), ("search", self.search), ("teacher", self.teacher)):
-                if given is not None:
-                    raise ValueError(f"{what}: not used by sl-cai/rl-cai rounds")
-            if self.generate.backend == "vllm":
-                raise ValueError("generate.backend: sl-cai/rl-cai rounds answer with the HF chat model (hf)")
-            return
-        if self.task.kind == "prompts":
-            raise ValueError("task kind prompts: only sl-cai/rl-cai rounds (prompts have no answers to verify)")
-        if self.judge == "constitution" or "constitution" in self.reward:
-            raise ValueError("`constitution` judges only sl-cai/rl-cai rounds")
-        if self.constitution is not None:
-            raise ValueError("constitution: only sl-cai/rl-cai rounds read it")
 
     def methods(self) -> tuple[Method, ...]:
         """The method of every round 1..rounds."""

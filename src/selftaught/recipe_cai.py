@@ -98,6 +98,33 @@ def _merge(defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, A
     return out
 
 
+def check_cai(recipe: Any) -> None:
+    """CAI rounds (sl-cai, rl-cai) read prompts and a constitution; no other round does
+    (``Recipe``'s after-validator; raises ``ValueError`` with the reason)."""
+    from selftaught.loops.methods import CAI_FAMILIES, FAMILY
+
+    cai = {FAMILY[m] in CAI_FAMILIES for m in recipe.methods()}
+    if cai == {True, False}:
+        raise ValueError("stages: sl-cai/rl-cai rounds cannot be mixed with other methods (their task is prompts)")
+    if True in cai:
+        if recipe.task.kind != "prompts":
+            raise ValueError("sl-cai/rl-cai rounds need `task: {kind: prompts}` (prompts without answers)")
+        if recipe.judge != "constitution":
+            raise ValueError("sl-cai/rl-cai rounds are judged by their constitution: `judge: constitution`")
+        for what in ("curriculum", "search", "teacher"):
+            if getattr(recipe, what) is not None:
+                raise ValueError(f"{what}: not used by sl-cai/rl-cai rounds")
+        if recipe.generate.backend == "vllm":
+            raise ValueError("generate.backend: sl-cai/rl-cai rounds answer with the HF chat model (hf)")
+        return
+    if recipe.task.kind == "prompts":
+        raise ValueError("task kind prompts: only sl-cai/rl-cai rounds (prompts have no answers to verify)")
+    if recipe.judge == "constitution" or "constitution" in recipe.reward:
+        raise ValueError("`constitution` judges only sl-cai/rl-cai rounds")
+    if recipe.constitution is not None:
+        raise ValueError("constitution: only sl-cai/rl-cai rounds read it")
+
+
 # ------------------------------------------------------------------ old CAI recipe files
 
 #: old top-level key -> where it lives now (a key may feed two sections: train and dpo)
