@@ -48,9 +48,7 @@ def test_shipped_recipes_load(path, request, tmp_path):
 
 @pytest.mark.parametrize("path", CAI_RECIPES, ids=lambda p: p.name)
 def test_shipped_cai_recipes_load(path):
-    from selftaught.cai_recipe import load_cai_recipe
-
-    assert load_cai_recipe(path).rounds >= 1
+    assert load_recipe(path).rounds >= 1
 
 
 def test_recipe_fields_reach_the_loop_config(tmp_path):

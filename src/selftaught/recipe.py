@@ -13,8 +13,9 @@
     train: {lr: 5.0e-4, steps: 60, batch_size: 32}
     evaluate: {k: 8}
 
-Other round types (``method:`` grpo | rloo | dpo | distill) take their settings from the
-``grpo:``, ``rloo:``, ``dpo:`` and ``teacher:`` sections; ``reward:`` weights the verifiers
+Other round types (``method:`` grpo | rloo | dpo | distill | sl-cai | rl-cai) take their
+settings from the ``grpo:``, ``rloo:``, ``dpo:``, ``teacher:`` and ``constitution:`` sections
+(Constitutional AI: ``recipe_cai.py``, which also reads old CAI recipe files); ``reward:`` weights the verifiers
 that score RL rollouts; ``lora:`` switches every trainer to low-rank adapters;
 ``curriculum:`` keeps only prompts whose pass rate lies in a band; ``stages:`` lists one
 method per round (the R1 pipeline: ``[grpo, rft, grpo, dpo]``), each round starting from
@@ -47,9 +48,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from selftaught.errors import ConfigError
 from selftaught.loops.defaults import DemoConfig
 from selftaught.loops.prompting import CHAT_HINT
-from selftaught.loops.methods import Family, RoundMethod
+from selftaught.loops.methods import CAI_FAMILIES, FAMILY, Family, RoundMethod
+from selftaught.recipe_cai import ConstitutionSpec, check_cai, is_cai, is_old_cai, translate_old, with_cai_defaults
 
-Method = RoundMethod  # the recipe's closed set of round types (rft, star, distill, grpo, rloo, dpo)
+Method = RoundMethod  # the recipe's closed set of round types (rft, star, distill, grpo, rloo, dpo, sl-cai, rl-cai)
 from selftaught.records import SamplingParams
 from selftaught.yamlfile import line_of, parse_yaml, validate
 
@@ -79,22 +81,22 @@ def _check_processes(processes: int, info: ValidationInfo) -> int:
 
 
 class TaskSpec(_Strict):
-    kind: Literal["arithmetic", "file"] = "arithmetic"
-    "`arithmetic`: the embedded task; `file`: problems from JSONL files."
+    kind: Literal["arithmetic", "file", "prompts"] = "arithmetic"
+    "`arithmetic`: the embedded task; `file`: problems from JSONL files; `prompts`: CAI prompts without answers (the bundled split, or train/heldout JSONL of {id, prompt, tags})."
     digits: int = Field(_D.digits, ge=1, le=6)
     "Arithmetic only: digits per operand."
     n_train: int = Field(_D.n_train, ge=1)
     "Arithmetic only: size of the training-problem pool."
     n_heldout: int = Field(_D.n_heldout, ge=1)
-    "Arithmetic only: held-out problems (never trained on)."
+    "Arithmetic: held-out problems (never trained on); prompts: the first N held-out prompts."
     n_cold_start: int = Field(_D.n_cold_start, ge=1)
     "Arithmetic only: worked examples for the cold-start SFT."
     prompts_per_round: int = Field(_D.prompts_per_round, ge=1)
     "Problems drawn per round, rotating through the pool."
     train: Path | None = None
-    "File only: JSONL of training problems (id, prompt, answer[, solution])."
+    "File: JSONL of training problems (id, prompt, answer[, solution]); prompts: JSONL of training prompts (default: the bundled split)."
     heldout: Path | None = None
-    "File only: JSONL of held-out problems."
+    "File: JSONL of held-out problems; prompts: JSONL of held-out prompts (default: the bundled split)."
 
     @model_validator(mode="after")
     def _files_given_for_file_kind(self) -> TaskSpec:
@@ -354,13 +356,13 @@ class PromptSpec(_Strict):
 
 
 #: the ``Problem`` fields each task kind's problems carry (what a judge reads: its class's ``reads``)
-_TASK_CARRIES = {"arithmetic": {"answer", "solution"}, "file": {"answer", "solution"}}
+_TASK_CARRIES = {"arithmetic": {"answer", "solution"}, "file": {"answer", "solution"}, "prompts": {"tags"}}
 
 
 class Recipe(_Strict):
     name: str = "arithmetic"
     method: Method = Method(_D.method)
-    "rft | star | distill | grpo | rloo | dpo (the method of every round unless `stages` is given)"
+    "rft | star | distill | grpo | rloo | dpo | sl-cai | rl-cai (the method of every round unless `stages` is given)"
     stages: tuple[Method, ...] = ()
     "One method per round, e.g. [grpo, rft, grpo, dpo]; sets `rounds` to its length."
     rounds: int = Field(_D.rounds, ge=1, le=1000)
@@ -375,7 +377,7 @@ class Recipe(_Strict):
     "Model-dependent defaults (profiles.py): tiny (the embedded model), instruct (chat template), base; `auto` (in a file) picks from policy.init."
     prompt: PromptSpec = PromptSpec()
     judge: str = "arithmetic"
-    "Name of the verifier that judges samples: arithmetic, math, code, choice or keyword."
+    "Name of the verifier that judges samples: arithmetic, math, code, choice or keyword; `constitution` (the `constitution:` section) for sl-cai/rl-cai rounds."
     reward: dict[str, float] = {"arithmetic": 1.0, "format": 0.2}
     "RL rewards: verifier name -> weight (`judge`'s name means the recipe's judge; `format` scores the prompt's answer format). Unset: {judge: 1} plus format 0.2 for the think format."
     backend: Literal["hf", "vllm"] = "hf"
@@ -394,6 +396,8 @@ class Recipe(_Strict):
     "The teacher of `distill` rounds."
     search: SearchSpec | None = None
     "Test-time search instead of plain sampling in rft/star rounds' generate stage (off when absent)."
+    constitution: ConstitutionSpec | None = None
+    "Constitutional AI: the constitution and its settings (sl-cai/rl-cai rounds only; filled in for them)."
     keep_checkpoints: int | None = Field(None, ge=1)
     "Keep the weights of only the newest N checkpoints of the run (older ones are pruned; the store keeps their rows, marked pruned). None keeps all."
 
@@ -410,6 +414,11 @@ class Recipe(_Strict):
         from selftaught.profiles import resolve
 
         return resolve(data) if isinstance(data, dict) else data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cai_defaults(cls, data: Any) -> Any:  # defined after _profile_defaults: runs before it
+        return with_cai_defaults(data) if isinstance(data, dict) else data
 
     @field_validator("device")
     @classmethod
@@ -477,6 +486,7 @@ class Recipe(_Strict):
             raise ValueError("search: only rft/star rounds generate by search, and this recipe has none")
         if not self.reward or any(w < 0 for w in self.reward.values()) or sum(self.reward.values()) <= 0:
             raise ValueError("reward: weights must be >= 0 with a positive sum")
+        check_cai(self)
         return self
 
     def methods(self) -> tuple[Method, ...]:
@@ -488,9 +498,11 @@ class Recipe(_Strict):
         return self.methods()[index - 1]
 
     def family_for_round(self, index: int) -> Family:
-        from selftaught.loops.methods import FAMILY
-
         return FAMILY[self.method_for_round(index)]
+
+    def is_cai(self) -> bool:
+        """Whether the rounds are Constitutional AI rounds (then all of them are)."""
+        return FAMILY[self.methods()[0]] in CAI_FAMILIES
 
     def placement(self) -> Any:
         """The device and dtype every stage uses on this machine (``hardware.decide``)."""
@@ -608,9 +620,17 @@ def _resolve_paths(recipe: Recipe, base: Path, root, file: str) -> Recipe:
                                   file=file, line=line_of(root, ("search", key)))  # fmt: skip
             models[key] = str(p)
         search = search.model_copy(update=models)
+    constitution = recipe.constitution
+    if constitution is not None:
+        from selftaught.constitution import BUNDLED
+
+        name = constitution.name
+        if name not in BUNDLED and not Path(name).is_absolute():
+            constitution = constitution.model_copy(update={"name": str((base / name).resolve())})
     return recipe.model_copy(
-        update={"task": task.model_copy(update=updates), "teacher": teacher, "search": search}
-    )
+        update={"task": task.model_copy(update=updates), "teacher": teacher, "search": search,
+                "constitution": constitution}
+    )  # fmt: skip
 
 
 def _check_backends(recipe: Recipe, root, file: str) -> None:
@@ -635,7 +655,19 @@ def load_recipe(path: str | Path) -> Recipe:
         raise ConfigError("file not found", file=file)
     data, root = parse_yaml(path.read_text(encoding="utf-8"), file)
     base = path.parent.resolve()
-    if isinstance(data, dict) and isinstance(data.get("policy"), dict) and isinstance(data["policy"].get("init"), str):
+    if is_old_cai(data):
+        import sys
+
+        from selftaught.recipe_cai import first_line
+
+        line = first_line(root)
+        data, root = translate_old(data, root)
+        print(f"{file}:{line}: an old CAI recipe (top-level mode:, passes: ...), read as method: "
+              f"{data['method']} with a constitution: section; see recipes/cai-smollm2.yaml for the new form",
+              file=sys.stderr)  # fmt: skip
+    policy = data.get("policy") if isinstance(data, dict) else None
+    chat_name = isinstance(policy, dict) and policy.get("init") in ("smollm2", "tiny") and is_cai(data)
+    if isinstance(policy, dict) and isinstance(policy.get("init"), str) and not chat_name:
         # before validation: the profile's defaults depend on what the model is
         from selftaught.profiles import resolve_init
 
@@ -650,7 +682,10 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def recipe_from_dict(data: dict) -> Recipe:
-    """Validate a recipe given as plain data (as stored with a run)."""
+    """Validate a recipe given as plain data (as stored with a run; an old CAI run's is read
+    in the new form)."""
+    if data.get("kind") == "cai":
+        data = translate_old({k: v for k, v in data.items() if k != "kind"}, None)[0]
     return validate(Recipe, data, None, "<recipe>")
 
 

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from selftaught.constitution import bundled_path, constitution_hash, load_constitution
-from selftaught.flows.cai import run_cai
+from selftaught.flows.rounds import run_rounds
 from selftaught.records import SampleSource
 from selftaught.store import Store
 from tests.cai_flow.test_cai_flow import _recipe
@@ -18,8 +18,8 @@ from tests.helpers import BIN, cli_env, run_cli
 
 def test_rl_round_stores_pairs_with_probabilities_and_trains_dpo(tmp_path):
     url = f"sqlite:///{tmp_path / 'store.db'}"
-    recipe = _recipe(bundled_path("concise"), mode="rl", threshold=0.5, n_train=2, n_heldout=2)
-    run_cai("rl", recipe, url, str(tmp_path / "home"))
+    recipe = _recipe(bundled_path("concise"), method="rl-cai", threshold=0.5, n_train=2, n_heldout=2)
+    run_rounds("rl", recipe, url, str(tmp_path / "home"))
     with Store(url) as store:
         cai = store.get_cai("rl", 1)
         assert cai.constitution_hash == constitution_hash(load_constitution(bundled_path("concise")))
@@ -32,7 +32,7 @@ def test_rl_round_stores_pairs_with_probabilities_and_trains_dpo(tmp_path):
         ckpt = store.get_checkpoint("rl/r1")
         assert ckpt.config["method"] == "dpo" and ckpt.config["n_pairs"] == len(cai.kept)
         before = len(cai.pairs)
-    run_cai("rl", recipe, url, str(tmp_path / "home"))  # finished: nothing again
+    run_rounds("rl", recipe, url, str(tmp_path / "home"))  # finished: nothing again
     with Store(url) as store:
         assert len(store.get_cai("rl", 1).pairs) == before
 

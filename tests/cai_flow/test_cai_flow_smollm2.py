@@ -31,10 +31,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from selftaught.cai_recipe import CaiRecipe
 from selftaught.constitution import bundled_path, constitution_hash, load_constitution, load_prompts, prompt_tags
-from selftaught.flows.cai import run_cai
+from selftaught.flows.rounds import run_rounds
 from selftaught.loops.checkpoint import verify_checkpoint
+from selftaught.recipe import recipe_from_dict
 from selftaught.records import SampleSource, Stage
 from selftaught.store import Store
 
@@ -50,17 +50,17 @@ def test_smollm2_sl_cai_round_through_the_flow(tmp_path, smollm2_dir, monkeypatc
     prompts.write_text("".join(
         json.dumps({"id": i, "prompt": pool[i].prompt, "tags": list(prompt_tags(pool[i]))}) + "\n" for i in TRAIN_IDS
     ))  # fmt: skip
-    recipe = CaiRecipe(
-        name="cai-smollm2-test", mode="sl", rounds=1, seed=0, policy="smollm2", constitution="concise",
-        train_prompts=str(prompts), n_train=len(TRAIN_IDS), n_heldout=1, passes=1,
-        max_new_tokens=32, critique_max_new_tokens=24,
+    recipe = recipe_from_dict(dict(
+        name="cai-smollm2-test", method="sl-cai", rounds=1, seed=0, policy={"init": "smollm2"},
+        task={"kind": "prompts", "train": str(prompts), "prompts_per_round": len(TRAIN_IDS), "n_heldout": 1},
+        constitution={"name": "concise", "passes": 1, "max_new_tokens": 32, "critique_max_new_tokens": 24},
         train={"steps": 1, "batch_size": 2, "lr": 1e-5, "max_length": 256},
-    ).model_dump(mode="json")  # fmt: skip
+    )).model_dump(mode="json")  # fmt: skip
     url = f"sqlite:///{tmp_path / 'store.db'}"
     monkeypatch.setenv("SELFTAUGHT_SMOLLM2_CACHE", str(smollm2_dir))
     threads = torch.get_num_threads()
     try:
-        run_cai("s", recipe, url, str(tmp_path / "home"), threads=1)
+        run_rounds("s", recipe, url, str(tmp_path / "home"), threads=1)
     finally:
         torch.set_num_threads(threads)
     print(f"flow took {time.perf_counter() - t0:.1f}s")

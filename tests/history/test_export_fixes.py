@@ -33,8 +33,8 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
 
 @pytest.fixture(scope="module")
 def chat_policy(tmp_path_factory) -> Path:
-    """A saved tiny Llama whose tokenizer has a chat template (flows/cai.py)."""
-    from selftaught.flows.cai import build_tiny_chat_model
+    """A saved tiny Llama whose tokenizer has a chat template (loops/tinymodel.py)."""
+    from selftaught.loops.tinymodel import build_tiny_chat_model
 
     return Path(build_tiny_chat_model(tmp_path_factory.mktemp("policy") / "tiny-chat"))
 

@@ -61,7 +61,7 @@ def test_math_plus_format_on_the_arithmetic_task():
 
 
 def test_registry_names():
-    assert set(VERIFIERS) == {"arithmetic", "math", "code", "choice", "keyword", "format"}  # the embedded judge too
+    assert set(VERIFIERS) == {"arithmetic", "math", "code", "choice", "keyword", "format", "constitution"}  # the embedded and CAI judges too
 
 
 # (why, spec, options, message fragment)

@@ -77,7 +77,8 @@ def test_hf_option_logprobs_match_a_manual_forward(tiny_hf):
 def test_load_chat_puts_the_model_on_the_placement(tmp_path):
     import torch
 
-    from selftaught.flows.cai import build_tiny_chat_model, load_chat
+    from selftaught.loops.chat import load_chat
+    from selftaught.loops.tinymodel import build_tiny_chat_model
     from selftaught.hardware import Placement
 
     path = build_tiny_chat_model(tmp_path / "chat")

@@ -40,7 +40,7 @@ PUBLIC = {
     "add_evaluation": "(self, run_id: 'str', index: 'int | None', ev: 'Evaluation') -> 'None'",
     "get_evaluations": "(self, run_id: 'str') -> 'list[tuple[int | None, Evaluation]]'",
     "round_table": "(self, run_id: 'str', *, judge_version: 'str | None' = None) -> 'list[dict]'",
-    # constitutional AI (flows/cai.py)
+    # constitutional AI (flows/cai_stages.py)
     "add_constitution": "(self, hash: 'str', name: 'str', text: 'str') -> 'bool'",
     "get_constitution": "(self, hash: 'str') -> 'dict | None'",
     "add_critiques": "(self, run_id: 'str', index: 'int', critiques: 'Sequence[Critique]') -> 'int'",

@@ -122,7 +122,8 @@ def run(
     """Run (or resume) the rounds a recipe describes.
 
     The recipe is validated before anything runs; a bad key, type or path fails with file,
-    line and reason. Resuming a run re-runs only the stages not marked done in the store;
+    line and reason. Resuming a run re-runs only the stages not marked done in the store (to
+    add rounds, raise `rounds:` in the recipe and resume);
     a round never starts from a checkpoint that fails its manifest check (SELFTAUGHT_VERIFY).
     One process works on a run at a time: resuming a run another live process works on is
     refused, naming it (a run whose process died on this machine resumes at once).
@@ -163,9 +164,12 @@ def run(
             started = recipe_from_dict(stored["recipe"]).model_dump(mode="json")
         except ConfigError:
             started = stored["recipe"]
-        if started != recipe.model_dump(mode="json"):
+        now = recipe.model_dump(mode="json")
+        if not (started.get("stages") or now.get("stages")):  # more rounds (`rounds:` raised) resume the run
+            started, now = {**started, "rounds": None}, {**now, "rounds": None}
+        if started != now:
             raise ConfigError(
-                f"the recipe differs from the one run {resume!r} started with; start a new run instead",
+                f"the recipe differs from the one run {resume!r} started with (other than rounds:); start a new run instead",
                 file=str(recipe_file),
             )
         run_id = resume
@@ -201,6 +205,31 @@ def _supersede(run_id: str, first: int, db: str, home: Path) -> None:
 
 
 # ----------------------------------------------------------------------- history
+
+
+@app.command("cai")
+def cai(
+    recipe_file: Annotated[Path, typer.Argument(metavar="RECIPE.yaml", help="The CAI recipe (see recipes/cai-smollm2.yaml).")],
+    resume: Annotated[Optional[str], typer.Option(help="Continue this run id (its stages marked done are skipped).")] = None,
+    run_id: Annotated[Optional[str], typer.Option("--run-id", help="Id for a new run [default: name-date-time].")] = None,
+    force: Annotated[bool, typer.Option("--force", help="With --resume: take the run over from another live process (as `selftaught run --force`).")] = False,
+    db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
+    home: Annotated[Optional[Path], typer.Option("--home", help="Folder for checkpoints [env SELFTAUGHT_HOME].")] = None,
+    threads: Annotated[Optional[int], typer.Option(min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")] = None,
+) -> None:
+    """Run (or resume) Constitutional AI rounds -- `selftaught run` under another name: SL
+    (critique -> revise -> SFT) or RL (AI-feedback pairs -> DPO), then the held-out violation rate.
+
+    The constitution file is read again at the start of every round: edit it between rounds
+    (`selftaught constitution edit FILE`) and the next round follows it; `selftaught rounds
+    RUN` shows each round's constitution hash. To add rounds to a run, raise `rounds:` in the
+    recipe and resume; any other change to the recipe needs a new run.
+
+    Example:  selftaught cai recipes/cai-smollm2.yaml
+              selftaught cai recipes/cai-smollm2.yaml --resume cai-smollm2-20261125-101500-0042
+    """
+    run(recipe_file, resume=resume, run_id=run_id, force=force, retrain_from=None, db=db, home=home, threads=threads)
+    err.print("greedy/pass@1 = share of held-out answers with no violation of the checked principles")
 
 
 @app.command()
@@ -383,7 +412,7 @@ def _register_optional() -> None:
     """Commands that live beside their feature (judges, constitutions, ...)."""
     import importlib
 
-    for name in ("verify_cmd", "constitution_cmd", "schedule_cmd", "history_cmd", "report_cmd", "cai_cmd", "prm_cmd",
+    for name in ("verify_cmd", "constitution_cmd", "schedule_cmd", "history_cmd", "report_cmd", "prm_cmd",
                  "search_cmd", "checkpoints_cmd", "model_cmd", "compare_cmd", "rejudge_cmd"):
         try:
             module = importlib.import_module(f"selftaught.cli.{name}")

@@ -203,6 +203,12 @@ class RunContext(RunLayout):
     def family(self, index: int):
         return self.recipe.family_for_round(index)
 
+    def plan(self, index: int):
+        """Which step fills each stage slot of round ``index`` (``loops/methods.PLANS``)."""
+        from selftaught.loops.methods import plan_for
+
+        return plan_for(self.family(max(index, 1)), index)
+
     def round_curriculum(self, index: int):
         """The round's block of problems split by the recipe's pass-rate band (or None)."""
         spec = self.recipe.curriculum
@@ -253,6 +259,8 @@ def check_task(recipe: Recipe) -> None:
 
 def _load_problems(recipe: Recipe, split: Split) -> list[Problem]:
     task = recipe.task
+    if task.kind == "prompts":
+        return _load_prompts(recipe, split)
     if task.kind == "arithmetic":
         from selftaught.loops.arithmetic import make_problems
 
@@ -263,6 +271,18 @@ def _load_problems(recipe: Recipe, split: Split) -> list[Problem]:
     path = task.train if split is Split.TRAIN else task.heldout
     problems = load_problems_jsonl(path)
     return [replace(p, split=split) for p in problems]
+
+
+def _load_prompts(recipe: Recipe, split: Split) -> list[Problem]:
+    """CAI prompts: the bundled split or the task's JSONL file (held out: the first n_heldout)."""
+    from selftaught.constitution import load_prompts, read_prompts
+
+    task = recipe.task
+    path = task.train if split is Split.TRAIN else task.heldout
+    problems = load_prompts(split) if path is None else read_prompts(Path(path), split)
+    # tags as a list: what the store's JSON gives back, so a resumed run re-adds them unchanged
+    problems = [replace(p, meta={**p.meta, "tags": list(p.meta.get("tags", ()))}) for p in problems]
+    return problems if split is Split.TRAIN else problems[: task.n_heldout]
 
 
 def _seed(ctx: RunContext, index: int, stage: str) -> int:

@@ -21,9 +21,11 @@ runs can be resumed, scheduled or inspected in its UI; the open store and the pr
 reporter are process-local.
 
 Round 0 (cold start): build the tiny policy and SFT it on worked solutions (or register
-the recipe's checkpoint), then evaluate. Round r >= 1 runs the recipe's method for that
-round (``recipe.method_for_round``; an R1 pipeline lists one per round in ``stages``), and
-its stages depend on the method's family (``loops.methods``):
+the recipe's checkpoint; a CAI run registers its chat model), then evaluate. Round r >= 1
+runs the recipe's method for that round (``recipe.method_for_round``; an R1 pipeline lists
+one per round in ``stages``), and its stages depend on the method's family: the one table
+``loops/methods.PLANS`` says which step fills each stage slot, and ``STEPS`` below maps each
+step to its Prefect task (``flows/stages.py``, ``flows/cai_stages.py``):
 
     sft (rft, star, distill):  generate -> judge -> rationalize (STaR only) -> curate
                                -> train (TRL SFT) -> evaluate
@@ -32,10 +34,16 @@ its stages depend on the method's family (``loops.methods``):
     online_rl (grpo, rloo):    train (the TRL trainer samples and scores its own rollouts;
                                every rollout is stored as a ROLLOUT sample with its verdict
                                and step) -> evaluate
+    sl-cai:                    generate (answers) -> rationalize (constitution critique ->
+                               revision, per pass) -> curate (revisions) -> train (SFT)
+                               -> evaluate (violation rate)
+    rl-cai:                    generate (two answers) -> judge (AI feedback: the constitution
+                               prefers one) -> curate (kept pairs) -> train (DPO) -> evaluate
 
 A stage a family does not run is recorded as done with the reason, so resume logic is the
 same for every round: a round is finished when all its stages are done, and round r always
-starts from round r-1's checkpoint. A distill round's generate stage asks the teacher.
+starts from round r-1's checkpoint. A distill round's generate stage asks the teacher. A CAI
+round reads its constitution file as it starts and is tied to that version's hash.
 With ``curriculum:`` the round's problems are filtered by their latest pass rate in the
 store (rounds before this one only, so a re-run sees the same set).
 
@@ -50,7 +58,11 @@ One process works on a run at a time: ``run_flow`` holds the run's lease in the 
 (``flows/lease.py``) from before its first write to the end, whoever calls it (``selftaught
 run``, a scheduled firing); another process resuming the same run is refused.
 
-Modules: ``context`` (RunContext, run_stage), ``stages`` (the stage tasks), ``prune``
+``run_rounds`` and ``play_round`` are the same run and round as plain functions that call
+the stage bodies without Prefect (tests, and callers without a Prefect server);
+``run_flow``/``round_flow`` are them as Prefect flows, with one task per stage.
+
+Modules: ``context`` (RunContext, run_stage), ``stages`` and ``cai_stages`` (the stage tasks), ``prune``
 (``keep_checkpoints``), ``lease`` (the run's owner), ``integrity`` (verified checkpoints,
 ``--retrain-from``), this one (the round and run flows, which stages a round runs, the
 Prefect artifact).
@@ -61,26 +73,39 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prefect import flow
 
 from selftaught.errors import ConfigError
+from selftaught.flows.cai_stages import (
+    answer_stage,
+    curate_revisions_stage,
+    evaluate_violations_stage,
+    feedback_stage,
+    record_constitution,
+    revise_stage,
+)
 from selftaught.flows.context import RunContext, run_stage, start_run
 from selftaught.flows.integrity import require_verified
 from selftaught.flows.prune import prune_run, require_unpruned
 from selftaught.flows.stages import (
     cold_start_stage,
+    curate_pairs_stage,
     curate_stage,
     evaluate_stage,
     generate_stage,
     judge_stage,
     rationalize_stage,
+    register_chat_stage,
     rl_train_stage,
+    train_dpo_stage,
     train_stage,
 )
-from selftaught.loops.methods import Family
+from selftaught.loops.methods import Skip, Step
 from selftaught.recipe import Recipe, recipe_from_dict
 from selftaught.records import Stage
 from selftaught.store import Store
@@ -92,30 +117,56 @@ def _context(run_id: str, recipe: dict, db_url: str, home: str, threads: int) ->
     return RunContext(run_id=run_id, recipe=recipe_from_dict(recipe), db_url=db_url, home=Path(home), threads=threads)
 
 
-@flow(name="selftaught-round", log_prints=False)
-def round_flow(run_id: str, index: int, recipe: dict, db_url: str, home: str, threads: int = 0) -> None:
-    """One round: every stage not yet done, in order."""
+#: every step of ``loops/methods.PLANS`` -> the task that runs it, called as (ctx, index)
+STEPS: dict[Step, Any] = {
+    Step.COLD_START: cold_start_stage,
+    Step.REGISTER_CHAT: register_chat_stage,
+    Step.SAMPLE: generate_stage,
+    Step.VERIFY: judge_stage,
+    Step.RATIONALIZE: rationalize_stage,
+    Step.CURATE_SFT: curate_stage,
+    Step.CURATE_PAIRS: curate_pairs_stage,
+    Step.TRAIN_SFT: train_stage,
+    Step.TRAIN_DPO: train_dpo_stage,
+    Step.TRAIN_RL: rl_train_stage,
+    Step.EVALUATE: evaluate_stage,
+    Step.ANSWER: answer_stage,
+    Step.REVISE: revise_stage,
+    Step.FEEDBACK: feedback_stage,
+    Step.CURATE_REVISIONS: curate_revisions_stage,
+    Step.EVALUATE_VIOLATIONS: evaluate_violations_stage,
+}
+_ROUND_ZERO = {cold_start_stage, register_chat_stage}  # round 0's own tasks take (ctx) only
+
+
+def play_round(run_id: str, index: int, recipe: dict, db_url: str, home: str, threads: int = 0,
+               *, tasks: bool = False) -> None:  # fmt: skip
+    """One round: every stage not yet done, in the order of ``Stage``, each filled by the
+    step its family's plan names (a ``Skip`` is recorded done with its reason). With
+    ``tasks`` each step runs as its Prefect task (inside ``round_flow``), else as a plain call."""
     ctx = _context(run_id, recipe, db_url, home, threads)
     ctx.store.ensure_round(run_id, index)
     require_unpruned(ctx, index)
     require_verified(ctx, index)
-    if index == 0:
-        cold_start_stage(ctx)
-        for stage in (Stage.GENERATE, Stage.JUDGE, Stage.RATIONALIZE, Stage.CURATE):
-            run_stage(ctx, 0, stage, lambda advance: {"skipped": "cold start"}, total=None)
-    elif ctx.family(index) is Family.ONLINE_RL:
-        skipped = f"{ctx.method(index).value}: the trainer generates and judges its own rollouts"
-        for stage in (Stage.GENERATE, Stage.JUDGE, Stage.RATIONALIZE, Stage.CURATE):
-            run_stage(ctx, index, stage, lambda advance: {"skipped": skipped}, total=None)
-        rl_train_stage(ctx, index)
-    else:
-        generate_stage(ctx, index)
-        judge_stage(ctx, index)
-        rationalize_stage(ctx, index)
-        curate_stage(ctx, index)
-        train_stage(ctx, index)
-    evaluate_stage(ctx, index)
-    publish_round_table(ctx, index)
+    if index > 0 and ctx.recipe.is_cai():
+        record_constitution(ctx, index)  # the file as this round starts; the round is tied to it
+    method = ctx.method(max(index, 1)).value
+    for stage, step in ctx.plan(index).items():
+        if isinstance(step, Skip):
+            reason = step.reason.format(method=method)
+            run_stage(ctx, index, stage, lambda advance, reason=reason: {"skipped": reason}, total=None)
+            continue
+        task = STEPS[step] if tasks else STEPS[step].fn
+        args = (ctx,) if STEPS[step] in _ROUND_ZERO else (ctx, index)
+        task(*args)
+    if tasks:
+        publish_round_table(ctx, index)
+
+
+@flow(name="selftaught-round", log_prints=False)
+def round_flow(run_id: str, index: int, recipe: dict, db_url: str, home: str, threads: int = 0) -> None:
+    """One round: every stage not yet done, in order (``play_round`` with Prefect tasks)."""
+    play_round(run_id, index, recipe, db_url, home, threads, tasks=True)
 
 
 def publish_round_table(ctx: RunContext, index: int) -> None:
@@ -159,15 +210,24 @@ class RoundTiming:
 @flow(name="selftaught-run", log_prints=False)
 def run_flow(run_id: str, recipe: dict, db_url: str, home: str, threads: int = 0) -> list[dict]:
     """Cold start (round 0) then ``recipe.rounds`` rounds; resumes from what the store holds."""
+    return run_rounds(run_id, recipe, db_url, home, threads, round_fn=round_flow)
+
+
+def run_rounds(
+    run_id: str, recipe: dict, db_url: str, home: str, threads: int = 0,
+    *, round_fn: Callable[..., Any] = play_round,
+) -> list[dict]:  # fmt: skip
+    """``run_flow``'s body: each round through ``round_fn`` (default: ``play_round``, no Prefect)."""
     ctx = _context(run_id, recipe, db_url, home, threads)
     teacher = ctx.recipe.teacher
     if teacher is not None and teacher.path is not None and not (Path(teacher.path) / "config.json").is_file():
         raise ConfigError(f"teacher.path: not a saved model (no config.json): {teacher.path}")
     with start_run(ctx, name=ctx.recipe.name, recipe=recipe, problems=ctx.train_pool + ctx.heldout):
-        return _run_rounds(ctx, recipe, db_url, home, threads)
+        return _run_rounds(ctx, recipe, db_url, home, threads, round_fn)
 
 
-def _run_rounds(ctx: RunContext, recipe: dict, db_url: str, home: str, threads: int) -> list[dict]:
+def _run_rounds(ctx: RunContext, recipe: dict, db_url: str, home: str, threads: int,
+                round_fn: Callable[..., Any]) -> list[dict]:  # fmt: skip
     """The rounds the store does not hold as done, in order; then the run's status."""
     run_id, store = ctx.run_id, ctx.store
     timings: list[dict] = []
@@ -176,7 +236,7 @@ def _run_rounds(ctx: RunContext, recipe: dict, db_url: str, home: str, threads: 
             if _round_done(store, run_id, index):
                 continue
             clock = time.perf_counter()
-            round_flow(run_id, index, recipe, db_url, home, threads)
+            round_fn(run_id, index, recipe, db_url, home, threads)
             wall = time.perf_counter() - clock
             stages = [s for s in store.round_table(run_id) if s["index"] == index]
             work = sum((stages[0].get("seconds") or {}).values()) if stages else 0.0

@@ -1,15 +1,20 @@
-"""The stages of a round as Prefect tasks: cold start, generate, judge, rationalize,
-curate, train (SFT / DPO), train-rl (GRPO / RLOO) and evaluate. Each reads its inputs from
-the store, calls one ``selftaught.loops`` function, writes its outputs in one idempotent
-bulk write and is marked done through ``run_stage`` (``flows/context.py``). ``flows/
-rounds.py`` decides which stages a round runs. Every model a stage loads goes on the run's
-placement (``ctx.placement``: the recipe's device and dtype, ``hardware.py``), and the
-stage hands that placement to ``run_stage`` to be recorded."""
+"""The stages of a round as Prefect tasks: cold start (or a CAI chat model's registration),
+generate, judge, rationalize, curate (SFT rows / preference pairs), train (SFT / DPO),
+train-rl (GRPO / RLOO) and evaluate. Each reads its inputs from the store, calls one
+``selftaught.loops`` function, writes its outputs in one idempotent bulk write and is marked
+done through ``run_stage`` (``flows/context.py``). ``loops/methods.PLANS`` says which
+stages a round runs; ``flows/rounds.py`` maps them to these tasks (and to the Constitutional
+AI ones of ``flows/cai_stages.py``). The preference stages take their pairs from
+``PAIR_SOURCES``: verified samples (dpo) or AI feedback (rl-cai); CAI rows are rendered with
+the policy's chat template before training (``_rows_for_training``). Every model a stage
+loads goes on the run's placement (``ctx.placement``: the recipe's device and dtype,
+``hardware.py``), and the stage hands that placement to ``run_stage`` to be recorded."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from contextlib import ExitStack, nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +27,7 @@ from selftaught.flows.context import RunContext, _seed, run_stage
 from selftaught.flows.progress import Advance
 from selftaught.hardware import Placement
 from selftaught.loops.methods import Family
+from selftaught.loops.prompting import PromptStyle
 from selftaught.recipe import Method
 from selftaught.records import Checkpoint, SampleSource, Stage
 
@@ -167,13 +173,6 @@ def curate_stage(ctx: RunContext, index: int) -> None:
         rationalized = store.get_judged(ctx.run_id, index, SampleSource.RATIONALIZE)
         by_id = {p.id: p for p in ctx.round_problems(index)}
         method = ctx.method(index)
-        if ctx.family(index) is Family.PREFERENCE:
-            from selftaught.loops.dpo import build_pairs, pair_stats
-
-            pairs = build_pairs(judged, by_id, max_pairs_per_problem=ctx.recipe.dpo.max_pairs_per_problem)
-            store.add_training_pairs(ctx.run_id, index, pairs)  # what export --trained reads
-            advance(len(pairs))
-            return pair_stats(judged, pairs)  # the train stage rebuilds them from the same rows
         curator = CURATORS[Method.RFT if method is Method.DISTILL else method]
         ts = curator(judged, rationalized, by_id, ctx.cfg.max_per_problem, style=ctx.style)
         store.add_training_set(ctx.run_id, index, ts)
@@ -181,6 +180,54 @@ def curate_stage(ctx: RunContext, index: int) -> None:
         return dict(ts.stats)
 
     run_stage(ctx, index, Stage.CURATE, body, total=None)
+
+
+def _verified_pairs(ctx: RunContext, index: int) -> tuple[list, dict]:
+    """dpo: (passing, failing) pairs of this round's stored verdicts (a pure function of them)."""
+    from selftaught.loops.dpo import build_pairs, pair_stats
+
+    judged = ctx.store.get_judged(ctx.run_id, index, SampleSource.GENERATE)
+    by_id = {p.id: p for p in ctx.round_problems(index)}
+    pairs = build_pairs(judged, by_id, max_pairs_per_problem=ctx.recipe.dpo.max_pairs_per_problem)
+    return pairs, pair_stats(judged, pairs)
+
+
+def _feedback_pairs(ctx: RunContext, index: int) -> tuple[list, dict]:
+    from selftaught.flows.cai_stages import feedback_pairs
+
+    return feedback_pairs(ctx, index)
+
+
+#: where a preference round's (chosen, rejected) pairs come from, by family
+PAIR_SOURCES = {Family.PREFERENCE: _verified_pairs, Family.RL_CAI: _feedback_pairs}
+
+
+@task(name="curate-pairs", cache_policy=NO_CACHE)
+def curate_pairs_stage(ctx: RunContext, index: int) -> None:
+    """The round's preference pairs, recorded as what it trains on (export --trained reads them)."""
+
+    def body(advance: Advance) -> dict:
+        pairs, stats = PAIR_SOURCES[ctx.family(index)](ctx, index)
+        ctx.store.add_training_pairs(ctx.run_id, index, pairs)
+        advance(len(pairs))
+        return stats  # the train stage rebuilds them from the same rows
+
+    run_stage(ctx, index, Stage.CURATE, body, total=None)
+
+
+def _rows_for_training(ctx: RunContext, index: int) -> tuple[Callable[[str], str], PromptStyle | None]:
+    """How a round's stored prompts reach its trainer: as stored, shown in the recipe's prompt
+    style; or for CAI rounds rendered here with the policy's chat template (the messages it
+    answered), then passed as raw text."""
+    if not ctx.recipe.is_cai():
+        return (lambda prompt: prompt), ctx.style
+    from transformers import AutoTokenizer
+
+    from selftaught.flows.cai_stages import chat_prompt
+    from selftaught.loops.prompting import RAW
+
+    tok = AutoTokenizer.from_pretrained(ctx.checkpoint(index - 1).path)
+    return (lambda prompt: chat_prompt(tok, prompt)), RAW
 
 
 def _existing_checkpoint(ctx: RunContext, index: int) -> Checkpoint | None:
@@ -209,40 +256,51 @@ def train_stage(ctx: RunContext, index: int) -> None:
         from selftaught.loops.launch import train_sft  # in-process, or on train.processes processes
 
         ckpt = _existing_checkpoint(ctx, index)
-        if ckpt is None and ctx.family(index) is Family.PREFERENCE:
-            ckpt = _train_dpo(ctx, index, advance)
         if ckpt is None:
             ts = ctx.store.get_training_set(ctx.run_id, index)
             if ts is None:
                 raise CheckpointError(f"run {ctx.run_id}: round {index} has no curated training set")
             parent = ctx.checkpoint(index - 1)
+            render, style = _rows_for_training(ctx, index)
+            ts = replace(ts, examples=tuple(replace(e, prompt=render(e.prompt)) for e in ts.examples))
             ckpt = train_sft(
                 parent.path, ts, str(ctx.checkpoint_dir(index)),
                 cfg=replace(ctx.cfg.round_sft, seed=_seed(ctx, index, "train")),
                 checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
-                progress=advance, threads=ctx.threads, lora=ctx.recipe.lora_settings(), style=ctx.style,
+                progress=advance, threads=ctx.threads, lora=ctx.recipe.lora_settings(), style=style,
             )
         ctx.store.add_checkpoint(ctx.run_id, ckpt)
         return {"checkpoint": ckpt.id, "train_loss": ckpt.config.get("train_loss"), "n_examples": ckpt.config.get("n_examples")}
 
-    steps = ctx.recipe.dpo.steps if ctx.family(index) is Family.PREFERENCE else ctx.cfg.round_sft.steps
-    run_stage(ctx, index, Stage.TRAIN, body, total=steps, placement=ctx.placement)
+    run_stage(ctx, index, Stage.TRAIN, body, total=ctx.cfg.round_sft.steps, placement=ctx.placement)
+
+
+@task(name="train-dpo", cache_policy=NO_CACHE)
+def train_dpo_stage(ctx: RunContext, index: int) -> None:
+    """DPO on the round's pairs (``PAIR_SOURCES``: rebuilt from the same stored rows as curate)."""
+
+    def body(advance: Advance) -> dict:
+        ckpt = _existing_checkpoint(ctx, index)
+        if ckpt is None:
+            ckpt = _train_dpo(ctx, index, advance)
+        ctx.store.add_checkpoint(ctx.run_id, ckpt)
+        return {"checkpoint": ckpt.id, "train_loss": ckpt.config.get("train_loss"), "n_examples": ckpt.config.get("n_examples")}
+
+    run_stage(ctx, index, Stage.TRAIN, body, total=ctx.recipe.dpo.steps, placement=ctx.placement)
 
 
 def _train_dpo(ctx: RunContext, index: int, advance: Advance) -> Checkpoint:
-    """DPO on the pairs of this round's stored verdicts (a pure function of them)."""
-    from selftaught.loops.dpo import build_pairs
     from selftaught.loops.launch import train_dpo  # in-process, or on dpo.processes processes
 
-    judged = ctx.store.get_judged(ctx.run_id, index, SampleSource.GENERATE)
-    by_id = {p.id: p for p in ctx.round_problems(index)}
-    pairs = build_pairs(judged, by_id, max_pairs_per_problem=ctx.recipe.dpo.max_pairs_per_problem)
+    pairs, _ = PAIR_SOURCES[ctx.family(index)](ctx, index)
+    render, style = _rows_for_training(ctx, index)
+    pairs = [replace(p, prompt=render(p.prompt)) for p in pairs]
     parent = ctx.checkpoint(index - 1)
     return train_dpo(
         parent.path, pairs, str(ctx.checkpoint_dir(index)),
         cfg=ctx.recipe.dpo_settings(seed=_seed(ctx, index, "train")),
         checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
-        progress=advance, threads=ctx.threads, style=ctx.style,
+        progress=advance, threads=ctx.threads, style=style,
     )
 
 
@@ -324,6 +382,36 @@ def cold_start_stage(ctx: RunContext) -> None:
 
     trains = policy.init == "tiny"  # a given checkpoint is only registered
     run_stage(ctx, 0, Stage.TRAIN, body, total=policy.cold_start_steps, placement=ctx.placement if trains else None)
+
+
+@task(name="register-chat", cache_policy=NO_CACHE)
+def register_chat_stage(ctx: RunContext) -> None:
+    """Round 0's train stage of a CAI run: the starting chat model becomes checkpoint ``RUN/r0``:
+    ``smollm2`` (rebuilt offline once, kept under HOME/models or SELFTAUGHT_SMOLLM2_CACHE),
+    ``tiny`` (a random chat model, built here) or a saved chat model folder."""
+    init = ctx.recipe.policy.init
+
+    def body(advance: Advance) -> dict:
+        ckpt = _existing_checkpoint(ctx, 0)
+        if ckpt is None and init == "tiny":
+            from selftaught.loops.tinymodel import build_tiny_chat_model
+
+            ctx.run_dir().mkdir(parents=True, exist_ok=True)
+            ckpt = _register_given(ctx, Path(build_tiny_chat_model(ctx.checkpoint_dir(0), seed=ctx.recipe.seed)))
+        elif ckpt is None:
+            path = Path(init)
+            if init == "smollm2":
+                from selftaught.loops.chat import load_smollm2, smollm2_dir
+
+                path = smollm2_dir(ctx.home)
+                if not (path / "config.json").is_file():  # rebuilt once; evaluate loads it next
+                    load_smollm2(threads=ctx.threads or None, cache_dir=path, placement=Placement())
+            ckpt = _register_given(ctx, path)
+        ctx.store.add_checkpoint(ctx.run_id, ckpt)
+        advance(1)
+        return {"checkpoint": ckpt.id, "policy": init, "path": ckpt.path}
+
+    run_stage(ctx, 0, Stage.TRAIN, body, total=1)
 
 
 def _save_untrained(ctx: RunContext, init_path: str) -> Checkpoint:

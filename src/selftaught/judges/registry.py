@@ -24,6 +24,7 @@ from selftaught.judges.arithmetic import ArithmeticVerifier
 from selftaught.judges.base import BaseVerifier, Verifier
 from selftaught.judges.choice import ChoiceVerifier
 from selftaught.judges.code_judge import CodeVerifier
+from selftaught.judges.constitution_judge import ConstitutionVerifier
 from selftaught.judges.combine import WeightedVerifier
 from selftaught.judges.keywords import KeywordVerifier
 from selftaught.judges.math_judge import MathVerifier
@@ -37,6 +38,7 @@ VERIFIERS: Mapping[str, type[BaseVerifier]] = MappingProxyType(
         "choice": ChoiceVerifier,
         "keyword": KeywordVerifier,
         "format": FormatVerifier,
+        "constitution": ConstitutionVerifier,
     }
 )
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 from selftaught.constitution import Constitution, Principle, constitution_hash, prompt_tags, sample_principle
@@ -402,19 +402,34 @@ def rl_cai(
     kw = dict(max_new_tokens=cfg.answer_max_new_tokens, temperature=cfg.temperature, checkpoint_id=checkpoint_id)
     firsts, f1 = answer(problems, policy, seed=cfg.seed, index=0, **kw)  # type: ignore[arg-type]
     seconds, f2 = answer(problems, policy, seed=cfg.seed + 1, index=1, **kw)  # type: ignore[arg-type]
+    fed = ai_feedback(problems, firsts, seconds, constitution, feedback or policy, cfg)
+    return replace(fed, answers=tuple(firsts + seconds), failures=tuple(f1 + f2) + fed.failures)
+
+
+def ai_feedback(
+    problems: Sequence[Problem],
+    firsts: Sequence[Sample],
+    seconds: Sequence[Sample],
+    constitution: Constitution,
+    feedback: ChatModel,
+    cfg: RlCaiConfig,
+) -> RlCaiResult:
+    """The constitution as a judge: each prompt's two answers (``index`` 0 and 1) compared by
+    the feedback model -> pairs (all, and the kept ones); identical answers are not compared.
+    The result's ``answers`` are empty (the caller has them)."""
     second_of = {s.problem_id: s for s in seconds}
     both = [(a, second_of[a.problem_id]) for a in firsts if a.problem_id in second_of]
     same = [a for a, b in both if a.completion.strip() == b.completion.strip()]
     usable = [(a, b) for a, b in both if a.completion.strip() != b.completion.strip()]
-    pairs, f3 = compare(
-        problems, [a for a, _ in usable], [b for _, b in usable], constitution, feedback or policy, cfg
+    pairs, failures = compare(
+        problems, [a for a, _ in usable], [b for _, b in usable], constitution, feedback, cfg
     )
     return RlCaiResult(
         constitution_hash=constitution_hash(constitution),
-        answers=tuple(firsts + seconds),
+        answers=(),
         pairs=tuple(pairs),
         kept=tuple(curate_pairs(pairs, cfg.threshold)),
-        failures=tuple(f1 + f2 + f3),
+        failures=tuple(failures),
         identical=tuple(a.problem_id for a in same),
     )
 

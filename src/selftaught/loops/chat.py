@@ -140,7 +140,7 @@ class FakeChatModel:
 class HFChatModel:
     """A local causal LM with a chat template. Prompts are left-padded and generated in
     batches of ``batch_size`` on the model's device (the loader placed it: ``load_smollm2``,
-    ``flows.cai.load_chat``); ``threads`` sets torch's (process-wide) thread count.
+    ``load_chat``); ``threads`` sets torch's (process-wide) thread count.
 
     Sampling is seeded per batch: batch ``i`` of a call uses ``torch.manual_seed(seed + i)``,
     so a call is reproducible given the same inputs, batch size and seed.
@@ -464,3 +464,26 @@ def _save_atomically(model: Any, tok: Any, target: Path) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def load_chat(path: str, *, name: str, threads: int = 0, placement: Placement | None = None) -> HFChatModel:
+    """A saved chat model folder as an ``HFChatModel`` on ``placement`` (None: ``auto``)."""
+    from selftaught.errors import CheckpointError
+    from selftaught.hardware import load_model, resolve
+    from selftaught.loops.policy import quiet_transformers, set_threads
+
+    set_threads(threads)
+    quiet_transformers()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not (Path(path) / "config.json").is_file():
+        raise CheckpointError(f"{path}: not a saved model (no config.json)")
+    return HFChatModel(
+        load_model(AutoModelForCausalLM, path, resolve(placement)), AutoTokenizer.from_pretrained(path),
+        name=name, batch_size=8,
+    )  # fmt: skip
+
+
+def smollm2_dir(home: Path) -> Path:
+    """Where the rebuilt SmolLM2 is kept (``SELFTAUGHT_SMOLLM2_CACHE`` wins)."""
+    return Path(os.environ.get("SELFTAUGHT_SMOLLM2_CACHE") or home / "models" / "smollm2-135m-instruct")

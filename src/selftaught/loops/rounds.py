@@ -1,7 +1,9 @@
 """One round, in memory: generate -> judge -> (rationalize) -> curate -> train -> evaluate.
 
-``run_round`` is the whole algorithm with no store and no orchestration; the Prefect
-flow calls the same stage functions one task each and records what each returns.
+``run_round`` is the whole algorithm with no store and no orchestration: it runs the steps
+the method's plan names (``loops/methods.PLANS``, the table the Prefect flow dispatches
+through too), each an in-memory function of ``IN_MEMORY``; the flow calls the same loops
+functions one task each and records what each returns.
 Measurements (``benchmarks/demo_curve.py``) and tests call it directly.
 
 Seeds: each stage gets its own seed derived from ``(seed, round, stage)``; the
@@ -14,13 +16,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from selftaught.judges.base import Verifier
 from selftaught.loops.curate import curate_rft, curate_star, unsolved_problems
 from selftaught.loops.defaults import DemoConfig, Method
 from selftaught.loops.evaluate import evaluate
+from selftaught.loops.methods import FAMILY, PLANS, RoundMethod, Skip, Step
 from selftaught.loops.generate import generate
 from selftaught.loops.policy import load_policy
 from selftaught.loops.prompting import RAW, PromptStyle, tokenizer_of
@@ -102,6 +105,83 @@ CURATORS: dict[Method, Callable[..., TrainingSet]] = {
 }  # fmt: skip
 
 
+@dataclass
+class _InMemoryRound:
+    """What the in-memory steps of one round share (filled in step by step)."""
+
+    parent: Checkpoint
+    by_id: Mapping[str, Problem]
+    train_problems: Sequence[Problem]
+    heldout_problems: Sequence[Problem]
+    round_index: int
+    out_dir: str | Path
+    cfg: DemoConfig
+    method: Method
+    judge: Verifier
+    threads: int
+    checkpoint_id: str
+    policy: object = None
+    samples: list = field(default_factory=list)
+    judged: list[Judged] = field(default_factory=list)
+    rationalized: list[Judged] = field(default_factory=list)
+    training_set: TrainingSet | None = None
+    checkpoint: Checkpoint | None = None
+    evaluation: Evaluation | None = None
+
+    def seed(self, stage: str) -> int:
+        return stage_seed(self.cfg.seed, self.round_index, stage)
+
+
+def _sample(r: _InMemoryRound) -> None:
+    cfg = r.cfg
+    r.policy = load_policy(r.parent.path, threads=r.threads, placement=cfg.placement)
+    r.samples = generate(
+        r.policy, r.train_problems, k=cfg.k, params=cfg.sampling, checkpoint_id=r.parent.id,
+        seed=r.seed("generate"), batch_size=cfg.batch_size,
+    )
+
+
+def _verify(r: _InMemoryRound) -> None:
+    r.judged = judge_all(r.samples, r.by_id, r.judge)
+
+
+def _rationalize(r: _InMemoryRound) -> None:
+    if r.method is Method.STAR:
+        r.rationalized = rationalize(
+            r.policy, r.judged, r.by_id, k=r.cfg.k, params=r.cfg.sampling, checkpoint_id=r.parent.id,
+            seed=r.seed("rationalize"), judge=r.judge, batch_size=r.cfg.batch_size,
+        )
+
+
+def _curate_sft(r: _InMemoryRound) -> None:
+    r.training_set = _curate(r.method, r.judged, r.rationalized, r.by_id, r.cfg.max_per_problem)
+
+
+def _train_sft(r: _InMemoryRound) -> None:
+    sft = replace(r.cfg.round_sft, seed=r.seed("train"))
+    r.checkpoint = train_sft(
+        r.parent.path, r.training_set, str(r.out_dir), cfg=sft, checkpoint_id=r.checkpoint_id,
+        parent_id=r.parent.id, round_index=r.round_index, threads=r.threads,
+    )
+
+
+def _evaluate(r: _InMemoryRound) -> None:
+    cfg, ckpt = r.cfg, r.checkpoint
+    r.evaluation, _, _ = evaluate(
+        load_policy(ckpt.path, threads=r.threads, placement=cfg.placement), r.heldout_problems, k=cfg.eval_k,
+        seed=stage_seed(cfg.seed, 0, "evaluate"), checkpoint_id=ckpt.id,
+        temperature=cfg.eval_temperature, judge=r.judge,
+        max_new_tokens=cfg.sampling.max_new_tokens, batch_size=cfg.batch_size,
+    )
+
+
+#: the steps of ``loops/methods.PLANS`` this module runs in memory (the sft family's)
+IN_MEMORY: dict[Step, Callable[[_InMemoryRound], None]] = {
+    Step.SAMPLE: _sample, Step.VERIFY: _verify, Step.RATIONALIZE: _rationalize,
+    Step.CURATE_SFT: _curate_sft, Step.TRAIN_SFT: _train_sft, Step.EVALUATE: _evaluate,
+}  # fmt: skip
+
+
 def run_round(
     parent: Checkpoint,
     train_problems: Sequence[Problem],
@@ -115,61 +195,31 @@ def run_round(
     threads: int = 0,
     checkpoint_id: str | None = None,
 ) -> RoundResult:
-    """One round from ``parent``; the new checkpoint goes to ``out_dir``."""
+    """One round from ``parent``; the new checkpoint goes to ``out_dir``. The steps are the
+    method's plan (``loops/methods.PLANS``, the same table the flow runs); only the sft
+    family's (rft, star) run in memory."""
     method = Method(method or cfg.method)
-    checkpoint_id = checkpoint_id or f"{method.value}-r{round_index}"
-    by_id = {p.id: p for p in train_problems}
+    plan = PLANS[FAMILY[RoundMethod(method)]]
+    if any(step not in IN_MEMORY for step in plan.values() if not isinstance(step, Skip)):
+        raise ValueError(f"run_round runs rft/star rounds in memory; {method} rounds run through the flow")
+    r = _InMemoryRound(
+        parent=parent, by_id={p.id: p for p in train_problems}, train_problems=train_problems,
+        heldout_problems=heldout_problems, round_index=round_index, out_dir=out_dir, cfg=cfg, method=method,
+        judge=judge, threads=threads, checkpoint_id=checkpoint_id or f"{method.value}-r{round_index}",
+    )  # fmt: skip
     t: dict[str, float] = {}
-
-    clock = time.perf_counter()
-    policy = load_policy(parent.path, threads=threads, placement=cfg.placement)
-    samples = generate(
-        policy, train_problems, k=cfg.k, params=cfg.sampling, checkpoint_id=parent.id,
-        seed=stage_seed(cfg.seed, round_index, "generate"), batch_size=cfg.batch_size,
-    )
-    t["generate"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    judged = judge_all(samples, by_id, judge)
-    t["judge"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    rationalized: list[Judged] = []
-    if method is Method.STAR:
-        rationalized = rationalize(
-            policy, judged, by_id, k=cfg.k, params=cfg.sampling, checkpoint_id=parent.id,
-            seed=stage_seed(cfg.seed, round_index, "rationalize"), judge=judge,
-            batch_size=cfg.batch_size,
-        )
-    t["rationalize"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    ts = _curate(method, judged, rationalized, by_id, cfg.max_per_problem)
-    t["curate"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    sft = replace(cfg.round_sft, seed=stage_seed(cfg.seed, round_index, "train"))
-    checkpoint = train_sft(
-        parent.path, ts, str(out_dir), cfg=sft, checkpoint_id=checkpoint_id,
-        parent_id=parent.id, round_index=round_index, threads=threads,
-    )
-    t["train"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    evaluation, _, _ = evaluate(
-        load_policy(checkpoint.path, threads=threads, placement=cfg.placement), heldout_problems, k=cfg.eval_k,
-        seed=stage_seed(cfg.seed, 0, "evaluate"), checkpoint_id=checkpoint.id,
-        temperature=cfg.eval_temperature, judge=judge,
-        max_new_tokens=cfg.sampling.max_new_tokens, batch_size=cfg.batch_size,
-    )
-    t["evaluate"] = time.perf_counter() - clock
+    for stage, step in plan.items():
+        clock = time.perf_counter()
+        if not isinstance(step, Skip):
+            IN_MEMORY[step](r)
+        t[stage.value] = time.perf_counter() - clock
 
     return RoundResult(
         round_index=round_index,
-        checkpoint=checkpoint,
-        training_set=ts,
-        evaluation=evaluation,
-        judged=tuple(judged),
-        rationalized=tuple(rationalized),
+        checkpoint=r.checkpoint,
+        training_set=r.training_set,
+        evaluation=r.evaluation,
+        judged=tuple(r.judged),
+        rationalized=tuple(r.rationalized),
         seconds=t,
     )

@@ -95,3 +95,34 @@ def init_policy(out_dir: str | Path, *, seed: int = 0, size: str = "tiny") -> st
 
 def count_parameters(model: Any) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+TINY_CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }} {% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def build_tiny_chat_model(out_dir: Path, *, seed: int = 0) -> str:
+    """A randomly initialised ~60k-parameter Llama with a character tokenizer and a chat
+    template (``policy: {init: tiny}`` of a CAI recipe): for tests of the plumbing, not of
+    the method."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from selftaught.loops.checkpoint import save_checkpoint
+
+    tok = build_tokenizer()
+    tok.chat_template = TINY_CHAT_TEMPLATE
+    config = LlamaConfig(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=4096,
+        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        tie_word_embeddings=True,
+    )  # fmt: skip
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tok.pad_token_id
+    model.generation_config.eos_token_id = tok.eos_token_id
+    save_checkpoint(model, tok, out_dir, meta={"kind": "init", "init": "tiny-chat", "seed": seed})
+    return str(out_dir)
