@@ -1,9 +1,7 @@
 """Every round type, and which family of stages runs it.
 
-``defaults.Method`` names the two SFT curation methods of the embedded demo (rft, star);
-``RoundMethod`` is the full closed set a recipe may name. Members with the same value
-compare and hash equal (both are ``StrEnum``s), so ``rounds.CURATORS[RoundMethod.RFT]``
-finds the RFT curator.
+``Method`` is the one closed set of round types: what a recipe's ``method``/``stages`` may
+name, what the demo runs and what ``rounds.CURATORS`` is keyed by.
 
     family       methods            stages of a round
     sft          rft, star, distill generate -> judge -> (rationalize) -> curate -> train (SFT)
@@ -20,7 +18,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 
-class RoundMethod(enum.StrEnum):
+class Method(enum.StrEnum):
     """How a round improves the policy."""
 
     RFT = "rft"  # rejection-sampling fine-tuning on the policy's own correct samples
@@ -37,13 +35,13 @@ class Family(enum.StrEnum):
     PREFERENCE = "preference"
 
 
-FAMILY: Mapping[RoundMethod, Family] = MappingProxyType(
+FAMILY: Mapping[Method, Family] = MappingProxyType(
     {
-        RoundMethod.RFT: Family.SFT,
-        RoundMethod.STAR: Family.SFT,
-        RoundMethod.DISTILL: Family.SFT,
-        RoundMethod.GRPO: Family.ONLINE_RL,
-        RoundMethod.RLOO: Family.ONLINE_RL,
-        RoundMethod.DPO: Family.PREFERENCE,
+        Method.RFT: Family.SFT,
+        Method.STAR: Family.SFT,
+        Method.DISTILL: Family.SFT,
+        Method.GRPO: Family.ONLINE_RL,
+        Method.RLOO: Family.ONLINE_RL,
+        Method.DPO: Family.PREFERENCE,
     }
 )

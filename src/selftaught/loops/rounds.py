@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from selftaught.loops.curate import curate_rft, curate_star, unsolved_problems
-from selftaught.loops.defaults import DemoConfig, Method
+from selftaught.loops.defaults import DemoConfig
 from selftaught.loops.evaluate import evaluate
 from selftaught.loops.generate import generate
+from selftaught.loops.methods import Method
 from selftaught.loops.policy import load_policy
 from selftaught.loops.prompting import RAW, PromptStyle, tokenizer_of
 from selftaught.loops.train import train_sft
@@ -120,11 +121,12 @@ def run_round(
     by_id = {p.id: p for p in train_problems}
     t: dict[str, float] = {}
 
+    g, placement = cfg.generate, cfg.placement()
     clock = time.perf_counter()
-    policy = load_policy(parent.path, threads=threads, placement=cfg.placement)
+    policy = load_policy(parent.path, threads=threads, placement=placement)
     samples = generate(
-        policy, train_problems, k=cfg.k, params=cfg.sampling, checkpoint_id=parent.id,
-        seed=stage_seed(cfg.seed, round_index, "generate"), batch_size=cfg.batch_size,
+        policy, train_problems, k=g.k, params=g.sampling, checkpoint_id=parent.id,
+        seed=stage_seed(cfg.seed, round_index, "generate"), batch_size=g.batch_size,
     )
     t["generate"] = time.perf_counter() - clock
 
@@ -136,18 +138,18 @@ def run_round(
     rationalized: list[Judged] = []
     if method is Method.STAR:
         rationalized = rationalize(
-            policy, judged, by_id, k=cfg.k, params=cfg.sampling, checkpoint_id=parent.id,
+            policy, judged, by_id, k=g.k, params=g.sampling, checkpoint_id=parent.id,
             seed=stage_seed(cfg.seed, round_index, "rationalize"), judge_fn=judge_fn,
-            batch_size=cfg.batch_size,
+            batch_size=g.batch_size,
         )
     t["rationalize"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    ts = _curate(method, judged, rationalized, by_id, cfg.max_per_problem)
+    ts = _curate(method, judged, rationalized, by_id, cfg.train.max_per_problem)
     t["curate"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    sft = replace(cfg.round_sft, seed=stage_seed(cfg.seed, round_index, "train"))
+    sft = cfg.sft_settings(seed=stage_seed(cfg.seed, round_index, "train"))
     checkpoint = train_sft(
         parent.path, ts, str(out_dir), cfg=sft, checkpoint_id=checkpoint_id,
         parent_id=parent.id, round_index=round_index, threads=threads,
@@ -156,10 +158,10 @@ def run_round(
 
     clock = time.perf_counter()
     evaluation, _, _ = evaluate(
-        load_policy(checkpoint.path, threads=threads, placement=cfg.placement), heldout_problems, k=cfg.eval_k,
+        load_policy(checkpoint.path, threads=threads, placement=placement), heldout_problems, k=cfg.evaluate.k,
         seed=stage_seed(cfg.seed, 0, "evaluate"), checkpoint_id=checkpoint.id,
-        temperature=cfg.eval_temperature, judge_fn=judge_fn,
-        max_new_tokens=cfg.sampling.max_new_tokens, batch_size=cfg.batch_size,
+        temperature=cfg.evaluate.temperature, judge_fn=judge_fn,
+        max_new_tokens=cfg.evaluate.max_new_tokens or g.max_new_tokens, batch_size=g.batch_size,
     )
     t["evaluate"] = time.perf_counter() - clock
 
