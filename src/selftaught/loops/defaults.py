@@ -132,7 +132,7 @@ class DemoConfig(Section):
     seed: int = 0
     "Seeds problems, model init, sampling and training (each stage its own, from this)."
     method: Method = Method.STAR
-    "rft | star | distill | grpo | rloo | dpo (the method of every round unless `stages` is given)."
+    "The method of every round unless `stages` is given (loops/methods.py)."
     rounds: int = Field(3, ge=1, le=1000)
     "Self-improvement rounds after the cold start."
     device: Literal["auto", "cpu", "cuda"] = "auto"

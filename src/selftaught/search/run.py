@@ -68,11 +68,11 @@ class SearchConfig(Section):
     aggregate: Literal["min", "last", "product"] = "min"
     "PRM step scores -> solution score."
     orm: str | None = None
-    "Recipe: outcome reward model checkpoint (relative to the recipe file); bon-orm and vote-orm need it."
+    "Outcome reward model checkpoint (relative to the recipe file; `selftaught search` takes --orm); bon-orm and vote-orm need it."
     prm: str | None = None
-    "Recipe: process reward model checkpoint (relative to the recipe file); bon-prm, vote-prm, beam, mcts need it."
+    "Process reward model checkpoint (relative to the recipe file; `selftaught search` takes --prm); bon-prm, vote-prm, beam, mcts need it."
     n: int = Field(1, ge=1, le=64)
-    "Recipe: searched answers per problem (each a search of its own seed)."
+    "Searched answers per problem in a round's generate stage (each a search of its own seed)."
     max_step_tokens: int = Field(16, ge=1)
     "Tokens per step (beam/MCTS)."
     max_steps: int = Field(8, ge=1)
@@ -80,7 +80,7 @@ class SearchConfig(Section):
     tokens_per_sample: int | None = Field(None, ge=1)
     "Token cap per budget unit; None = measured (the policy's mean greedy completion length)."
     beam_width: int | None = Field(None, ge=1)
-    "None = the power of 2 nearest below sqrt(budget)."
+    "Beam width (and MCTS children per expansion); None = the power of 2 nearest below sqrt(budget)."
     ucb_c: float = Field(1.0, ge=0)
     "MCTS exploration constant c."
     mcts_value: Literal["prm", "rollout"] = "prm"
