@@ -52,7 +52,7 @@ from selftaught.loops.lora import LoRASettings
 from selftaught.loops.methods import Family, Method
 from selftaught.loops.prompting import CHAT_HINT
 from selftaught.loops.rl import RLOOSettings, RLSettings
-from selftaught.loops.section import Section
+from selftaught.loops.section import Backend, Section
 from selftaught.loops.train import SFTSettings
 from selftaught.search.run import SearchConfig
 from selftaught.yamlfile import line_of, parse_yaml, validate
@@ -111,7 +111,7 @@ class Recipe(DemoConfig):
     "Name of the verifier that judges samples: arithmetic, math, code, choice or keyword."
     reward: dict[str, float] = {"arithmetic": 1.0, "format": 0.2}
     "RL rewards: verifier name -> weight (`judge`'s name means the recipe's judge; `format` scores the prompt's answer format). Unset: {judge: 1} plus format 0.2 for the think format."
-    backend: Literal["hf", "vllm"] = "hf"
+    backend: Backend = "hf"
     "Rollouts inside GRPO/RLOO only: in-process HF, or TRL's colocated vLLM mode (a CUDA GPU and the `vllm` extra; checked at load; untested here). The other stages' sampler is `generate.backend`."
     grpo: RLSettings = RLSettings()
     "GRPO rounds (loops/rl.py)."

@@ -31,9 +31,9 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from selftaught.hardware import Placement
+from selftaught.hardware import DeviceChoice, DTypeChoice, Placement
 from selftaught.loops.methods import Method
-from selftaught.loops.section import Section
+from selftaught.loops.section import Backend, MasterDtype, Section
 from selftaught.loops.train import SFTSettings, StopAtAccuracy
 from selftaught.records import Problem, SamplingParams
 
@@ -72,7 +72,7 @@ class PolicySpec(Section):
     "`tiny`: build the embedded model and cold-start it; a saved HF model folder (relative to the recipe); or a hub name such as `Qwen/Qwen2.5-0.5B-Instruct` (fetched into the HF cache when read; needs network)."
     gradient_checkpointing: bool = False
     "Recompute activations in the backward pass (every trainer): far less memory on a real model (SmolLM2 SFT, 8 rows: 5.8 -> 3.5 GB peak), at some speed (up to 35% slower measured on the tiny model)."
-    master_dtype: Literal["float32", "saved"] = "float32"
+    master_dtype: MasterDtype = "float32"
     "Weights the optimizer updates, and the dtype checkpoints are saved in: float32 master weights (a bf16/fp16 checkpoint is upcast; mixed precision where the hardware has it), or the checkpoint's own saved dtype (pure half-precision training, which rounds small updates away)."
     size: str = "tiny"
     "Embedded model size (tiny only; tinymodel.SIZES)."
@@ -105,7 +105,7 @@ class GenerateSpec(Section):
     "Tokens per completion (also the held-out evaluation's, unless `evaluate.max_new_tokens` is set)."
     batch_size: int = Field(64, ge=1)
     "Prompts per generate() call."
-    backend: Literal["hf", "vllm"] = "hf"
+    backend: Backend = "hf"
     "Sampler of the generate, rationalize and evaluate stages: in-process HF generate, or a vLLM engine loaded from the round's checkpoint and released when the stage ends (a CUDA GPU and the `vllm` extra; checked at load; docs/vllm.md). GRPO/RLOO rollouts follow the top-level `backend`."
     gpu_memory_utilization: float = Field(0.5, gt=0, le=1)
     "vllm only: the share of the GPU's memory the engine may take for weights and KV cache."
@@ -135,9 +135,9 @@ class DemoConfig(Section):
     "The method of every round unless `stages` is given (loops/methods.py)."
     rounds: int = Field(3, ge=1, le=1000)
     "Self-improvement rounds after the cold start."
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: DeviceChoice = "auto"
     "Where every stage runs its model: auto (CUDA when torch sees a GPU, else the CPU), cpu, or cuda (an error at load where there is none). See hardware.py."
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    dtype: DTypeChoice = "auto"
     "Precision of sampling and scoring, and the trainers' mixed precision (master weights stay float32): auto = bfloat16 on a GPU that has it, else float16 on CUDA; float32 on the CPU."
     task: TaskSpec = TaskSpec()
     "The problems."

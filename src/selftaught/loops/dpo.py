@@ -47,7 +47,7 @@ from selftaught.loops.checkpoint import save_checkpoint
 from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
-from selftaught.loops.section import Section, check_micro, check_processes, runtime
+from selftaught.loops.section import MasterDtype, Section, check_micro, check_processes, runtime
 from selftaught.loops.trained import HASH_KEY, dpo_rows, rows_sha256
 from selftaught.records import Checkpoint, Judged, Outcome, Problem
 
@@ -91,7 +91,7 @@ class DPOSettings(Section):
     "Train on N processes (DDP through `accelerate launch`; loops/launch.py): each takes batch_size / N pairs of every step. 1 = in-process."
     seed: int = runtime(0)
     lora: LoRASettings | None = runtime(None)
-    master_dtype: Literal["float32", "saved"] = runtime("float32")
+    master_dtype: MasterDtype = runtime("float32")
     gradient_checkpointing: bool = runtime(False)
     placement: Placement | None = runtime(None)
 

@@ -63,7 +63,6 @@ by this project's tests (no GPU here).
 
 from __future__ import annotations
 
-import enum
 import json
 import tempfile
 import warnings
@@ -79,20 +78,14 @@ from selftaught.hardware import Placement, resolve
 from selftaught.judges.base import BaseVerifier, Verifier
 from selftaught.loops.checkpoint import save_checkpoint
 from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
+from selftaught.loops.methods import Method
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
-from selftaught.loops.section import Section, check_micro, runtime
+from selftaught.loops.section import Backend, MasterDtype, Section, check_micro, runtime
 from selftaught.loops.verify import JudgeFn
 from selftaught.records import Checkpoint, Judged, Outcome, Problem, Sample, SampleSource, SamplingParams, Verdict
 
 ROLLOUTS_FILE = "rollouts.jsonl"
-
-
-class RLAlgorithm(enum.StrEnum):
-    """Online RL methods, each one TRL trainer."""
-
-    GRPO = "grpo"
-    RLOO = "rloo"
 
 
 class RLSettings(Section):
@@ -126,8 +119,8 @@ class RLSettings(Section):
     "Gradient clipping."
     seed: int = runtime(0)
     lora: LoRASettings | None = runtime(None)
-    backend: Literal["hf", "vllm"] = runtime("hf")
-    master_dtype: Literal["float32", "saved"] = runtime("float32")
+    backend: Backend = runtime("hf")
+    master_dtype: MasterDtype = runtime("float32")
     gradient_checkpointing: bool = runtime(False)
     placement: Placement | None = runtime(None)
 
@@ -236,9 +229,10 @@ class _Trainer:
     build_config: Callable[[RLSettings, str], Any]
 
 
-TRAINERS: Mapping[RLAlgorithm, _Trainer] = {
-    RLAlgorithm.GRPO: _Trainer("GRPOTrainer", build_grpo_config),
-    RLAlgorithm.RLOO: _Trainer("RLOOTrainer", build_rloo_config),
+#: the online-RL methods (``methods.FAMILY``: online_rl), each one TRL trainer
+TRAINERS: Mapping[Method, _Trainer] = {
+    Method.GRPO: _Trainer("GRPOTrainer", build_grpo_config),
+    Method.RLOO: _Trainer("RLOOTrainer", build_rloo_config),
 }
 
 
@@ -388,7 +382,7 @@ def _progress_callback(progress: Callable[[int], None]) -> Any:
 
 
 def train_rl(
-    algorithm: RLAlgorithm | str,
+    algorithm: Method | str,
     base_path: str,
     problems: Sequence[Problem],
     out_dir: str,
@@ -407,7 +401,9 @@ def train_rl(
     Prompts go to TRL as ``style`` shows them: raw text, or conversations that TRL renders
     with the tokenizer's chat template (each rollout's stored prompt is that rendered text).
     """
-    algorithm = RLAlgorithm(algorithm)
+    algorithm = Method(algorithm)
+    if algorithm not in TRAINERS:
+        raise ValueError(f"{algorithm.value} is not an online RL method ({', '.join(TRAINERS)})")
     if not problems:
         raise ValueError("an RL round needs at least one training problem")
     set_threads(threads)

@@ -16,9 +16,14 @@ included, as plain data -- what a checkpoint's config records and a worker proce
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+#: a sampler: in-process HF generate, or a vLLM engine (a CUDA GPU and the ``vllm`` extra)
+Backend = Literal["hf", "vllm"]
+#: the weights a trainer updates: float32 master weights, or the checkpoint's saved dtype
+MasterDtype = Literal["float32", "saved"]
 
 
 class Section(BaseModel):

@@ -49,7 +49,7 @@ from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config,
 from selftaught.loops.curate import rationalization_prompt
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
-from selftaught.loops.section import Section, check_micro, check_processes, runtime
+from selftaught.loops.section import MasterDtype, Section, check_micro, check_processes, runtime
 from selftaught.loops.trained import HASH_KEY, rows_sha256, sft_rows
 from selftaught.records import Checkpoint, Problem, TrainingExample, TrainingSet
 
@@ -81,7 +81,7 @@ class SFTSettings(Section):
     processes: int = Field(1, ge=1)
     "Train on N processes (DDP through `accelerate launch`; loops/launch.py): each takes batch_size / N rows of every step, so the global batch stays batch_size. 1 = in-process. The cold start always runs in-process."
     seed: int = runtime(0)
-    master_dtype: Literal["float32", "saved"] = runtime("float32")
+    master_dtype: MasterDtype = runtime("float32")
     gradient_checkpointing: bool = runtime(False)
     placement: Placement | None = runtime(None)
 

@@ -29,11 +29,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from selftaught.errors import DataError
+from selftaught.loops.methods import FAMILY, Family
 from selftaught.loops.prompting import PromptStyle
 from selftaught.records import TrainingSet
 
 #: methods that train on their own rollouts, online: no fixed training set
-ONLINE_METHODS = ("grpo", "rloo")
+ONLINE_METHODS = tuple(m.value for m, family in FAMILY.items() if family is Family.ONLINE_RL)
 #: where the hash goes in a checkpoint's config and manifest meta
 HASH_KEY = "training_set_sha256"
 
