@@ -50,42 +50,12 @@ from selftaught.loops.distill import TeacherSpec
 from selftaught.loops.dpo import DPOSettings
 from selftaught.loops.lora import LoRASettings
 from selftaught.loops.methods import Family, Method
-from selftaught.loops.prompting import CHAT_HINT
+from selftaught.loops.prompting import PromptSpec
 from selftaught.loops.rl import RLOOSettings, RLSettings
 from selftaught.loops.section import Backend, Section
 from selftaught.loops.train import SFTSettings
 from selftaught.search.run import SearchConfig
 from selftaught.yamlfile import line_of, parse_yaml, validate
-
-
-class PromptSpec(Section):
-    """How a problem becomes the model's input (``loops/prompting.py``); ``auto`` values are
-    settled from the model when the recipe is read (``profiles.py``)."""
-
-    format: Literal["auto", "raw", "chat"] = "raw"
-    "raw: the problem's prompt as it is; chat: the tokenizer's chat template (system + user turn); auto: chat when the model's tokenizer has a template (and it is not the tiny model)."
-    system: str | None = None
-    "Optional system message (chat), or a first line (raw)."
-    instruction: str | None = None
-    "Appended to the user turn after a blank line; unset = the answer format's own (e.g. put the final answer within \\boxed{}); null = none."
-    answer_format: Literal["auto", "think", "boxed", "answer_is", "free"] = "think"
-    "Where the judge reads the final answer: think (after </think>, the tiny model's), boxed (\\boxed{...}), answer_is (\"The answer is N\"), free (anywhere: boxed, answer-is, math, last number)."
-    strict: bool | None = False
-    "Accept only the answer format (no fall back to the last number in the text); unset = strict when an instruction asks for boxed or answer_is."
-    hint: str = Field(CHAT_HINT, min_length=1)
-    "STaR's hint in the chat user turn ({answer} = the gold answer); raw prompts get ' (the answer is N)' before a trailing 'A:'."
-
-    @model_validator(mode="after")
-    def _hint_names_answer(self) -> PromptSpec:
-        if "{answer}" not in self.hint:
-            raise ValueError("prompt.hint must contain {answer}")
-        return self
-
-    def style(self) -> Any:
-        from selftaught.loops.prompting import PromptStyle
-
-        return PromptStyle(chat=self.format == "chat", system=self.system, instruction=self.instruction or None,
-                           hint=self.hint)  # fmt: skip
 
 
 #: what each verifier reads from a problem, and what each task kind's problems carry
