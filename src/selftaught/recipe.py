@@ -28,8 +28,11 @@ recipe leaves out with that model's defaults (``profiles.py``), and the ``prompt
 says how problems are shown to it -- the chat template, a system message, the answer-format
 instruction -- and how strictly the judge reads the answer (``loops/prompting.py``).
 
-Every field has a default (the measured demo configuration for the tiny model), unknown keys
-are errors, and relative paths are resolved against the recipe file's folder. ``load_recipe``
+Every field has a default (the measured demo configuration for the tiny model) and a one-line
+doc (``selftaught recipe keys [SECTION]`` lists them); each section is the settings model of
+the loop that uses it (``loops/defaults.py``, ``loops/train.py``, ``loops/rl.py``, ...), so a
+default is written once. Unknown keys are errors, and relative paths are resolved against the
+recipe file's folder. ``load_recipe``
 fails with file, line and reason before anything runs: a model folder without
 ``config.json``, a chat prompt for a tokenizer with no template, a judge or reward that does
 not fit the task, an offline hub name, a vLLM backend (``generate.backend`` or GRPO/RLOO's
