@@ -18,13 +18,13 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from selftaught.loops.arithmetic import make_problems
 from selftaught.loops.checkpoint import checkpoint_sha256
-from selftaught.loops.defaults import DemoConfig, Method
+from selftaught.loops.defaults import DemoConfig
 from selftaught.loops.evaluate import evaluate
+from selftaught.loops.methods import Method
 from selftaught.loops.policy import load_policy
 from selftaught.loops.rounds import problems_for_round, run_round, stage_seed
 from selftaught.loops.tinymodel import init_policy
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         threads = get_settings().torch_threads
     cfg = DemoConfig(seed=args.seed)
     if args.rounds is not None:
-        cfg = replace(cfg, rounds=args.rounds)
+        cfg = cfg.replace(rounds=args.rounds)
     methods = [Method(m) for m in args.methods.split(",")]
     root = Path(args.out or tempfile.mkdtemp(prefix="selftaught-curve-"))
     import torch
@@ -67,31 +67,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {cfg}")
 
     t0 = time.perf_counter()
-    pool = make_problems(cfg.n_train, Split.TRAIN, cfg.seed, cfg.digits)
-    heldout = make_problems(cfg.n_heldout, Split.HELDOUT, cfg.seed, cfg.digits)
-    init_path = init_policy(root / "init", seed=cfg.seed, size=cfg.size)
+    pool = make_problems(cfg.task.n_train, Split.TRAIN, cfg.seed, cfg.task.digits)
+    heldout = make_problems(cfg.task.n_heldout, Split.HELDOUT, cfg.seed, cfg.task.digits)
+    init_path = init_policy(root / "init", seed=cfg.seed, size=cfg.policy.size)
     t_init = time.perf_counter() - t0
 
     clock = time.perf_counter()
     cold = cold_start(
-        init_path, pool[: cfg.n_cold_start], str(root / "cold"),
-        cfg=replace(cfg.cold_start_sft, seed=cfg.seed), checkpoint_id="cold", threads=threads,
-        hint_fraction=cfg.cold_start_hint_fraction, stop=cfg.cold_start_stop(pool),
+        init_path, pool[: cfg.task.n_cold_start], str(root / "cold"),
+        cfg=cfg.cold_start_sft(), checkpoint_id="cold", threads=threads,
+        hint_fraction=cfg.policy.cold_start_hint_fraction, stop=cfg.cold_start_stop(pool),
     )
     t_cold_train = time.perf_counter() - clock
     clock = time.perf_counter()
     base, _, _ = evaluate(
-        load_policy(cold.path, threads=threads), heldout, k=cfg.eval_k,
+        load_policy(cold.path, threads=threads), heldout, k=cfg.evaluate.k,
         seed=stage_seed(cfg.seed, 0, "evaluate"), checkpoint_id=cold.id,
-        temperature=cfg.eval_temperature, max_new_tokens=cfg.sampling.max_new_tokens,
-        batch_size=cfg.batch_size,
+        temperature=cfg.evaluate.temperature, max_new_tokens=cfg.generate.max_new_tokens,
+        batch_size=cfg.generate.batch_size,
     )
     t_cold_eval = time.perf_counter() - clock
     print(f"# build {t_init:.1f}s, cold-start SFT {t_cold_train:.1f}s "
-          f"(stopped at step {cold.config.get('stopped_at_step', cfg.cold_start_sft.steps)}, "
+          f"(stopped at step {cold.config.get('stopped_at_step', cfg.policy.cold_start_steps)}, "
           f"probe {cold.config.get('probe', [])[-3:]}), eval {t_cold_eval:.1f}s")
 
-    header = f"{'checkpoint':<12}{'greedy':>9}{'pass@1':>9}{'pass@' + str(cfg.eval_k):>9}{'maj@' + str(cfg.eval_k):>9}{'seconds':>9}   deltas vs cold (greedy pass@1 pass@k maj@k)"
+    header = f"{'checkpoint':<12}{'greedy':>9}{'pass@1':>9}{'pass@' + str(cfg.evaluate.k):>9}{'maj@' + str(cfg.evaluate.k):>9}{'seconds':>9}   deltas vs cold (greedy pass@1 pass@k maj@k)"
     results: dict = {"config": repr(cfg), "cold": base.__dict__ | {"extra": dict(base.extra)}, "methods": {}}
     for method in methods:
         print()
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         curve = []
         for r in range(1, cfg.rounds + 1):
             res = run_round(
-                parent, problems_for_round(pool, r, cfg.prompts_per_round), heldout,
+                parent, problems_for_round(pool, r, cfg.task.prompts_per_round), heldout,
                 round_index=r, out_dir=root / method.value / f"round-{r}", cfg=cfg,
                 method=method, threads=threads,
             )

@@ -7,8 +7,8 @@ Builds the embedded tiny policy and cold-starts it exactly as the demo and the f
 (``DemoConfig`` defaults, seed 0: a quarter of the rows with the STaR hint, stopped once
 greedy accuracy on a train-split probe reaches 35%), or reuses ``--out``'s ``cold/``
 checkpoint if it is there, and evaluates it on the held-out split. Then, for each method, a *separate process* runs one round from that checkpoint with
-the method's shipped defaults (the recipe defaults: ``recipe.RLSpec``/``RLOOSpec``/
-``DPOSpec``, ``DemoConfig.round_sft``) and evaluates the result with the same seed.
+the method's shipped defaults (the recipe defaults: ``loops.rl.RLSettings``/``RLOOSettings``/
+``DPOSettings``, ``DemoConfig.train``) and evaluates the result with the same seed.
 Each row: held-out sampled accuracy (pass@1 at T=1, K=8) before and after, greedy accuracy
 after, the round's wall time (train + its own generation/judging; evaluation excluded),
 and the process's peak RSS. ``--lora-ratio`` adds GRPO with beta=0.04 with and without
@@ -28,7 +28,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from selftaught.loops.arithmetic import make_problems
@@ -39,8 +38,8 @@ CFG = DemoConfig()
 
 
 def _problems():
-    pool = make_problems(CFG.n_train, Split.TRAIN, CFG.seed, CFG.digits)
-    heldout = make_problems(CFG.n_heldout, Split.HELDOUT, CFG.seed, CFG.digits)
+    pool = make_problems(CFG.task.n_train, Split.TRAIN, CFG.seed, CFG.task.digits)
+    heldout = make_problems(CFG.task.n_heldout, Split.HELDOUT, CFG.seed, CFG.task.digits)
     return pool, heldout
 
 
@@ -50,9 +49,9 @@ def _evaluate(path: str, threads: int):
     from selftaught.loops.rounds import stage_seed
 
     ev, _, _ = evaluate(
-        load_policy(path, threads=threads), _problems()[1], k=CFG.eval_k, seed=stage_seed(CFG.seed, 0, "evaluate"),
-        checkpoint_id=path, temperature=CFG.eval_temperature, max_new_tokens=CFG.sampling.max_new_tokens,
-        batch_size=CFG.batch_size,
+        load_policy(path, threads=threads), _problems()[1], k=CFG.evaluate.k, seed=stage_seed(CFG.seed, 0, "evaluate"),
+        checkpoint_id=path, temperature=CFG.evaluate.temperature, max_new_tokens=CFG.generate.max_new_tokens,
+        batch_size=CFG.generate.batch_size,
     )  # fmt: skip
     return ev
 
@@ -64,10 +63,10 @@ def cold_start(out: Path, threads: int) -> dict:
     path = out / "cold"
     clock = time.perf_counter()
     if not (path / "manifest.json").exists():
-        init = init_policy(out / "init", seed=CFG.seed, size=CFG.size)
+        init = init_policy(out / "init", seed=CFG.seed, size=CFG.policy.size)
         pool, _ = _problems()
-        sft_cold_start(init, pool[: CFG.n_cold_start], str(path), cfg=replace(CFG.cold_start_sft, seed=CFG.seed),
-                       checkpoint_id="cold", threads=threads, hint_fraction=CFG.cold_start_hint_fraction,
+        sft_cold_start(init, pool[: CFG.task.n_cold_start], str(path), cfg=CFG.cold_start_sft(),
+                       checkpoint_id="cold", threads=threads, hint_fraction=CFG.policy.cold_start_hint_fraction,
                        stop=CFG.cold_start_stop(pool))  # fmt: skip  (the demo's and the flows' cold start)
     seconds = time.perf_counter() - clock
     ev = _evaluate(str(path), threads)
@@ -80,7 +79,7 @@ def one_method(method: str, cold: str, out: str, threads: int, lora: bool = Fals
     from selftaught.loops.dpo import build_pairs, train_dpo
     from selftaught.loops.generate import generate
     from selftaught.loops.lora import LoRASettings
-    from selftaught.loops.methods import RoundMethod
+    from selftaught.loops.methods import Method
     from selftaught.loops.policy import load_policy
     from selftaught.loops.rl import reward_verifier, train_rl
     from selftaught.loops.rounds import problems_for_round, run_round, stage_seed
@@ -90,7 +89,7 @@ def one_method(method: str, cold: str, out: str, threads: int, lora: bool = Fals
 
     recipe = Recipe()
     pool, heldout = _problems()
-    problems = problems_for_round(pool, 1, CFG.prompts_per_round)
+    problems = problems_for_round(pool, 1, CFG.task.prompts_per_round)
     parent = Checkpoint(id="cold", path=cold, sha256="")
     dest = str(Path(out) / method)
     seed = stage_seed(CFG.seed, 1, "train")
@@ -102,13 +101,13 @@ def one_method(method: str, cold: str, out: str, threads: int, lora: bool = Fals
         path = result.checkpoint.path
         extra = {"n_examples": len(result.training_set.examples)}
     elif method in ("grpo", "rloo"):
-        settings = recipe.rl_settings(RoundMethod(method), seed=seed)
+        settings = recipe.rl_settings(Method(method), seed=seed)
         if lora:
-            settings = replace(settings, lora=LoRASettings())
+            settings = settings.replace(lora=LoRASettings())
         if beta is not None:
-            settings = replace(settings, beta=beta)
+            settings = settings.replace(beta=beta)
         if steps is not None:
-            settings = replace(settings, steps=steps)
+            settings = settings.replace(steps=steps)
         verifier = reward_verifier(recipe.reward, ARITHMETIC)
         result = train_rl(method, cold, problems, dest, cfg=settings, verifier=verifier, checkpoint_id=method,
                           parent_id="cold", round_index=1, threads=threads)  # fmt: skip
@@ -117,9 +116,9 @@ def one_method(method: str, cold: str, out: str, threads: int, lora: bool = Fals
                  "beta": settings.beta, "lora": lora}  # fmt: skip
     elif method == "dpo":
         settings = recipe.dpo_settings(seed=seed)
-        samples = generate(load_policy(cold, threads=threads), problems, k=CFG.k, params=CFG.sampling,
+        samples = generate(load_policy(cold, threads=threads), problems, k=CFG.generate.k, params=CFG.generate.sampling,
                            seed=stage_seed(CFG.seed, 1, "generate"), checkpoint_id="cold",
-                           batch_size=CFG.batch_size)  # fmt: skip
+                           batch_size=CFG.generate.batch_size)  # fmt: skip
         by_id = {p.id: p for p in problems}
         pairs = build_pairs(judge_all(samples, by_id, ARITHMETIC), by_id,
                             max_pairs_per_problem=settings.max_pairs_per_problem)  # fmt: skip

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from selftaught.loops import launch
@@ -67,10 +66,10 @@ def main() -> None:
         runs = [
             ("SFT, 1 process, 1 thread", "sft", sft, 1),
             ("SFT, 1 process, 2 threads", "sft", sft, 2),
-            ("SFT, 2 processes x 1 thread", "sft", replace(sft, processes=2), 2),
-            ("DPO, 1 process, micro-batch batch/2, 1 thread", "dpo", replace(dpo, micro_batch_size=args.batch // 2), 1),
+            ("SFT, 2 processes x 1 thread", "sft", sft.replace(processes=2), 2),
+            ("DPO, 1 process, micro-batch batch/2, 1 thread", "dpo", dpo.replace(micro_batch_size=args.batch // 2), 1),
             ("DPO, 1 process, whole batch, 1 thread", "dpo", dpo, 1),
-            ("DPO, 2 processes x 1 thread", "dpo", replace(dpo, processes=2), 2),
+            ("DPO, 2 processes x 1 thread", "dpo", dpo.replace(processes=2), 2),
         ]
         refs: dict[str, list[float]] = {}
         for i, (name, kind, cfg, threads) in enumerate(runs):

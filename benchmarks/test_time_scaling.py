@@ -156,7 +156,7 @@ def main() -> None:
     records, seconds = [], {}
 
     clock = time.perf_counter()
-    greedy = run_search(policy, problems, replace(base, method="greedy", budget=1), orm=orm, prm=prm,
+    greedy = run_search(policy, problems, base.replace(method="greedy", budget=1), orm=orm, prm=prm,
                         checkpoint=policy_path)  # fmt: skip
     seconds["greedy"] = time.perf_counter() - clock
     records.append(greedy)
@@ -182,7 +182,7 @@ def main() -> None:
                 for n in s.nodes:
                     n.scores["agg"] = aggregate(n.scores["prm"], how)
                 s.selected = SELECT[method](s.nodes).index
-            cfg = replace(base, method=method, budget=b, aggregate=how)
+            cfg = base.replace(method=method, budget=b, aggregate=how)
             config = {**vars(cfg), "method": method, "pool": f"first {b} of {max(budgets)}"}
             rec = to_record(states, cfg, config, policy_path, ARITHMETIC,
                             f"{variant}-b{b}-pool-s{args.seed}-n{len(problems)}")  # fmt: skip
@@ -196,7 +196,7 @@ def main() -> None:
     for method in ("beam", "mcts", "revise") if args.with_revise else ("beam", "mcts"):
         for b in budgets:
             clock = time.perf_counter()
-            rec = run_search(policy, problems, replace(base, method=method, budget=b, tokens_per_sample=tps),
+            rec = run_search(policy, problems, base.replace(method=method, budget=b, tokens_per_sample=tps),
                              orm=orm, prm=prm, checkpoint=policy_path)  # fmt: skip
             seconds[f"{method}-b{b}"] = time.perf_counter() - clock
             records.append(rec)

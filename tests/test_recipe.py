@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,11 @@ CAI_RECIPES = sorted((Path(__file__).parents[1] / "recipes").glob("cai-*.yaml"))
 
 
 def test_defaults_are_the_demo_config(no_cuda):
-    cpu, demo = Placement(), DemoConfig()  # the demo's settings, on the CPU in float32
-    assert Recipe().loop_config() == replace(
-        demo, placement=cpu, cold_start_sft=replace(demo.cold_start_sft, placement=cpu),
-        round_sft=replace(demo.round_sft, placement=cpu),
-    )  # fmt: skip
+    cpu, demo, recipe = Placement(), DemoConfig(), Recipe()  # the demo's settings, on the CPU in float32
+    assert {k: getattr(recipe, k) for k in DemoConfig.model_fields} == dict(demo)
+    assert recipe.placement() == demo.placement() == cpu
+    assert recipe.sft_settings(seed=0) == demo.sft_settings(seed=0) == demo.train.replace(placement=cpu)
+    assert recipe.cold_start_sft() == demo.cold_start_sft() and recipe.cold_start_sft().placement == cpu
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.name)
@@ -43,7 +42,7 @@ def test_shipped_recipes_load(path, request, tmp_path):
         assert not target.is_dir()
         path = copy
     recipe = load_recipe(path)
-    assert recipe.loop_config().rounds == recipe.rounds
+    assert len(recipe.methods()) == recipe.rounds and recipe.sft_settings(seed=0).steps == recipe.train.steps
 
 
 @pytest.mark.parametrize("path", CAI_RECIPES, ids=lambda p: p.name)
@@ -51,12 +50,13 @@ def test_shipped_cai_recipes_load(path):
     assert load_recipe(path).rounds >= 1
 
 
-def test_recipe_fields_reach_the_loop_config(tmp_path):
+def test_recipe_fields_reach_the_stage_settings(tmp_path):
     f = tmp_path / "r.yaml"
     f.write_text("method: rft\nrounds: 5\ngenerate: {k: 4, temperature: 0.7}\ntrain: {lr: 1.0e-4, steps: 7}\n")
-    cfg = load_recipe(f).loop_config()
-    assert (cfg.method, cfg.rounds, cfg.k, cfg.sampling.temperature) == ("rft", 5, 4, 0.7)
-    assert (cfg.round_sft.lr, cfg.round_sft.steps) == (1e-4, 7)
+    cfg = load_recipe(f)
+    assert (cfg.method, cfg.rounds, cfg.generate.k, cfg.generate.sampling.temperature) == ("rft", 5, 4, 0.7)
+    sft = cfg.sft_settings(seed=3)
+    assert (sft.lr, sft.steps, sft.seed) == (1e-4, 7, 3)
 
 
 def test_relative_problem_files_resolve_against_the_recipe(tmp_path):
@@ -96,17 +96,18 @@ def test_processes_reach_the_train_settings(tmp_path):
     f = tmp_path / "r.yaml"
     f.write_text("train: {batch_size: 8, micro_batch_size: 2, processes: 2}\ndpo: {batch_size: 8, processes: 4}\n")
     recipe = load_recipe(f)
-    sft, dpo = recipe.loop_config().round_sft, recipe.dpo_settings(seed=0)
+    sft, dpo = recipe.sft_settings(seed=0), recipe.dpo_settings(seed=0)
     assert (sft.processes, sft.accumulation) == (2, (2, 2))  # 8 rows = 2 processes x 2 passes x 2 rows
     assert (dpo.processes, dpo.accumulation) == (4, (2, 1))
-    assert recipe.loop_config().cold_start_sft.processes == 1  # the cold start trains in-process
+    assert recipe.cold_start_sft().processes == 1  # the cold start trains in-process
 
 
 @pytest.mark.parametrize("name", ["arithmetic-star.yaml", "arithmetic-rft.yaml"])
 def test_arithmetic_recipes_spell_out_the_demo_defaults(name):
     """These files document the defaults; they must not drift from DemoConfig."""
     recipe = load_recipe(Path(__file__).parents[1] / "recipes" / name)
-    assert recipe.loop_config() == Recipe(name=recipe.name, method=recipe.method).loop_config()
+    demo = Recipe(name=recipe.name, method=recipe.method)
+    assert {k: getattr(recipe, k) for k in DemoConfig.model_fields} == {k: getattr(demo, k) for k in DemoConfig.model_fields}
 
 
 # ----------------------------------------------------------------- device and dtype
@@ -138,15 +139,14 @@ def test_bf16_on_a_gpu_without_it_fails_at_load(fake_cuda, tmp_path):
 
 
 def test_the_placement_reaches_every_stage_setting(fake_cuda):
-    from selftaught.loops.methods import RoundMethod
+    from selftaught.loops.methods import Method
 
     r = recipe_from_dict({})  # device and dtype auto, on a GPU with bf16
     gpu = Placement("cuda", "bfloat16")
-    cfg = r.loop_config()
-    assert cfg.placement == cfg.round_sft.placement == cfg.cold_start_sft.placement == gpu
-    assert r.rl_settings(RoundMethod.GRPO, seed=0).placement == r.dpo_settings(seed=0).placement == gpu
+    assert r.placement() == r.sft_settings(seed=0).placement == r.cold_start_sft().placement == gpu
+    assert r.rl_settings(Method.GRPO, seed=0).placement == r.dpo_settings(seed=0).placement == gpu
     cpu = recipe_from_dict({"device": "cpu"})
-    assert cpu.loop_config().round_sft.placement == cpu.rl_settings(RoundMethod.RLOO, seed=0).placement == Placement()
+    assert cpu.sft_settings(seed=0).placement == cpu.rl_settings(Method.RLOO, seed=0).placement == Placement()
 
 
 def test_a_run_stored_with_cuda_fails_to_resume_without_one(no_cuda):

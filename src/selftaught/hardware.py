@@ -36,12 +36,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Device = Literal["cpu", "cuda"]
 DType = Literal["float32", "bfloat16", "float16"]
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
-DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
+#: what a recipe may ask for (``auto``: decided here)
+DeviceChoice = Literal["auto", "cpu", "cuda"]
+DTypeChoice = Literal["auto", "float32", "bfloat16", "float16"]
+DEVICE_CHOICES: tuple[str, ...] = get_args(DeviceChoice)
+DTYPE_CHOICES: tuple[str, ...] = get_args(DTypeChoice)
 
 #: how the round table writes a dtype
 SHORT_DTYPE = {"float32": "float32", "bfloat16": "bf16", "float16": "fp16"}

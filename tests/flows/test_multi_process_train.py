@@ -11,7 +11,6 @@ the same rows at every step (see docs/multi-process.md for the epoch-tail case).
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -76,7 +75,7 @@ def test_two_processes_train_one_recorded_checkpoint_with_the_one_process_loss_c
     # the same call on one process: the same rows, seed, global batch and placement
     stored = {**ckpt.config["sft"], "placement": Placement(**ckpt.config["sft"]["placement"])}
     one = train_sft(
-        parent.path, ts, str(tmp_path / "one"), cfg=replace(SFTSettings(**stored), processes=1),
+        parent.path, ts, str(tmp_path / "one"), cfg=SFTSettings(**stored).replace(processes=1),
         checkpoint_id="one", parent_id=parent.id, round_index=1, threads=1,
     )  # fmt: skip
     two_curve, one_curve = ckpt.config["loss_curve"], one.config["loss_curve"]

@@ -53,7 +53,7 @@ def test_generate_samples_through_the_engine_stores_them_and_releases_it(tmp_pat
     by_problem = {p.id: i for i, p in enumerate(problems)}
     for s in samples:  # one batch of 4 prompts: prompt i's sample j is the fake's "p{i}s{j}"
         assert s.completion == f"p{by_problem[s.problem_id]}s{s.index}" and s.n_tokens == s.index + 1
-        assert s.checkpoint_id == "v/r0" and s.params == ctx.cfg.sampling
+        assert s.checkpoint_id == "v/r0" and s.params == ctx.recipe.generate.sampling
     assert (engine.shut_down, fake.freed) == (1, 1)  # released before any later stage
     assert ctx.store.stage_status("v", 1)[Stage.GENERATE] == "done"
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import doctest
 import json
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from selftaught.loops import launch
 from selftaught.loops.arithmetic import make_problems
 from selftaught.loops.checkpoint import save_checkpoint, verify_checkpoint
 from selftaught.loops.dpo import DPOSettings, VerifiedPair, build_dpo_config, train_dpo
-from selftaught.loops.train import SFTSettings, build_sft_config, gold_training_set
+from selftaught.loops.train import SFTSettings, build_sft_config, gold_training_set, per_process
 from selftaught.records import Split, TrainingSet
 
 TINY_DPO = DPOSettings(lr=5e-4, steps=4, batch_size=8, max_length=64, warmup=0)
@@ -33,13 +32,15 @@ def _pairs(n: int) -> list[VerifiedPair]:
 
 def test_each_process_takes_its_share_of_the_global_batch(tmp_path):
     sft = build_sft_config(SFTSettings(batch_size=8, micro_batch_size=2, processes=2), str(tmp_path))
-    dpo = build_dpo_config(replace(TINY_DPO, processes=4), str(tmp_path))
+    dpo = build_dpo_config(TINY_DPO.replace(processes=4), str(tmp_path))
     assert (sft.per_device_train_batch_size, sft.gradient_accumulation_steps) == (2, 2)  # 2 x 2 x 2 = 8
     assert (dpo.per_device_train_batch_size, dpo.gradient_accumulation_steps) == (2, 1)  # 4 x 2 = 8
     for args in (sft, dpo):  # every step's loss is logged (loss_curve); no DDP search for unused weights
         assert (args.logging_steps, args.ddp_find_unused_parameters) == (1, False)
+    with pytest.raises(ValueError, match="3 processes must divide batch_size"):
+        SFTSettings(batch_size=8, processes=3)  # checked when the settings are made
     with pytest.raises(ValueError, match="3 processes must divide the batch"):
-        SFTSettings(batch_size=8, processes=3).accumulation
+        per_process(8, 3)
 
 
 def test_a_secondary_rank_writes_no_checkpoint(monkeypatch, tmp_path):
@@ -88,7 +89,7 @@ def test_dpo_on_two_processes_has_the_loss_curve_of_one(micro_policy_path, tmp_p
     pairs = _pairs(16)
     steps: list[int] = []
     two = launch.train_dpo(
-        micro_policy_path, pairs, str(tmp_path / "two"), cfg=replace(TINY_DPO, processes=2),
+        micro_policy_path, pairs, str(tmp_path / "two"), cfg=TINY_DPO.replace(processes=2),
         checkpoint_id="two", parent_id="init", round_index=1, threads=2, progress=steps.append,
     )  # fmt: skip
     assert steps == [1, 2, 3, 4]  # rank 0's steps, read from its output
@@ -97,7 +98,7 @@ def test_dpo_on_two_processes_has_the_loss_curve_of_one(micro_policy_path, tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["two", "two.train.log"]  # written once, by rank 0
 
     kwargs = dict(checkpoint_id="one", parent_id="init", round_index=1, threads=1)
-    accumulated = train_dpo(micro_policy_path, pairs, str(tmp_path / "acc"), cfg=replace(TINY_DPO, micro_batch_size=4),
+    accumulated = train_dpo(micro_policy_path, pairs, str(tmp_path / "acc"), cfg=TINY_DPO.replace(micro_batch_size=4),
                             **kwargs)  # fmt: skip
     whole = train_dpo(micro_policy_path, pairs, str(tmp_path / "whole"), cfg=TINY_DPO, **kwargs)
     curve = two.config["loss_curve"]
@@ -158,16 +159,16 @@ def test_the_decided_placement_reaches_every_process(monkeypatch):
     monkeypatch.setattr("selftaught.loops.train.train_sft", lambda *a, **kw: seen.setdefault("sft", kw["cfg"]))
     monkeypatch.setattr("selftaught.loops.dpo.train_dpo", lambda *a, **kw: seen.setdefault("dpo", kw["cfg"]))
     gpu = Placement("cuda", "bfloat16")
-    sft = replace(SFTSettings(), placement=gpu, processes=2)
-    dpo = replace(DPOSettings(), placement=gpu, processes=2)
+    sft = SFTSettings().replace(placement=gpu, processes=2)
+    dpo = DPOSettings().replace(placement=gpu, processes=2)
     common = {"base_path": "b", "out_dir": "o", "checkpoint_id": "c", "parent_id": None, "round_index": 1,
               "threads": 1}  # fmt: skip
     from selftaught.loops.prompting import RAW
 
     style = asdict(RAW)
-    train_worker._sft(json.loads(json.dumps({**common, "cfg": asdict(sft), "method": "rft", "stats": {},
+    train_worker._sft(json.loads(json.dumps({**common, "cfg": sft.record(), "method": "rft", "stats": {},
                                              "lora": None, "style": style})), [], None)  # fmt: skip
-    train_worker._dpo(json.loads(json.dumps({**common, "cfg": asdict(dpo), "style": style})), [], None)
+    train_worker._dpo(json.loads(json.dumps({**common, "cfg": dpo.record(), "style": style})), [], None)
     assert seen["sft"] == sft and seen["dpo"] == dpo
     assert seen["sft"].placement.trainer_flags() == {"use_cpu": False, "bf16": True, "fp16": False}
 

@@ -7,14 +7,13 @@ steps at lr 1e-5 changed 1.8% of one layer's weights, against 99.99% from float3
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from selftaught.loops.arithmetic import make_problems
-from selftaught.loops.train import SFTSettings, build_sft_config, gold_training_set, train_sft
+from selftaught.loops.train import SFTSettings, build_sft_config, gold_training_set, split_batch, train_sft
 from selftaught.records import Split
 
 SFT = SFTSettings(lr=1e-5, steps=2, batch_size=8, warmup=0)
@@ -45,7 +44,7 @@ def test_bf16_checkpoints_train_in_float32(bf16_policy, tmp_path):
     ts = gold_training_set(make_problems(16, Split.TRAIN, seed=0))
     runs = {}
     for master, saved_as in (("float32", "float32"), ("saved", "bfloat16")):
-        ckpt = train_sft(bf16_policy, ts, str(tmp_path / master), cfg=replace(SFT, master_dtype=master),
+        ckpt = train_sft(bf16_policy, ts, str(tmp_path / master), cfg=SFT.replace(master_dtype=master),
                          checkpoint_id=master, parent_id=None, round_index=1)  # fmt: skip
         assert json.loads((Path(ckpt.path) / "config.json").read_text())["dtype"] == saved_as
         runs[master] = _changed_fraction(bf16_policy, ckpt.path)
@@ -55,7 +54,9 @@ def test_bf16_checkpoints_train_in_float32(bf16_policy, tmp_path):
 
 
 def test_micro_batches_accumulate_to_the_step(tmp_path):
-    args = build_sft_config(replace(SFT, batch_size=16, micro_batch_size=4), str(tmp_path))
+    args = build_sft_config(SFT.replace(batch_size=16, micro_batch_size=4), str(tmp_path))
     assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (4, 4)
     with pytest.raises(ValueError, match="must divide"):
-        replace(SFT, batch_size=16, micro_batch_size=5).accumulation
+        SFT.replace(batch_size=16, micro_batch_size=5)  # checked when the settings are made
+    with pytest.raises(ValueError, match="must divide"):
+        split_batch(16, 5)

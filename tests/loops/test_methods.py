@@ -3,7 +3,7 @@ every step it names has a task in the flow's dispatch dict."""
 
 from __future__ import annotations
 
-from selftaught.loops.methods import FAMILY, PLANS, START, Family, RoundMethod, Skip, Step, plan_for
+from selftaught.loops.methods import FAMILY, PLANS, START, Family, Method, Skip, Step, plan_for
 from selftaught.records import Stage
 
 
@@ -23,7 +23,7 @@ def test_every_step_of_the_table_has_a_task_in_the_flow():
 
 
 def test_cai_plans_put_the_constitution_where_the_docstring_says():
-    sl, rl = PLANS[FAMILY[RoundMethod.SL_CAI]], PLANS[FAMILY[RoundMethod.RL_CAI]]
+    sl, rl = PLANS[FAMILY[Method.SL_CAI]], PLANS[FAMILY[Method.RL_CAI]]
     assert sl[Stage.RATIONALIZE] is Step.REVISE and isinstance(sl[Stage.JUDGE], Skip)
     assert rl[Stage.JUDGE] is Step.FEEDBACK
     # AI-feedback pairs go through the same curate/train steps as DPO's verified pairs

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from selftaught.loops.arithmetic import make_problems
 from selftaught.loops.checkpoint import verify_checkpoint
-from selftaught.loops.defaults import DemoConfig, Method
+from selftaught.loops.defaults import DemoConfig, EvaluateSpec, GenerateSpec
+from selftaught.loops.methods import Method
 from selftaught.loops.rounds import problems_for_round, run_round, stage_seed
 from selftaught.loops.train import SFTSettings
-from selftaught.records import Checkpoint, SampleSource, SamplingParams, Split
+from selftaught.records import Checkpoint, SampleSource, Split
 
 
 def test_problems_for_round_rotates_through_the_pool():
@@ -25,12 +24,10 @@ def test_stage_seeds_differ_by_round_and_stage():
 
 
 def test_star_round_end_to_end(micro_policy_path, tmp_path):
-    cfg = replace(
-        DemoConfig(),
-        k=2,
-        eval_k=2,
-        sampling=SamplingParams(max_new_tokens=12),
-        round_sft=SFTSettings(steps=2, batch_size=4, max_length=48, warmup=0),
+    cfg = DemoConfig(
+        generate=GenerateSpec(k=2, max_new_tokens=12),
+        evaluate=EvaluateSpec(k=2),
+        train=SFTSettings(steps=2, batch_size=4, max_length=48, warmup=0),
     )
     sha = verify_checkpoint(micro_policy_path)["sha256"]
     parent = Checkpoint(id="init", path=micro_policy_path, sha256=sha)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import pytest
 
@@ -75,7 +74,7 @@ def test_stop_at_accuracy_ends_training_at_the_first_check_that_reaches_the_targ
     problems = make_problems(8, Split.TRAIN, seed=0)
     probe = tuple(make_problems(12, Split.TRAIN, seed=0)[8:])
     ckpt = cold_start(
-        micro_policy_path, problems, str(tmp_path / "cold"), cfg=replace(TINY_SFT, steps=6),
+        micro_policy_path, problems, str(tmp_path / "cold"), cfg=TINY_SFT.replace(steps=6),
         checkpoint_id="cold", threads=1, stop=StopAtAccuracy(probe, target=0.0, every=2, max_new_tokens=4),
     )
     assert ckpt.config["stopped_at_step"] == 2

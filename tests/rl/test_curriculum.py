@@ -13,11 +13,11 @@ PROBLEMS = [make_problem(10 + i, 20, 2) for i in range(5)]
 @pytest.mark.parametrize(
     "why, n_pass, band, kept",
     [
-        ("inside the band", 4, CurriculumBand(0.1, 0.9), True),
-        ("always solved: mastered, set aside", 8, CurriculumBand(0.1, 0.9), False),
-        ("never solved: too hard, set aside", 0, CurriculumBand(0.1, 0.9), False),
-        ("the band's edges are inclusive", 1, CurriculumBand(0.125, 0.9), True),
-        ("a band of [0, 1] keeps everything", 8, CurriculumBand(0.0, 1.0), True),
+        ("inside the band", 4, CurriculumBand(low=0.1, high=0.9), True),
+        ("always solved: mastered, set aside", 8, CurriculumBand(low=0.1, high=0.9), False),
+        ("never solved: too hard, set aside", 0, CurriculumBand(low=0.1, high=0.9), False),
+        ("the band's edges are inclusive", 1, CurriculumBand(low=0.125, high=0.9), True),
+        ("a band of [0, 1] keeps everything", 8, CurriculumBand(low=0.0, high=1.0), True),
     ],
 )
 def test_band(why, n_pass, band, kept):
@@ -49,4 +49,4 @@ def test_pass_rate_map_takes_the_latest_earlier_round_and_sums_sources():
 
 def test_band_is_checked():
     with pytest.raises(ValueError):
-        CurriculumBand(0.9, 0.1)
+        CurriculumBand(low=0.9, high=0.1)

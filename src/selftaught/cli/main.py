@@ -413,7 +413,7 @@ def _register_optional() -> None:
     import importlib
 
     for name in ("verify_cmd", "constitution_cmd", "schedule_cmd", "history_cmd", "report_cmd", "prm_cmd",
-                 "search_cmd", "checkpoints_cmd", "model_cmd", "compare_cmd", "rejudge_cmd"):
+                 "search_cmd", "checkpoints_cmd", "model_cmd", "compare_cmd", "rejudge_cmd", "recipe_cmd"):
         try:
             module = importlib.import_module(f"selftaught.cli.{name}")
         except ModuleNotFoundError as e:

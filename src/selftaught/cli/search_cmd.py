@@ -18,9 +18,10 @@ from typing import Annotated, Optional
 import typer
 
 from selftaught.cli.options import JsonOpt, StoreUrlOpt
+from selftaught.records import SearchMethod
 
-#: what ``--method`` accepts; ``bon`` means bon-prm with a PRM, else bon-orm
-METHOD_CHOICES = ("greedy", "majority", "bon", "bon-orm", "bon-prm", "vote-orm", "vote-prm", "beam", "mcts", "revise")
+#: what ``--method`` accepts: every ``SearchMethod``, and ``bon`` (bon-prm with a PRM, else bon-orm)
+METHOD_CHOICES = ("bon", *(m.value for m in SearchMethod))
 
 
 def _method(method: str, orm: Path | None, prm: Path | None) -> str:

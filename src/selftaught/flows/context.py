@@ -144,14 +144,10 @@ class RunContext(RunLayout):
     threads: int = 0
 
 
-    @cached_property
-    def cfg(self):
-        return self.recipe.loop_config()
-
     @property
     def placement(self) -> Placement:
         """The device and dtype every model of this run uses here (the recipe's, decided)."""
-        return self.cfg.placement
+        return self.recipe.placement()
 
 
     # -- problems are a pure function of the recipe; the store gets a copy on run start
@@ -169,7 +165,7 @@ class RunContext(RunLayout):
         split = self.round_curriculum(index)
         if split is not None:
             return list(split.kept)
-        return problems_for_round(self.train_pool, index, self.cfg.prompts_per_round)
+        return problems_for_round(self.train_pool, index, self.recipe.task.prompts_per_round)
 
     def judge(self) -> Verifier:
         """The recipe's judge, from the registry, reading the prompt's answer format."""
@@ -227,7 +223,7 @@ class RunContext(RunLayout):
             for row in self.store.problem_pass_rates(self.run_id, source=source)
         ]
         band = CurriculumBand(low=spec.low, high=spec.high, keep_unseen=spec.keep_unseen)
-        block = problems_for_round(self.train_pool, index, self.cfg.prompts_per_round)
+        block = problems_for_round(self.train_pool, index, self.recipe.task.prompts_per_round)
         return band_filter(block, pass_rate_map(rows, before_round=index), band)
 
 
@@ -288,7 +284,7 @@ def _load_prompts(recipe: Recipe, split: Split) -> list[Problem]:
 def _seed(ctx: RunContext, index: int, stage: str) -> int:
     from selftaught.loops.rounds import stage_seed
 
-    return stage_seed(ctx.cfg.seed, index, stage)
+    return stage_seed(ctx.recipe.seed, index, stage)
 
 
 # ------------------------------------------------------------------------- one stage

@@ -48,7 +48,7 @@ def _sampler(path: str, ctx: RunContext, *, hf: bool = False):
         from selftaught.loops.vllm_sampler import vllm_policy
 
         return vllm_policy(path, gpu_memory_utilization=ctx.recipe.generate.gpu_memory_utilization,
-                           dtype=ctx.placement.dtype, seed=ctx.cfg.seed)  # fmt: skip
+                           dtype=ctx.placement.dtype, seed=ctx.recipe.seed)  # fmt: skip
     return nullcontext(_policy(path, ctx))
 
 
@@ -68,7 +68,7 @@ def generate_stage(ctx: RunContext, index: int) -> None:
         if ctx.method(index) is Method.DISTILL:
             from selftaught.loops.distill import load_teacher
 
-            teacher = ctx.recipe.teacher_settings()
+            teacher = ctx.recipe.teacher
             policy, producer = load_teacher(teacher, threads=ctx.threads, placement=ctx.placement), teacher.name
         else:
             policy, producer = loaded.enter_context(_sampler(parent.path, ctx, hf=searching)), parent.id
@@ -79,9 +79,9 @@ def generate_stage(ctx: RunContext, index: int) -> None:
             from selftaught.loops.prompting import tokenizer_of
 
             samples = generate(
-                policy, problems, k=ctx.cfg.k, params=ctx.cfg.sampling,
+                policy, problems, k=ctx.recipe.generate.k, params=ctx.recipe.generate.sampling,
                 seed=_seed(ctx, index, "generate"), checkpoint_id=producer,
-                batch_size=ctx.cfg.batch_size, progress=advance,
+                batch_size=ctx.recipe.generate.batch_size, progress=advance,
                 prompts=ctx.style.render_all(problems, tokenizer_of(policy)),
             )
         inserted = ctx.store.add_samples(ctx.run_id, index, samples)
@@ -99,20 +99,17 @@ def _search_samples(ctx: RunContext, index: int, policy, problems, producer: str
     names their search, so judge -> curate -> train take them unchanged."""
     from selftaught.loops.prompting import tokenizer_of
     from selftaught.prm.scorers import load_orm, load_prm
-    from selftaught.search.run import SearchConfig, run_search, samples_from
+    from selftaught.search.run import run_search, samples_from
 
     # search extends the text the policy reads: give it the rendered prompts
     problems = [replace(p, prompt=ctx.style.render(p, tokenizer_of(policy))) for p in problems]
-    spec, sampling = ctx.recipe.search, ctx.cfg.sampling
+    spec, sampling = ctx.recipe.search, ctx.recipe.generate.sampling
     orm = None if spec.orm is None else load_orm(spec.orm, threads=ctx.threads, placement=ctx.placement)
     prm = None if spec.prm is None else load_prm(spec.prm, threads=ctx.threads, placement=ctx.placement)
     samples = []
     for i in range(spec.n):
-        cfg = SearchConfig(
-            method=spec.method, budget=spec.budget, aggregate=spec.aggregate, temperature=sampling.temperature,
-            max_new_tokens=sampling.max_new_tokens, batch_size=ctx.cfg.batch_size,
-            seed=_seed(ctx, index, "generate") + i,
-        )  # fmt: skip
+        cfg = spec.replace(temperature=sampling.temperature, max_new_tokens=sampling.max_new_tokens,
+                           batch_size=ctx.recipe.generate.batch_size, seed=_seed(ctx, index, "generate") + i)
         record = run_search(policy, problems, cfg, orm=orm, prm=prm, checkpoint=producer, judge=ctx.judge())
         ctx.store.add_search(record, run_id=ctx.run_id)  # a resumed round recomputes the same id: no-op
         samples += samples_from(record, problems, checkpoint_id=producer, seed=cfg.seed, source=SampleSource.GENERATE,
@@ -147,8 +144,8 @@ def rationalize_stage(ctx: RunContext, index: int) -> None:
         with _sampler(parent.path, ctx) as policy:
             rationalized = rationalize(
                 policy, judged, {p.id: p for p in ctx.round_problems(index)},
-                k=ctx.cfg.k, params=ctx.cfg.sampling, seed=_seed(ctx, index, "rationalize"),
-                checkpoint_id=parent.id, judge=ctx.judge(), batch_size=ctx.cfg.batch_size, style=ctx.style,
+                k=ctx.recipe.generate.k, params=ctx.recipe.generate.sampling, seed=_seed(ctx, index, "rationalize"),
+                checkpoint_id=parent.id, judge=ctx.judge(), batch_size=ctx.recipe.generate.batch_size, style=ctx.style,
             )
         ctx.store.add_samples(ctx.run_id, index, [j.sample for j in rationalized])
         ctx.store.add_verdicts(ctx.run_id, index, rationalized)
@@ -174,7 +171,7 @@ def curate_stage(ctx: RunContext, index: int) -> None:
         by_id = {p.id: p for p in ctx.round_problems(index)}
         method = ctx.method(index)
         curator = CURATORS[Method.RFT if method is Method.DISTILL else method]
-        ts = curator(judged, rationalized, by_id, ctx.cfg.max_per_problem, style=ctx.style)
+        ts = curator(judged, rationalized, by_id, ctx.recipe.train.max_per_problem, style=ctx.style)
         store.add_training_set(ctx.run_id, index, ts)
         advance(len(ts.examples))
         return dict(ts.stats)
@@ -265,14 +262,14 @@ def train_stage(ctx: RunContext, index: int) -> None:
             ts = replace(ts, examples=tuple(replace(e, prompt=render(e.prompt)) for e in ts.examples))
             ckpt = train_sft(
                 parent.path, ts, str(ctx.checkpoint_dir(index)),
-                cfg=replace(ctx.cfg.round_sft, seed=_seed(ctx, index, "train")),
+                cfg=ctx.recipe.sft_settings(seed=_seed(ctx, index, "train")),
                 checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
-                progress=advance, threads=ctx.threads, lora=ctx.recipe.lora_settings(), style=style,
+                progress=advance, threads=ctx.threads, lora=ctx.recipe.lora, style=style,
             )
         ctx.store.add_checkpoint(ctx.run_id, ckpt)
         return {"checkpoint": ckpt.id, "train_loss": ckpt.config.get("train_loss"), "n_examples": ckpt.config.get("n_examples")}
 
-    run_stage(ctx, index, Stage.TRAIN, body, total=ctx.cfg.round_sft.steps, placement=ctx.placement)
+    run_stage(ctx, index, Stage.TRAIN, body, total=ctx.recipe.train.steps, placement=ctx.placement)
 
 
 @task(name="train-dpo", cache_policy=NO_CACHE)
@@ -361,21 +358,21 @@ def cold_start_stage(ctx: RunContext) -> None:
 
             ctx.run_dir().mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=ctx.run_dir(), prefix=".init-") as scratch:
-                init = init_policy(Path(scratch) / "init", seed=ctx.cfg.seed, size=ctx.cfg.size)
+                init = init_policy(Path(scratch) / "init", seed=ctx.recipe.seed, size=ctx.recipe.policy.size)
                 pool = ctx.train_pool
-                examples = [p for p in pool if p.solution][: ctx.cfg.n_cold_start]
+                examples = [p for p in pool if p.solution][: ctx.recipe.task.n_cold_start]
                 if policy.cold_start_steps == 0 or not examples:
                     examples = []
                 else:  # the rows it trains on, recorded as round 0's training set (export --trained)
-                    hint = ctx.cfg.cold_start_hint_fraction
+                    hint = ctx.recipe.policy.cold_start_hint_fraction
                     ctx.store.add_training_set(ctx.run_id, 0, gold_training_set(examples, hint_fraction=hint))
                 ckpt = cold_start(
                     init, examples, str(ctx.checkpoint_dir(0)),
-                    cfg=replace(ctx.cfg.cold_start_sft, seed=ctx.cfg.seed),
+                    cfg=ctx.recipe.cold_start_sft(),
                     checkpoint_id=ctx.checkpoint_id(0), parent_id=None, round_index=0,
                     progress=advance, threads=ctx.threads,
-                    hint_fraction=ctx.cfg.cold_start_hint_fraction,
-                    stop=ctx.cfg.cold_start_stop(pool),
+                    hint_fraction=ctx.recipe.policy.cold_start_hint_fraction,
+                    stop=ctx.recipe.cold_start_stop(pool),
                 ) if examples else _save_untrained(ctx, init)
         ctx.store.add_checkpoint(ctx.run_id, ckpt)
         return {"checkpoint": ckpt.id, "train_loss": ckpt.config.get("train_loss")}
@@ -445,11 +442,11 @@ def evaluate_stage(ctx: RunContext, index: int) -> None:
         ckpt = ctx.checkpoint(index)
         with _sampler(ckpt.path, ctx) as policy:
             ev, samples, judged = evaluate(
-                policy, heldout, k=ctx.cfg.eval_k, seed=_seed(ctx, 0, "evaluate"),
-                checkpoint_id=ckpt.id, temperature=ctx.cfg.eval_temperature, judge=ctx.judge(),
-                max_new_tokens=ctx.recipe.evaluate.max_new_tokens or ctx.cfg.sampling.max_new_tokens,
+                policy, heldout, k=ctx.recipe.evaluate.k, seed=_seed(ctx, 0, "evaluate"),
+                checkpoint_id=ckpt.id, temperature=ctx.recipe.evaluate.temperature, judge=ctx.judge(),
+                max_new_tokens=ctx.recipe.evaluate.max_new_tokens or ctx.recipe.generate.max_new_tokens,
                 # as many sequences per generate call as the generate stage runs (prompts x k)
-                batch_size=max(1, ctx.cfg.batch_size * ctx.cfg.k // ctx.cfg.eval_k), progress=advance,
+                batch_size=max(1, ctx.recipe.generate.batch_size * ctx.recipe.generate.k // ctx.recipe.evaluate.k), progress=advance,
                 prompts=ctx.style.render_all(heldout, tokenizer_of(policy)), answer_fn=ctx.answer_fn(),
             )
         store = ctx.store

@@ -20,6 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from pydantic import Field, model_validator
+
+from selftaught.loops.section import Section
 from selftaught.records import Problem
 
 
@@ -36,17 +39,21 @@ class PassRate:
         return self.n_pass / self.n_judged if self.n_judged else 0.0
 
 
-@dataclass(frozen=True)
-class CurriculumBand:
-    """Keep problems with ``low <= pass rate <= high``."""
+class CurriculumBand(Section):
+    """Keep problems with ``low <= pass rate <= high`` (the recipe's ``curriculum:`` section)."""
 
-    low: float = 0.1  # below: too hard for now (set aside)
-    high: float = 0.9  # above: already mastered (set aside)
-    keep_unseen: bool = True  # problems never sampled are kept
+    low: float = Field(0.1, ge=0, le=1)
+    "Set aside prompts whose latest pass rate is below this (too hard for now)."
+    high: float = Field(0.9, ge=0, le=1)
+    "Set aside prompts whose latest pass rate is above this (mastered)."
+    keep_unseen: bool = True
+    "Keep prompts never sampled before."
 
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.low <= self.high <= 1.0:
-            raise ValueError(f"need 0 <= low <= high <= 1, got low={self.low} high={self.high}")
+    @model_validator(mode="after")
+    def _ordered(self) -> CurriculumBand:
+        if self.low > self.high:
+            raise ValueError("curriculum: low must be <= high")
+        return self
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,7 @@ def band_filter(
     >>> from selftaught.loops.arithmetic import make_problem
     >>> ps = [make_problem(10 + i, 20, 2) for i in range(4)]
     >>> rates = {ps[0].id: PassRate(8, 8), ps[1].id: PassRate(8, 0), ps[2].id: PassRate(8, 3)}
-    >>> s = band_filter(ps, rates, CurriculumBand(0.1, 0.9))
+    >>> s = band_filter(ps, rates, CurriculumBand(low=0.1, high=0.9))
     >>> [p.id for p in s.kept] == [ps[2].id, ps[3].id], s.stats()
     (True, {'n_kept': 2, 'n_too_easy': 1, 'n_too_hard': 1, 'n_unseen': 1})
     """

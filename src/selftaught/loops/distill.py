@@ -25,25 +25,40 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field
+
 from selftaught.errors import ConfigError
 from selftaught.hardware import Placement
 from selftaught.loops.policy import Completer, Completion
+from selftaught.loops.section import Section
 from selftaught.records import SamplingParams
 
 
-@dataclass(frozen=True)
-class TeacherSpec:
-    """Where the teacher lives: exactly one of ``path`` or ``base_url`` (+ ``model``)."""
+class TeacherSpec(Section):
+    """Where the teacher of ``distill`` rounds lives (the recipe's ``teacher:`` section): exactly
+    one of ``path`` or ``base_url`` (+ ``model``), checked by ``check_source``."""
 
-    path: str | None = None  # a saved HF checkpoint directory
-    base_url: str | None = None  # an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1
-    model: str | None = None  # the endpoint's model name
-    api_key_env: str | None = None  # environment variable holding the API key, if any
-    concurrency: int = 4  # endpoint requests in flight
+    path: str | None = None
+    "A local HF checkpoint directory (relative to the recipe file)."
+    base_url: str | None = None
+    "An OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1."
+    model: str | None = None
+    "The endpoint's model name."
+    api_key_env: str | None = None
+    "Environment variable that holds the endpoint's API key."
+    concurrency: int = Field(4, ge=1)
+    "Endpoint requests in flight."
 
     @property
     def name(self) -> str:
         return f"teacher:{self.path}" if self.path else f"teacher:openai:{self.model}"
+
+    def check_source(self) -> None:
+        """ConfigError unless exactly one source is given (and an endpoint names its model)."""
+        if (self.path is None) == (self.base_url is None):
+            raise ConfigError("teacher: give exactly one of `path` (local checkpoint) or `base_url` (endpoint)")
+        if self.base_url is not None and not self.model:
+            raise ConfigError("teacher: an endpoint teacher needs `model`")
 
 
 @dataclass
@@ -79,14 +94,11 @@ class ChatCompleter:
 
 def load_teacher(spec: TeacherSpec, *, threads: int = 0, placement: Placement | None = None) -> Completer:
     """The teacher as a ``Completer`` (a local one on ``placement``'s device, in its dtype)."""
-    if (spec.path is None) == (spec.base_url is None):
-        raise ConfigError("teacher: give exactly one of `path` (local checkpoint) or `base_url` (endpoint)")
+    spec.check_source()
     if spec.path is not None:
         from selftaught.loops.policy import load_policy
 
         return load_policy(spec.path, threads=threads, placement=placement)
-    if not spec.model:
-        raise ConfigError("teacher: an endpoint teacher needs `model`")
     from selftaught.loops.chat import OpenAIChatModel
 
     key = os.environ.get(spec.api_key_env) if spec.api_key_env else None

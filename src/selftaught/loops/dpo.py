@@ -35,9 +35,11 @@ from __future__ import annotations
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from selftaught.errors import DataError
 from selftaught.hardware import Placement, resolve
@@ -45,6 +47,7 @@ from selftaught.loops.checkpoint import save_checkpoint
 from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
+from selftaught.loops.section import MasterDtype, Section, check_micro, check_processes, runtime
 from selftaught.loops.trained import HASH_KEY, dpo_rows, rows_sha256
 from selftaught.records import Checkpoint, Judged, Outcome, Problem
 
@@ -61,26 +64,46 @@ class VerifiedPair:
     rejected_key: tuple[str, str, int]
 
 
-@dataclass(frozen=True)
-class DPOSettings:
-    """One DPO round. Defaults: the measured setting on the embedded task."""
+class DPOSettings(Section):
+    """One DPO round: the recipe's ``dpo:`` section (defaults: measured; pure sigmoid made things worse)."""
 
-    lr: float = 5e-4  # peak learning rate (AdamW); 2e-4 barely moved the weak cold start
-    steps: int = 60  # optimizer steps (the pairs are repeated if they run out)
-    batch_size: int = 32  # pairs per optimizer step
-    beta: float = 0.1  # DPO temperature: how far from the reference the policy may move
-    loss_types: tuple[str, ...] = ("sigmoid", "sft")  # TRL loss_type; pure sigmoid hurt here
-    loss_weights: tuple[float, ...] | None = None  # one per loss type; None = all 1
-    max_length: int = 128  # tokens per prompt + completion
-    micro_batch_size: int | None = None  # pairs per forward/backward pass; None = batch_size
-    master_dtype: str = "float32"  # weights the optimizer updates: float32, or "saved" (the checkpoint's)
-    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~35% slower
-    placement: Placement | None = None  # device and mixed precision (hardware.py); None = decided here (auto)
-    warmup: float = 0.1  # linear warm-up: a fraction of steps if < 1, else a step count
-    max_pairs_per_problem: int = 4  # distinct pairs kept per problem
-    seed: int = 0  # data order and dropout seed
-    lora: LoRASettings | None = None  # low-rank adapters; the reference is then adapters-off
-    processes: int = 1  # DDP processes, each taking batch_size / processes pairs a step; run through loops/launch.py
+    lr: float = Field(5e-4, gt=0)
+    "Peak learning rate (AdamW); 2e-4 barely moved the weak cold start."
+    steps: int = Field(60, ge=1)
+    "Optimizer steps (the pairs are repeated if they run out)."
+    batch_size: int = Field(32, ge=1)
+    "Pairs per optimizer step."
+    beta: float = Field(0.1, gt=0)
+    "DPO temperature: how far from the reference the policy may move."
+    loss_types: tuple[Literal["sigmoid", "hinge", "ipo", "robust", "sft", "apo_zero", "apo_down"], ...] = ("sigmoid", "sft")
+    "TRL loss_type list; `sft` adds the chosen-completion NLL (RPO)."
+    loss_weights: tuple[float, ...] | None = None
+    "One weight per loss type; None = all 1."
+    max_pairs_per_problem: int = Field(4, ge=1)
+    "Distinct pairs kept per problem."
+    micro_batch_size: int | None = Field(None, ge=1)
+    "Pairs per forward/backward pass (gradients accumulate up to batch_size); None = batch_size."
+    max_length: int = Field(128, ge=8)
+    "Tokens per prompt + completion."
+    warmup: float = Field(0.1, ge=0)
+    "Linear warm-up: a fraction of the steps if < 1, else a step count."
+    processes: int = Field(1, ge=1)
+    "Train on N processes (DDP through `accelerate launch`; loops/launch.py): each takes batch_size / N pairs of every step. 1 = in-process."
+    seed: int = runtime(0)
+    lora: LoRASettings | None = runtime(None)
+    master_dtype: MasterDtype = runtime("float32")
+    gradient_checkpointing: bool = runtime(False)
+    placement: Placement | None = runtime(None)
+
+    @model_validator(mode="after")
+    def _micro_divides(self) -> DPOSettings:
+        check_micro(self.batch_size, self.micro_batch_size, "batch_size")
+        return self
+
+    @field_validator("processes")
+    @classmethod
+    def _processes_divide(cls, processes: int, info: ValidationInfo) -> int:
+        return check_processes(processes, info.data.get("batch_size"), info.data.get("micro_batch_size"))
 
     @property
     def accumulation(self) -> tuple[int, int]:
@@ -213,13 +236,13 @@ def train_dpo(
     quiet_transformers()
     from datasets import Dataset
 
-    cfg = replace(cfg, placement=resolve(cfg.placement))  # recorded as decided
+    cfg = cfg.model_copy(update={"placement": resolve(cfg.placement)})  # recorded as decided
     model, tokenizer = load_for_training(base_path, master_dtype=cfg.master_dtype, placement=cfg.placement)
     rows = dpo_rows(pairs, style)  # exactly what the trainer gets, hashed (loops/trained.py)
     config: dict[str, Any] = {
         "method": "dpo",
         HASH_KEY: rows_sha256(rows),
-        "dpo": asdict(cfg),
+        "dpo": cfg.record(),
         "base_path": str(base_path),
         "n_pairs": len(pairs),
         "n_problems": len({p.problem_id for p in pairs}),

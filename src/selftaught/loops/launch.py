@@ -108,9 +108,9 @@ def train_sft(
     if cfg.processes == 1 or not ts.examples:
         return train.train_sft(base_path, ts, out_dir, **kwargs)
     call = {
-        "kind": "sft", "base_path": str(base_path), "out_dir": str(out_dir), "cfg": asdict(cfg),
+        "kind": "sft", "base_path": str(base_path), "out_dir": str(out_dir), "cfg": cfg.record(),
         "checkpoint_id": checkpoint_id, "parent_id": parent_id, "round_index": round_index,
-        "lora": None if lora is None else asdict(lora), "style": asdict(style),
+        "lora": None if lora is None else lora.record(), "style": asdict(style),
         "method": ts.method, "stats": dict(ts.stats),
     }  # fmt: skip
     rows = [asdict(e) for e in ts.examples]
@@ -140,7 +140,7 @@ def train_dpo(
     if cfg.processes == 1 or not pairs:
         return dpo.train_dpo(base_path, pairs, out_dir, **kwargs)
     call = {
-        "kind": "dpo", "base_path": str(base_path), "out_dir": str(out_dir), "cfg": asdict(cfg),
+        "kind": "dpo", "base_path": str(base_path), "out_dir": str(out_dir), "cfg": cfg.record(),
         "checkpoint_id": checkpoint_id, "parent_id": parent_id, "round_index": round_index,
         "style": asdict(style),
     }  # fmt: skip

@@ -35,20 +35,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
+
+from selftaught.loops.section import Section
 
 
-@dataclass(frozen=True)
-class LoRASettings:
-    """Low-rank adapters instead of full fine-tuning."""
+class LoRASettings(Section):
+    """Low-rank adapters instead of full fine-tuning (the recipe's ``lora:`` section)."""
 
-    r: int = 16  # adapter rank
-    alpha: int = 32  # scaling numerator (scale = alpha / r)
-    dropout: float = 0.0  # dropout on the adapter input
-    target_modules: str | tuple[str, ...] = "all-linear"  # peft target_modules
-    save: str = "merged"  # "merged": full weights; "adapters": only the adapters (needs the parent on disk)
+    r: int = Field(16, ge=1)
+    "Adapter rank."
+    alpha: int = Field(32, ge=1)
+    "Scale numerator (scale = alpha / r)."
+    dropout: float = Field(0.0, ge=0, lt=1)
+    "Dropout on the adapter input."
+    target_modules: str | tuple[str, ...] = "all-linear"
+    "peft target_modules: `all-linear` (every linear layer of a block), or a list of module names."
+    save: Literal["merged", "adapters"] = "merged"
+    "merged: each checkpoint holds full weights; adapters: only the round's adapters (MBs, not the model), loaded onto the parent checkpoint, which must stay on disk."
 
 
 def build_lora_config(cfg: LoRASettings | None) -> Any:

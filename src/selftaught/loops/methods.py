@@ -1,9 +1,7 @@
 """Every round type, its family, and the one table of which stages each family runs.
 
-``defaults.Method`` names the two SFT curation methods of the embedded demo (rft, star);
-``RoundMethod`` is the full closed set a recipe may name. Members with the same value
-compare and hash equal (both are ``StrEnum``s), so ``rounds.CURATORS[RoundMethod.RFT]``
-finds the RFT curator.
+``Method`` is the one closed set of round types: what a recipe's ``method``/``stages`` may
+name, what the demo runs and what ``rounds.CURATORS`` is keyed by.
 
 A round has six stage slots (``records.Stage``: generate, judge, rationalize, curate, train,
 evaluate). ``PLANS`` says, per family, which ``Step`` fills each slot, or why the slot is
@@ -38,7 +36,7 @@ from types import MappingProxyType
 from selftaught.records import Stage
 
 
-class RoundMethod(enum.StrEnum):
+class Method(enum.StrEnum):
     """How a round improves the policy."""
 
     RFT = "rft"  # rejection-sampling fine-tuning on the policy's own correct samples
@@ -59,16 +57,16 @@ class Family(enum.StrEnum):
     RL_CAI = "rl-cai"
 
 
-FAMILY: Mapping[RoundMethod, Family] = MappingProxyType(
+FAMILY: Mapping[Method, Family] = MappingProxyType(
     {
-        RoundMethod.RFT: Family.SFT,
-        RoundMethod.STAR: Family.SFT,
-        RoundMethod.DISTILL: Family.SFT,
-        RoundMethod.GRPO: Family.ONLINE_RL,
-        RoundMethod.RLOO: Family.ONLINE_RL,
-        RoundMethod.DPO: Family.PREFERENCE,
-        RoundMethod.SL_CAI: Family.SL_CAI,
-        RoundMethod.RL_CAI: Family.RL_CAI,
+        Method.RFT: Family.SFT,
+        Method.STAR: Family.SFT,
+        Method.DISTILL: Family.SFT,
+        Method.GRPO: Family.ONLINE_RL,
+        Method.RLOO: Family.ONLINE_RL,
+        Method.DPO: Family.PREFERENCE,
+        Method.SL_CAI: Family.SL_CAI,
+        Method.RL_CAI: Family.RL_CAI,
     }
 )
 

@@ -2,7 +2,7 @@
 and evaluation alike.
 
 In: a ``Problem`` (its own ``prompt`` text is the user's question, never edited) and a
-``PromptStyle`` (from the recipe's ``prompt:`` section). Out: either
+``PromptStyle`` (``PromptSpec.style()``: the recipe's ``prompt:`` section, resolved). Out: either
 
 - the **raw** text: the problem's prompt as it is, optionally with a system line before it
   and an instruction after it. The embedded tiny model reads ``Q: 23+45=? A:`` this way, and
@@ -28,9 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
 
 from selftaught.errors import DataError
+from selftaught.loops.section import Section
 from selftaught.records import Problem
 
 Message = dict[str, str]
@@ -153,6 +156,35 @@ class PromptStyle:
 
 #: The embedded model's style: the problem's prompt as it is.
 RAW = PromptStyle()
+
+
+class PromptSpec(Section):
+    """How a problem becomes the model's input: the recipe's ``prompt:`` section (``auto``
+    values are settled from the model when the recipe is read, ``profiles.py``)."""
+
+    format: Literal["auto", "raw", "chat"] = "raw"
+    "raw: the problem's prompt as it is; chat: the tokenizer's chat template (system + user turn); auto: chat when the model's tokenizer has a template (and it is not the tiny model)."
+    system: str | None = None
+    "Optional system message (chat), or a first line (raw)."
+    instruction: str | None = None
+    "Appended to the user turn after a blank line; unset = the answer format's own (e.g. put the final answer within \\boxed{}); null = none."
+    answer_format: Literal["auto", "think", "boxed", "answer_is", "free"] = "think"
+    "Where the judge reads the final answer: think (after </think>, the tiny model's), boxed (\\boxed{...}), answer_is (\"The answer is N\"), free (anywhere: boxed, answer-is, math, last number)."
+    strict: bool | None = False
+    "Accept only the answer format (no fall back to the last number in the text); unset = strict when an instruction asks for boxed or answer_is."
+    hint: str = Field(CHAT_HINT, min_length=1)
+    "STaR's hint in the chat user turn ({answer} = the gold answer); raw prompts get ' (the answer is N)' before a trailing 'A:'."
+
+    @model_validator(mode="after")
+    def _hint_names_answer(self) -> PromptSpec:
+        if "{answer}" not in self.hint:
+            raise ValueError("prompt.hint must contain {answer}")
+        return self
+
+    def style(self) -> PromptStyle:
+        """The resolved style the stages render with."""
+        return PromptStyle(chat=self.format == "chat", system=self.system, instruction=self.instruction or None,
+                           hint=self.hint)  # fmt: skip
 
 
 def render_chat(tokenizer: Any, messages: Sequence[Message]) -> str:

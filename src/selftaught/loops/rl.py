@@ -63,57 +63,70 @@ by this project's tests (no GPU here).
 
 from __future__ import annotations
 
-import enum
 import json
 import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from pydantic import Field, model_validator
 
 from selftaught.hardware import Placement, resolve
 from selftaught.judges.base import Verifier
 from selftaught.loops.checkpoint import save_checkpoint
 from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
+from selftaught.loops.methods import Method
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
+from selftaught.loops.section import Backend, MasterDtype, Section, check_micro, runtime
 from selftaught.records import Checkpoint, Judged, Outcome, Problem, Sample, SampleSource, SamplingParams, Verdict
 
 ROLLOUTS_FILE = "rollouts.jsonl"
 
 
-class RLAlgorithm(enum.StrEnum):
-    """Online RL methods, each one TRL trainer."""
+class RLSettings(Section):
+    """One GRPO round: the recipe's ``grpo:`` section (defaults: measured, see above)."""
 
-    GRPO = "grpo"
-    RLOO = "rloo"
+    lr: float = Field(1e-4, gt=0)
+    "Peak learning rate (AdamW); 3e-5 barely moved the policy, 3e-4 hurt it."
+    steps: int = Field(40, ge=1)
+    "Optimizer steps per round."
+    prompts_per_step: int = Field(8, ge=1)
+    "Distinct prompts per optimizer step."
+    num_generations: int = Field(8, ge=2)
+    "G: completions per prompt (the group)."
+    beta: float = Field(0.05, ge=0)
+    "KL coefficient to the round's starting policy (at 0 GRPO drifted and lost held-out accuracy)."
+    scale_rewards: Literal["group", "batch", "none"] = "none"
+    "Advantage scaling: none = reward minus the group mean (Dr. GRPO); group = / group std; batch = / batch std."
+    epsilon: float = Field(0.2, gt=0)
+    "Clip range of the importance ratio."
+    num_iterations: int = Field(1, ge=1)
+    "Optimizer steps per generated batch (GRPO's mu); > 1 reuses each batch of rollouts."
+    temperature: float = Field(1.0, gt=0)
+    "Rollout sampling temperature."
+    max_completion_length: int = Field(40, ge=1)
+    "Tokens per rollout."
+    micro_batch_size: int | None = Field(None, ge=1)
+    "Completions per forward/backward pass (the step's prompts_per_step x num_generations accumulate); None = all at once."
+    warmup: float = Field(0.0, ge=0)
+    "Linear warm-up: a fraction of the steps if < 1, else a step count."
+    max_grad_norm: float = Field(1.0, gt=0)
+    "Gradient clipping."
+    seed: int = runtime(0)
+    lora: LoRASettings | None = runtime(None)
+    backend: Backend = runtime("hf")
+    master_dtype: MasterDtype = runtime("float32")
+    gradient_checkpointing: bool = runtime(False)
+    placement: Placement | None = runtime(None)
 
-
-@dataclass(frozen=True)
-class RLSettings:
-    """One RL round. Defaults: the measured GRPO settings on the embedded task."""
-
-    lr: float = 1e-4  # peak learning rate (AdamW); 3e-5 barely moved the policy, 3e-4 hurt it
-    steps: int = 40  # optimizer steps
-    prompts_per_step: int = 8  # distinct prompts per optimizer step
-    num_generations: int = 8  # G: completions per prompt (the group)
-    beta: float = 0.05  # KL coefficient to the reference (round's starting policy); 0 let GRPO drift
-    scale_rewards: Literal["group", "batch", "none"] = "none"  # advantage scaling (below)
-    epsilon: float = 0.2  # PPO-style clip range of the importance ratio
-    num_iterations: int = 1  # optimizer steps per generated batch (GRPO's mu; > 1 reuses rollouts)
-    temperature: float = 1.0  # rollout sampling temperature
-    max_completion_length: int = 40  # tokens per rollout
-    warmup: float = 0.0  # linear warm-up: a fraction of steps if < 1, else a step count
-    max_grad_norm: float = 1.0  # gradient clipping
-    seed: int = 0  # data order, sampling and dropout seed
-    lora: LoRASettings | None = None  # low-rank adapters instead of full fine-tuning
-    backend: Literal["hf", "vllm"] = "hf"  # rollout generation; vllm needs a GPU (untested here)
-    micro_batch_size: int | None = None  # completions per forward/backward pass; None = the whole step
-    master_dtype: str = "float32"  # weights the optimizer updates: float32, or "saved" (the checkpoint's)
-    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~35% slower
-    placement: Placement | None = None  # device and mixed precision (hardware.py); None = decided here (auto)
+    @model_validator(mode="after")
+    def _micro_divides(self) -> RLSettings:
+        check_micro(self.completions_per_step, self.micro_batch_size, "prompts_per_step x num_generations")
+        return self
 
     @property
     def completions_per_step(self) -> int:
@@ -127,8 +140,11 @@ class RLSettings:
         return split_batch(self.completions_per_step, self.micro_batch_size)
 
 
-#: RLOO's measured defaults: the same as GRPO's (see the module docstring).
-RLOO_DEFAULTS = RLSettings()
+class RLOOSettings(RLSettings):
+    """One RLOO round: the recipe's ``rloo:`` section (the same measured defaults as GRPO's)."""
+
+    scale_rewards: Literal["batch", "none"] = "none"
+    "none = raw leave-one-out advantages; batch = TRL's normalize_advantages (RLOO has no per-group scaling)."
 
 
 @dataclass(frozen=True)
@@ -212,9 +228,10 @@ class _Trainer:
     build_config: Callable[[RLSettings, str], Any]
 
 
-TRAINERS: Mapping[RLAlgorithm, _Trainer] = {
-    RLAlgorithm.GRPO: _Trainer("GRPOTrainer", build_grpo_config),
-    RLAlgorithm.RLOO: _Trainer("RLOOTrainer", build_rloo_config),
+#: the online-RL methods (``methods.FAMILY``: online_rl), each one TRL trainer
+TRAINERS: Mapping[Method, _Trainer] = {
+    Method.GRPO: _Trainer("GRPOTrainer", build_grpo_config),
+    Method.RLOO: _Trainer("RLOOTrainer", build_rloo_config),
 }
 
 
@@ -340,7 +357,7 @@ def _progress_callback(progress: Callable[[int], None]) -> Any:
 
 
 def train_rl(
-    algorithm: RLAlgorithm | str,
+    algorithm: Method | str,
     base_path: str,
     problems: Sequence[Problem],
     out_dir: str,
@@ -359,7 +376,9 @@ def train_rl(
     Prompts go to TRL as ``style`` shows them: raw text, or conversations that TRL renders
     with the tokenizer's chat template (each rollout's stored prompt is that rendered text).
     """
-    algorithm = RLAlgorithm(algorithm)
+    algorithm = Method(algorithm)
+    if algorithm not in TRAINERS:
+        raise ValueError(f"{algorithm.value} is not an online RL method ({', '.join(TRAINERS)})")
     if not problems:
         raise ValueError("an RL round needs at least one training problem")
     set_threads(threads)
@@ -370,7 +389,7 @@ def train_rl(
 
     from selftaught.judges import as_reward_function
 
-    cfg = replace(cfg, placement=resolve(cfg.placement))  # recorded as decided
+    cfg = cfg.model_copy(update={"placement": resolve(cfg.placement)})  # recorded as decided
     model, tokenizer = load_for_training(base_path, master_dtype=cfg.master_dtype, placement=cfg.placement)
     by_id = {p.id: p for p in problems}
     recorder = RolloutRecorder(
@@ -404,7 +423,7 @@ def train_rl(
     rollouts = tuple(recorder.rollouts)
     config: dict[str, Any] = {
         "method": algorithm.value,
-        "rl": asdict(cfg),
+        "rl": cfg.record(),
         "base_path": str(base_path),
         "reward": getattr(verifier, "label", verifier.name),
         "n_problems": len(problems),

@@ -16,14 +16,14 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from selftaught.judges.base import Verifier
 from selftaught.loops.curate import curate_rft, curate_star, unsolved_problems
-from selftaught.loops.defaults import DemoConfig, Method
+from selftaught.loops.defaults import DemoConfig
 from selftaught.loops.evaluate import evaluate
-from selftaught.loops.methods import FAMILY, PLANS, RoundMethod, Skip, Step
+from selftaught.loops.methods import FAMILY, PLANS, Method, Skip, Step
 from selftaught.loops.generate import generate
 from selftaught.loops.policy import load_policy
 from selftaught.loops.prompting import RAW, PromptStyle, tokenizer_of
@@ -134,10 +134,10 @@ class _InMemoryRound:
 
 def _sample(r: _InMemoryRound) -> None:
     cfg = r.cfg
-    r.policy = load_policy(r.parent.path, threads=r.threads, placement=cfg.placement)
+    r.policy = load_policy(r.parent.path, threads=r.threads, placement=cfg.placement())
     r.samples = generate(
-        r.policy, r.train_problems, k=cfg.k, params=cfg.sampling, checkpoint_id=r.parent.id,
-        seed=r.seed("generate"), batch_size=cfg.batch_size,
+        r.policy, r.train_problems, k=cfg.generate.k, params=cfg.generate.sampling, checkpoint_id=r.parent.id,
+        seed=r.seed("generate"), batch_size=cfg.generate.batch_size,
     )
 
 
@@ -148,17 +148,17 @@ def _verify(r: _InMemoryRound) -> None:
 def _rationalize(r: _InMemoryRound) -> None:
     if r.method is Method.STAR:
         r.rationalized = rationalize(
-            r.policy, r.judged, r.by_id, k=r.cfg.k, params=r.cfg.sampling, checkpoint_id=r.parent.id,
-            seed=r.seed("rationalize"), judge=r.judge, batch_size=r.cfg.batch_size,
+            r.policy, r.judged, r.by_id, k=r.cfg.generate.k, params=r.cfg.generate.sampling, checkpoint_id=r.parent.id,
+            seed=r.seed("rationalize"), judge=r.judge, batch_size=r.cfg.generate.batch_size,
         )
 
 
 def _curate_sft(r: _InMemoryRound) -> None:
-    r.training_set = _curate(r.method, r.judged, r.rationalized, r.by_id, r.cfg.max_per_problem)
+    r.training_set = _curate(r.method, r.judged, r.rationalized, r.by_id, r.cfg.train.max_per_problem)
 
 
 def _train_sft(r: _InMemoryRound) -> None:
-    sft = replace(r.cfg.round_sft, seed=r.seed("train"))
+    sft = r.cfg.sft_settings(seed=r.seed("train"))
     r.checkpoint = train_sft(
         r.parent.path, r.training_set, str(r.out_dir), cfg=sft, checkpoint_id=r.checkpoint_id,
         parent_id=r.parent.id, round_index=r.round_index, threads=r.threads,
@@ -168,10 +168,10 @@ def _train_sft(r: _InMemoryRound) -> None:
 def _evaluate(r: _InMemoryRound) -> None:
     cfg, ckpt = r.cfg, r.checkpoint
     r.evaluation, _, _ = evaluate(
-        load_policy(ckpt.path, threads=r.threads, placement=cfg.placement), r.heldout_problems, k=cfg.eval_k,
+        load_policy(ckpt.path, threads=r.threads, placement=cfg.placement()), r.heldout_problems, k=cfg.evaluate.k,
         seed=stage_seed(cfg.seed, 0, "evaluate"), checkpoint_id=ckpt.id,
-        temperature=cfg.eval_temperature, judge=r.judge,
-        max_new_tokens=cfg.sampling.max_new_tokens, batch_size=cfg.batch_size,
+        temperature=cfg.evaluate.temperature, judge=r.judge,
+        max_new_tokens=cfg.evaluate.max_new_tokens or cfg.generate.max_new_tokens, batch_size=cfg.generate.batch_size,
     )
 
 
@@ -199,7 +199,7 @@ def run_round(
     method's plan (``loops/methods.PLANS``, the same table the flow runs); only the sft
     family's (rft, star) run in memory."""
     method = Method(method or cfg.method)
-    plan = PLANS[FAMILY[RoundMethod(method)]]
+    plan = PLANS[FAMILY[Method(method)]]
     if any(step not in IN_MEMORY for step in plan.values() if not isinstance(step, Skip)):
         raise ValueError(f"run_round runs rft/star rounds in memory; {method} rounds run through the flow")
     r = _InMemoryRound(

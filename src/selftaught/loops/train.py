@@ -36,9 +36,11 @@ from __future__ import annotations
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from selftaught.errors import DataError
 from selftaught.hardware import Placement, resolve
@@ -47,28 +49,51 @@ from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config,
 from selftaught.loops.curate import rationalization_prompt
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
+from selftaught.loops.section import MasterDtype, Section, check_micro, check_processes, runtime
 from selftaught.loops.trained import HASH_KEY, rows_sha256, sft_rows
 from selftaught.records import Checkpoint, Problem, TrainingExample, TrainingSet
 
 
-@dataclass(frozen=True)
-class SFTSettings:
-    """One SFT run. Defaults are the embedded task's round settings (see ``defaults.py``)."""
+class SFTSettings(Section):
+    """One SFT run: the recipe's ``train:`` section, the SFT of rft/star/distill rounds (the cold
+    start takes its length limit and the policy section's lr/steps/batch; ``defaults.py``)."""
 
-    lr: float = 5e-4  # peak learning rate (AdamW)
-    steps: int = 60  # optimizer steps (the data is repeated if it runs out)
-    batch_size: int = 32  # rows per optimizer step
-    micro_batch_size: int | None = None  # rows per forward/backward pass; None = batch_size
-    max_length: int = 128  # tokens per row, prompt + completion; longer rows are truncated
-    warmup: float = 0.1  # linear warm-up: a fraction of steps if < 1, else a step count
-    scheduler: str = "cosine"  # transformers lr_scheduler_type after warm-up
-    weight_decay: float = 0.0  # AdamW weight decay
-    max_grad_norm: float = 1.0  # gradient clipping
-    seed: int = 0  # data order and dropout seed
-    master_dtype: str = "float32"  # weights the optimizer updates: float32, or "saved" (the checkpoint's)
-    gradient_checkpointing: bool = False  # recompute activations in backward: less memory, ~35% slower
-    placement: Placement | None = None  # device and mixed precision (hardware.py); None = decided here (auto)
-    processes: int = 1  # DDP processes, each taking batch_size / processes rows a step; run through loops/launch.py
+    lr: float = Field(5e-4, gt=0)
+    "Peak learning rate (AdamW)."
+    steps: int = Field(60, ge=1)
+    "Optimizer steps (the data is repeated if it runs out)."
+    batch_size: int = Field(32, ge=1)
+    "Rows per optimizer step."
+    micro_batch_size: int | None = Field(None, ge=1)
+    "Rows per forward/backward pass (gradients accumulate up to batch_size); None = batch_size. Lower it to save memory."
+    max_length: int = Field(128, ge=8)
+    "Tokens per row, prompt + completion (longer rows are truncated)."
+    max_per_problem: int = Field(4, ge=1)
+    "Curation of rft/star/distill rounds: distinct correct samples kept per problem."
+    warmup: float = Field(0.1, ge=0)
+    "Linear warm-up: a fraction of the steps if < 1, else a step count."
+    scheduler: str = "cosine"
+    "transformers lr_scheduler_type after the warm-up."
+    weight_decay: float = Field(0.0, ge=0)
+    "AdamW weight decay."
+    max_grad_norm: float = Field(1.0, gt=0)
+    "Gradient clipping."
+    processes: int = Field(1, ge=1)
+    "Train on N processes (DDP through `accelerate launch`; loops/launch.py): each takes batch_size / N rows of every step, so the global batch stays batch_size. 1 = in-process. The cold start always runs in-process."
+    seed: int = runtime(0)
+    master_dtype: MasterDtype = runtime("float32")
+    gradient_checkpointing: bool = runtime(False)
+    placement: Placement | None = runtime(None)
+
+    @model_validator(mode="after")
+    def _micro_divides(self) -> SFTSettings:
+        check_micro(self.batch_size, self.micro_batch_size, "batch_size")
+        return self
+
+    @field_validator("processes")
+    @classmethod
+    def _processes_divide(cls, processes: int, info: ValidationInfo) -> int:
+        return check_processes(processes, info.data.get("batch_size"), info.data.get("micro_batch_size"))
 
     @property
     def accumulation(self) -> tuple[int, int]:
@@ -233,19 +258,19 @@ def train_sft(
     quiet_transformers()
     from datasets import Dataset
 
-    cfg = replace(cfg, placement=resolve(cfg.placement))  # recorded as decided
+    cfg = cfg.model_copy(update={"placement": resolve(cfg.placement)})  # recorded as decided
     model, tokenizer = load_for_training(base_path, master_dtype=cfg.master_dtype, placement=cfg.placement)
     rows = sft_rows(ts, style)  # exactly what the trainer gets, hashed (loops/trained.py)
     config: dict[str, Any] = {
         "method": ts.method,
-        "sft": asdict(cfg),
+        "sft": cfg.record(),
         "base_path": str(base_path),
         "training_set": dict(ts.stats),
         "n_examples": len(ts.examples),
         HASH_KEY: rows_sha256(rows),
     }
     if lora is not None:
-        config["lora"] = asdict(lora)
+        config["lora"] = lora.record()
     if ts.examples:
         data = Dataset.from_list(rows)
         callbacks = [_progress_callback(progress)] if progress else []

@@ -36,16 +36,7 @@ def _lora(data: dict[str, Any] | None) -> Any:
 
     if data is None:
         return None
-    if isinstance(data.get("target_modules"), list):
-        data = {**data, "target_modules": tuple(data["target_modules"])}
     return LoRASettings(**data)
-
-
-def _placement(data: dict[str, Any] | None) -> Any:
-    """The parent's decided ``Placement`` (a dict in call.json), or None (decided here)."""
-    from selftaught.hardware import Placement
-
-    return None if data is None else Placement(**data)
 
 
 def _sft(call: dict[str, Any], rows: list[dict[str, Any]], progress: Any) -> Any:
@@ -59,7 +50,7 @@ def _sft(call: dict[str, Any], rows: list[dict[str, Any]], progress: Any) -> Any
     )
     return train_sft(
         call["base_path"], TrainingSet(call["method"], examples, call["stats"]), call["out_dir"],
-        cfg=SFTSettings(**{**call["cfg"], "placement": _placement(call["cfg"].get("placement"))}), checkpoint_id=call["checkpoint_id"], parent_id=call["parent_id"],
+        cfg=SFTSettings(**call["cfg"]), checkpoint_id=call["checkpoint_id"], parent_id=call["parent_id"],
         round_index=call["round_index"], progress=progress, threads=call["threads"], lora=_lora(call["lora"]),
         style=PromptStyle(**call["style"]),
     )  # fmt: skip
@@ -69,15 +60,10 @@ def _dpo(call: dict[str, Any], rows: list[dict[str, Any]], progress: Any) -> Any
     from selftaught.loops.dpo import DPOSettings, VerifiedPair, train_dpo
     from selftaught.loops.prompting import PromptStyle
 
-    cfg = dict(call["cfg"])
-    cfg["loss_types"] = tuple(cfg["loss_types"])
-    cfg["loss_weights"] = None if cfg["loss_weights"] is None else tuple(cfg["loss_weights"])
-    cfg["lora"] = _lora(cfg["lora"])
-    cfg["placement"] = _placement(cfg.get("placement"))
     pairs = [VerifiedPair(**{**r, "chosen_key": tuple(r["chosen_key"]), "rejected_key": tuple(r["rejected_key"])})
              for r in rows]  # fmt: skip
     return train_dpo(
-        call["base_path"], pairs, call["out_dir"], cfg=DPOSettings(**cfg), checkpoint_id=call["checkpoint_id"],
+        call["base_path"], pairs, call["out_dir"], cfg=DPOSettings(**call["cfg"]), checkpoint_id=call["checkpoint_id"],
         parent_id=call["parent_id"], round_index=call["round_index"], progress=progress,
         threads=call["threads"], style=PromptStyle(**call["style"]),
     )  # fmt: skip

@@ -29,11 +29,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from selftaught.errors import DataError
+from selftaught.loops.methods import FAMILY, Family
 from selftaught.loops.prompting import PromptStyle
 from selftaught.records import TrainingSet
 
 #: methods that train on their own rollouts, online: no fixed training set
-ONLINE_METHODS = ("grpo", "rloo")
+ONLINE_METHODS = tuple(m.value for m, family in FAMILY.items() if family is Family.ONLINE_RL)
 #: where the hash goes in a checkpoint's config and manifest meta
 HASH_KEY = "training_set_sha256"
 
@@ -66,8 +67,6 @@ def trained_rows(store: Any, run_id: str, index: int) -> tuple[str, list[dict[st
     Raises ``DataError`` in one line: no checkpoint, an online-RL round, nothing recorded,
     or rows that no longer hash to what the checkpoint recorded.
     """
-    from selftaught.recipe import recipe_from_dict
-
     ckpt = next((c for c in store.list_checkpoints(run_id) if c.round_index == index), None)
     if ckpt is None:
         raise DataError(f"run {run_id}: round {index} has no checkpoint (not trained yet)")
@@ -79,7 +78,7 @@ def trained_rows(store: Any, run_id: str, index: int) -> tuple[str, list[dict[st
     if recorded is None:
         raise DataError(f"run {run_id}: checkpoint {ckpt.id} records no training set (a given or untrained "
                         "model, or trained before training sets were recorded)")  # fmt: skip
-    style = recipe_from_dict(store.get_run(run_id)["recipe"]).prompt.style() if index > 0 else PromptStyle()
+    style = _section(store.get_run(run_id)["recipe"], "prompt").style() if index > 0 else PromptStyle()
     rows = _dpo_rows(store, run_id, index, style) if method == "dpo" else _sft_rows(store, run_id, index, style)
     if rows_sha256(rows) != recorded:
         raise DataError(f"run {run_id}: round {index}'s rows no longer hash to {recorded[:12]}, what checkpoint "
@@ -99,16 +98,29 @@ def _dpo_rows(store: Any, run_id: str, index: int, style: PromptStyle) -> list[d
     if recorded is not None:
         return [style.dpo_row(p["prompt"], p["chosen"], p["rejected"]) for p in recorded]
     from selftaught.loops.dpo import build_pairs  # a round curated before pairs were recorded
-    from selftaught.recipe import recipe_from_dict
     from selftaught.records import SampleSource
 
     judged = store.get_judged(run_id, index, SampleSource.GENERATE)
     by_id = {p.id: p for p in store.get_problems(sorted({j.sample.problem_id for j in judged}))}
-    recipe = recipe_from_dict(store.get_run(run_id)["recipe"])
-    return dpo_rows(build_pairs(judged, by_id, max_pairs_per_problem=recipe.dpo.max_pairs_per_problem), style)
+    dpo = _section(store.get_run(run_id)["recipe"], "dpo")
+    return dpo_rows(build_pairs(judged, by_id, max_pairs_per_problem=dpo.max_pairs_per_problem), style)
 
 
-def _recipe_slice(recipe: Any, index: int | None, method: str) -> dict[str, Any]:
+def _section(recipe: dict[str, Any], name: str) -> Any:
+    """One section of a run's stored recipe (the validated recipe's full dump, ``Recipe`` in
+    ``recipe.py``, which composes these loops' models) as its settings model."""
+    from selftaught.loops.defaults import PolicySpec
+    from selftaught.loops.dpo import DPOSettings
+    from selftaught.loops.prompting import PromptSpec
+    from selftaught.loops.rl import RLOOSettings, RLSettings
+    from selftaught.loops.train import SFTSettings
+
+    models = {"prompt": PromptSpec, "policy": PolicySpec, "train": SFTSettings, "dpo": DPOSettings,
+              "grpo": RLSettings, "rloo": RLOOSettings}  # fmt: skip
+    return models[name].model_validate(recipe.get(name) or {})
+
+
+def _recipe_slice(recipe: dict[str, Any], index: int | None, method: str) -> dict[str, Any]:
     """The part of the run's recipe that trained round ``index``: method, seeds and the
     trainer's section (``policy`` for the cold start, ``train``, ``dpo``, ``grpo`` or ``rloo``)."""
     from selftaught.loops.rounds import stage_seed
@@ -116,16 +128,15 @@ def _recipe_slice(recipe: Any, index: int | None, method: str) -> dict[str, Any]
     if index is None:
         return {}
     section = "policy" if index == 0 else method if method in ("dpo", *ONLINE_METHODS) else "train"
-    seed = recipe.seed if index == 0 else stage_seed(recipe.seed, index, "train")
-    return {"method": method, "seed": recipe.seed, "train_seed": seed,
-            section: getattr(recipe, section).model_dump(mode="json")}  # fmt: skip
+    run_seed = int(recipe.get("seed", 0))
+    seed = run_seed if index == 0 else stage_seed(run_seed, index, "train")
+    return {"method": method, "seed": run_seed, "train_seed": seed,
+            section: _section(recipe, section).model_dump(mode="json")}  # fmt: skip
 
 
 def describe_checkpoint(store: Any, checkpoint_id: str) -> dict[str, Any]:
     """What ``selftaught checkpoint show`` prints: lineage, what it trained on and how, and its
     held-out evaluation. Raises ``DataError`` for an unknown id."""
-    from selftaught.recipe import recipe_from_dict
-
     ckpt = store.get_checkpoint(checkpoint_id)
     run_id = store.checkpoint_run_id(checkpoint_id)
     if ckpt is None or run_id is None:
@@ -137,7 +148,7 @@ def describe_checkpoint(store: Any, checkpoint_id: str) -> dict[str, Any]:
     else:
         n_rows = cfg.get("n_pairs") if method == "dpo" else cfg.get("n_examples")
         trained_on = {"kind": "pairs" if method == "dpo" else "examples", "n_rows": n_rows, "sha256": cfg.get(HASH_KEY)}
-    recipe = recipe_from_dict(store.get_run(run_id)["recipe"])
+    recipe = store.get_run(run_id)["recipe"]  # as stored: the validated recipe's full dump
     evaluations = [
         {"split": e.split.value, "k": e.k, "n_problems": e.n_problems, "greedy_accuracy": e.greedy_accuracy,
          "pass_at_1": e.pass_at_1, "pass_at_k": e.pass_at_k, "maj_at_k": e.maj_at_k}

@@ -40,8 +40,6 @@ from selftaught.records import Outcome, SamplingParams, Split
 
 def cold_start_policy(out: str | Path, *, seed: int = 0, threads: int = 1) -> str:
     """The demo's cold-start policy at ``out`` (reused if a valid checkpoint is there)."""
-    from dataclasses import replace
-
     from selftaught.loops.checkpoint import verify_checkpoint
     from selftaught.loops.defaults import DemoConfig
     from selftaught.loops.tinymodel import init_policy
@@ -52,11 +50,11 @@ def cold_start_policy(out: str | Path, *, seed: int = 0, threads: int = 1) -> st
         verify_checkpoint(out)
         return str(out)
     cfg = DemoConfig(seed=seed)
-    pool = make_problems(cfg.n_train, Split.TRAIN, cfg.seed, cfg.digits)
-    init = init_policy(out.with_name(out.name + "-init"), seed=seed, size=cfg.size)
+    pool = make_problems(cfg.task.n_train, Split.TRAIN, cfg.seed, cfg.task.digits)
+    init = init_policy(out.with_name(out.name + "-init"), seed=seed, size=cfg.policy.size)
     cold_start(
-        init, pool[: cfg.n_cold_start], str(out), cfg=replace(cfg.cold_start_sft, seed=seed),
-        checkpoint_id="cold", threads=threads, hint_fraction=cfg.cold_start_hint_fraction,
+        init, pool[: cfg.task.n_cold_start], str(out), cfg=cfg.cold_start_sft(),
+        checkpoint_id="cold", threads=threads, hint_fraction=cfg.policy.cold_start_hint_fraction,
         stop=cfg.cold_start_stop(pool),
     )  # fmt: skip
     return str(out)

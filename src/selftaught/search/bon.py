@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from selftaught.loops.evaluate import majority_answer
 from selftaught.loops.policy import Completer
 from selftaught.judges.extract import extract_answer, vote_key
-from selftaught.records import SamplingParams
+from selftaught.records import SamplingParams, SearchMethod
 from selftaught.search.state import Node, ProblemState, Scorers
 from selftaught.search.stepgen import finish
 
@@ -97,16 +97,16 @@ def select_vote_prm(candidates: Sequence[Node]) -> Node | None:
     return select_vote(candidates, lambda n: n.scores["agg"])
 
 
-SELECT = {"majority": select_majority, "bon-orm": select_orm, "bon-prm": select_prm,
-          "vote-orm": select_vote_orm, "vote-prm": select_vote_prm}  # fmt: skip
+SELECT = {SearchMethod.MAJORITY: select_majority, SearchMethod.BON_ORM: select_orm, SearchMethod.BON_PRM: select_prm,
+          SearchMethod.VOTE_ORM: select_vote_orm, SearchMethod.VOTE_PRM: select_vote_prm}  # fmt: skip
 
 
 def best_of_n(policy: Completer, states: Sequence[ProblemState], *, method: str, n: int,
               params: SamplingParams, seed: int, scorers: Scorers) -> None:  # fmt: skip
     """Sample ``n`` candidates per problem and select one by ``method`` (a ``SELECT`` key)."""
-    if method in ("bon-orm", "vote-orm"):
+    if method in (SearchMethod.BON_ORM, SearchMethod.VOTE_ORM):
         scorers.need("orm", method)
-    if method in ("bon-prm", "vote-prm"):
+    if method in (SearchMethod.BON_PRM, SearchMethod.VOTE_PRM):
         scorers.need("prm", method)
     sample_candidates(policy, states, n=n, params=params, seed=seed, scorers=scorers)
     for state in states:

@@ -30,13 +30,16 @@ import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from typing import Literal
+
+from pydantic import Field
 
 from selftaught.errors import ConfigError
 from selftaught.judges.base import Verifier
 from selftaught.judges.extract import extract_answer
 from selftaught.loops.policy import Completer
+from selftaught.loops.section import Section, runtime
 from selftaught.loops.verify import ARITHMETIC
 from selftaught.prm.scorers import OutcomeScorer, StepScorer
 from selftaught.records import (
@@ -56,32 +59,47 @@ from selftaught.search.stepgen import StepFormat
 from selftaught.search.tree import beam_search, mcts
 
 
-@dataclass(frozen=True)
-class SearchConfig:
-    """One search's settings; every field has the default the benchmark uses."""
+class SearchConfig(Section):
+    """One search's settings, and the recipe's ``search:`` section (test-time search as the
+    generator of rft/star rounds); every field has the default the benchmark uses."""
 
     method: SearchMethod = SearchMethod.BON_PRM
-    budget: int = 4  # whole-solution equivalents (see the module docstring)
-    aggregate: Literal["min", "last", "product"] = "min"  # PRM step scores -> solution score
-    temperature: float = 1.0  # sampling temperature of every sampled step/completion
-    max_new_tokens: int = 40  # tokens per whole completion
-    max_step_tokens: int = 16  # tokens per step (beam/MCTS)
-    max_steps: int = 8  # depth limit of a step path (beam/MCTS)
-    tokens_per_sample: int | None = None  # token cap per budget unit; None: measured (greedy mean)
-    beam_width: int | None = None  # None: the power of 2 nearest below sqrt(budget)
-    ucb_c: float = 1.0  # MCTS exploration constant c
-    mcts_value: Literal["prm", "rollout"] = "prm"  # MCTS leaf value
-    revise_threshold: float = 0.5  # a step/answer scored below it fails the check
-    delimiter: str | None = None  # step delimiter for user data; None = the <think> format
-    batch_size: int = 64  # problems per batched generation
-    seed: int = 0
+    "How the budget is spent and an answer picked (records.SearchMethod)."
+    budget: int = Field(4, ge=1)
+    "Whole-solution equivalents per searched answer (see search/run.py)."
+    aggregate: Literal["min", "last", "product"] = "min"
+    "PRM step scores -> solution score."
+    orm: str | None = None
+    "Outcome reward model checkpoint (relative to the recipe file; `selftaught search` takes --orm); bon-orm and vote-orm need it."
+    prm: str | None = None
+    "Process reward model checkpoint (relative to the recipe file; `selftaught search` takes --prm); bon-prm, vote-prm, beam, mcts need it."
+    n: int = Field(1, ge=1, le=64)
+    "Searched answers per problem in a round's generate stage (each a search of its own seed)."
+    max_step_tokens: int = Field(16, ge=1)
+    "Tokens per step (beam/MCTS)."
+    max_steps: int = Field(8, ge=1)
+    "Depth limit of a step path (beam/MCTS)."
+    tokens_per_sample: int | None = Field(None, ge=1)
+    "Token cap per budget unit; None = measured (the policy's mean greedy completion length)."
+    beam_width: int | None = Field(None, ge=1)
+    "Beam width (and MCTS children per expansion); None = the power of 2 nearest below sqrt(budget)."
+    ucb_c: float = Field(1.0, ge=0)
+    "MCTS exploration constant c."
+    mcts_value: Literal["prm", "rollout"] = "prm"
+    "MCTS leaf value: prm (last step's score) or rollout (ORM of a completed rollout)."
+    revise_threshold: float = 0.5
+    "A step/answer scored below it fails revise's check."
+    delimiter: str | None = None
+    "Step delimiter for user data; None = the <think> format."
+    temperature: float = runtime(1.0)
+    max_new_tokens: int = runtime(40)
+    batch_size: int = runtime(64)
+    seed: int = runtime(0)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "method", SearchMethod(self.method))
-        if self.budget < 1:
-            raise ValueError(f"budget must be >= 1, got {self.budget}")
-        if self.aggregate not in ("min", "last", "product"):
-            raise ValueError(f"aggregate must be min, last or product, got {self.aggregate!r}")
+    def identity(self) -> dict:
+        """What decides a search's result, as recorded and hashed into its id (the reward
+        models are passed to ``run_search`` as scorers; ``n`` is how many searches a round runs)."""
+        return {k: v for k, v in self.record().items() if k not in ("orm", "prm", "n")}
 
     @property
     def width(self) -> int:
@@ -155,7 +173,7 @@ def measure_tokens_per_sample(policy: Completer, problems: Sequence[Problem], cf
 
 def search_id(cfg: SearchConfig, checkpoint: str, problems: Sequence[Problem]) -> str:
     """A stable id: the method, the budget and a hash of everything that decides the result."""
-    blob = json.dumps([asdict(cfg), checkpoint, [p.id for p in problems]], sort_keys=True, default=str)
+    blob = json.dumps([cfg.identity(), checkpoint, [p.id for p in problems]], sort_keys=True, default=str)
     return f"{cfg.method.value}-b{cfg.budget}-{hashlib.sha256(blob.encode()).hexdigest()[:10]}"
 
 
@@ -171,7 +189,7 @@ def run_search(policy: Completer, problems: Sequence[Problem], cfg: SearchConfig
     states = [ProblemState(p) for p in problems]
     for b, start in enumerate(range(0, len(states), cfg.batch_size)):
         METHODS[cfg.method](policy, states[start : start + cfg.batch_size], cfg, scorers, cfg.seed + 100003 * b, tps)
-    config = {**asdict(cfg), "method": cfg.method.value, "tokens_per_sample": tps, "width": cfg.width}
+    config = {**cfg.identity(), "method": cfg.method.value, "tokens_per_sample": tps, "width": cfg.width}
     return to_record(states, cfg, config, checkpoint, judge, record_id or search_id(cfg, checkpoint, problems))
 
 
