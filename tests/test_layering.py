@@ -28,3 +28,14 @@ def test_the_store_imports_neither_torch_nor_prefect():
 def test_the_package_root_is_cheap():
     mods = _imported_after("import selftaught")
     assert not {m for m in mods if m.split(".")[0] in ("torch", "prefect", "sqlalchemy", "transformers", "trl")}
+
+
+def test_the_store_stands_on_records_and_errors_only():
+    """``selftaught.store`` depends on records/errors (and SQLAlchemy): importing it loads
+    no selftaught layer above it."""
+    mods = _imported_after("import selftaught.store")
+    above = ("selftaught.loops", "selftaught.prm", "selftaught.judges", "selftaught.search", "selftaught.flows")
+    assert not {m for m in mods if m.startswith(above)}
+    assert {m for m in mods if m.startswith("selftaught.") and not m.startswith("selftaught.store")} <= {
+        "selftaught.records", "selftaught.errors", "selftaught.homepaths",
+    }

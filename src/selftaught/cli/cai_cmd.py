@@ -41,7 +41,7 @@ def cai(
         stored = _store(db).get_run(resume)
         if stored is None:
             raise ConfigError(f"--resume: no run {resume!r} in {db}")
-        same = {k: v for k, v in stored["recipe"].items() if k not in ("kind", "rounds")}
+        same = {k: v for k, v in stored.recipe.items() if k not in ("kind", "rounds")}
         if same != {k: v for k, v in params.items() if k != "rounds"}:
             raise ConfigError(
                 f"the recipe differs from the one run {resume!r} started with (other than rounds:); "

@@ -57,11 +57,14 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any, Callable, Iterable, Iterator, Literal, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterable, Iterator, Literal, Optional
 
 import typer
 
 from selftaught.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from selftaught.store import ExportedSample
 
 Kind = Literal["sft", "messages", "preference", "prompt"]
 KINDS: tuple[str, ...] = ("sft", "messages", "preference", "prompt")
@@ -72,28 +75,28 @@ _SPLIT_NAMES = {"train": "train", "heldout": "test"}
 # ------------------------------------------------------------------------------ export
 
 
-def _sample_groups(rows: Iterable[dict]) -> Iterator[tuple[dict, bool]]:
+def _sample_groups(rows: Iterable[ExportedSample]) -> Iterator[tuple[ExportedSample, bool]]:
     """(first row, passed) per sample: rows come in sample-id order, one per verdict."""
-    current: dict | None = None
+    current: ExportedSample | None = None
     passed = True
     for row in rows:
-        if current is not None and row["sample_id"] != current["sample_id"]:
+        if current is not None and row.sample_id != current.sample_id:
             yield current, passed
             current = None
         if current is None:
             current, passed = row, True
-        if row["outcome"] != "pass":  # no verdict (None) is not a pass either
+        if row.outcome != "pass":  # no verdict (None) is not a pass either
             passed = False
     if current is not None:
         yield current, passed
 
 
-def _meta(row: dict) -> dict:
-    return {"problem_id": row["problem_id"], "run": row["run"], "round": row["round"],
-            "sample_id": row["sample_id"], "source": row["source"]}  # fmt: skip
+def _meta(row: ExportedSample) -> dict:
+    return {"problem_id": row.problem_id, "run": row.run, "round": row.round,
+            "sample_id": row.sample_id, "source": row.source.value}  # fmt: skip
 
 
-def dataset_rows(rows: Iterable[dict], kind: str, *, with_meta: bool = False,
+def dataset_rows(rows: Iterable[ExportedSample], kind: str, *, with_meta: bool = False,
                  pairs_per_problem: int = 1) -> list[dict]:  # fmt: skip
     """Rows of ``Store.export_samples`` -> TRL dataset rows of ``kind`` (each with ``split``);
     ``prompt`` rows come from the problems themselves (``prompt_rows``)."""
@@ -105,35 +108,35 @@ def dataset_rows(rows: Iterable[dict], kind: str, *, with_meta: bool = False,
             if not passed:
                 continue
             if kind == "sft":
-                item: dict[str, Any] = {"prompt": row["problem_prompt"], "completion": row["completion"]}
+                item: dict[str, Any] = {"prompt": row.problem_prompt, "completion": row.completion}
             else:
-                item = {"messages": [{"role": "user", "content": row["problem_prompt"]},
-                                     {"role": "assistant", "content": row["completion"]}]}  # fmt: skip
-            out.append({**item, **(_meta(row) if with_meta else {}), "split": row["split"]})
+                item = {"messages": [{"role": "user", "content": row.problem_prompt},
+                                     {"role": "assistant", "content": row.completion}]}  # fmt: skip
+            out.append({**item, **(_meta(row) if with_meta else {}), "split": row.split.value})
         return out
     # preference: a passing and a non-passing sample of one problem in one round
-    good: dict[tuple, list[dict]] = defaultdict(list)
-    bad: dict[tuple, list[dict]] = defaultdict(list)
+    good: dict[tuple, list[ExportedSample]] = defaultdict(list)
+    bad: dict[tuple, list[ExportedSample]] = defaultdict(list)
     for row, passed in _sample_groups(rows):
-        if row["outcome"] is None:
+        if row.outcome is None:
             continue  # never judged: neither chosen nor rejected
-        key = (row["run"], row["round"], row["problem_id"])
+        key = (row.run, row.round, row.problem_id)
         (good if passed else bad)[key].append(row)
     for key in sorted(good.keys() & bad.keys(), key=str):
         for chosen, rejected in list(zip(good[key], bad[key]))[:pairs_per_problem]:
-            item = {"prompt": chosen["problem_prompt"], "chosen": chosen["completion"],
-                    "rejected": rejected["completion"]}  # fmt: skip
+            item = {"prompt": chosen.problem_prompt, "chosen": chosen.completion,
+                    "rejected": rejected.completion}  # fmt: skip
             if with_meta:
-                item |= {**_meta(chosen), "rejected_sample_id": rejected["sample_id"]}
+                item |= {**_meta(chosen), "rejected_sample_id": rejected.sample_id}
                 item.pop("sample_id")
-                item["chosen_sample_id"] = chosen["sample_id"]
-            out.append({**item, "split": chosen["split"]})
+                item["chosen_sample_id"] = chosen.sample_id
+            out.append({**item, "split": chosen.split.value})
     return out
 
 
-def problem_ids(rows: Iterable[dict]) -> list[str]:
+def problem_ids(rows: Iterable[ExportedSample]) -> list[str]:
     """The distinct problem ids of ``Store.export_samples`` rows, in first-seen order."""
-    return list(dict.fromkeys(row["problem_id"] for row in rows))
+    return list(dict.fromkeys(row.problem_id for row in rows))
 
 
 def prompt_rows(problems: list) -> list[dict]:
@@ -637,22 +640,22 @@ def problem(
     if not versions:
         raise StoreError(f"no problem {problem_id!r} in the store")
     if as_json:
-        print(json.dumps(versions, default=str, indent=1))
+        print(json.dumps([v.as_dict() for v in versions], default=str, indent=1))
         return
     if len(versions) > 1:
         console.print(f"{len(versions)} versions of {problem_id!r} (a changed row is a new problem):")
     for history in versions:
-        console.print(f"[bold]{history['problem_id']}[/] ({history['split']}): {history['prompt']!r}  answer {history['answer']!r}")
-        first = history["first_solved"]
-        console.print("first solved: " + (f"run {first['run']} round {first['round']}" if first else "never"))
+        console.print(f"[bold]{history.problem_id}[/] ({history.split}): {history.prompt!r}  answer {history.answer!r}")
+        first = history.first_solved
+        console.print("first solved: " + (f"run {first.run} round {first.round}" if first else "never"))
         t = Table(title="pass rate per round")
         for col in ("run", "round", "source", "judged", "passed", "pass rate"):
             t.add_column(col, justify="right")
-        for r in history["rounds"]:
-            rate = "-" if r["pass_rate"] is None else f"{r['pass_rate']:.0%}"
-            t.add_row(r["run"], str(r["round"]), r["source"], str(r["n_judged"]), str(r["n_pass"]), rate)
+        for r in history.rounds:
+            rate = "-" if r.pass_rate is None else f"{r.pass_rate:.0%}"
+            t.add_row(r.run, str(r.round), r.source, str(r.n_judged), str(r.n_pass), rate)
         console.print(t)
-        console.print(samples_table(history["best"]), samples_table(history["latest"]))
+        console.print(samples_table(history.best), samples_table(history.latest))
 
 
 def register(app: typer.Typer) -> None:

@@ -19,13 +19,16 @@ import time
 from pathlib import Path
 from collections.abc import Callable
 from contextlib import ExitStack
-from typing import Annotated, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, Optional, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from selftaught.errors import SelftaughtError
+
+if TYPE_CHECKING:
+    from selftaught.store import RoundRow
 
 app = typer.Typer(
     name="selftaught",
@@ -166,7 +169,7 @@ def _resume_command(command: str, recipe_file: Path, run_id: str, db: str, home:
     return shlex.join(words)
 
 
-def _print_rounds(db: str, run_id: str, timings: list[dict] | None = None, judge_version: str | None = None) -> list[dict]:
+def _print_rounds(db: str, run_id: str, timings: list[dict] | None = None, judge_version: str | None = None) -> list[RoundRow]:
     from selftaught.cli.tables import round_table
 
     rows = _store(db).round_table(run_id, judge_version=judge_version)
@@ -211,10 +214,10 @@ def demo(
     out = plot or run_dir / "heldout.png"
     plot_heldout(rows, out, title=f"{run_id} ({method})")
     first, last = rows[0], rows[-1]
-    gain = (last["heldout_pass_at_1"] - first["heldout_pass_at_1"]) * 100
+    gain = (last.heldout_pass_at_1 - first.heldout_pass_at_1) * 100
     console.print(
-        f"held-out sampled accuracy (pass@1): {first['heldout_pass_at_1']:.1%} after cold start -> "
-        f"{last['heldout_pass_at_1']:.1%} after round {last['index']} ([bold]{gain:+.1f} points[/]); "
+        f"held-out sampled accuracy (pass@1): {first.heldout_pass_at_1:.1%} after cold start -> "
+        f"{last.heldout_pass_at_1:.1%} after round {last.index} ([bold]{gain:+.1f} points[/]); "
         f"wall time {wall:.0f} s; plot {out}"
     )
 
@@ -264,16 +267,16 @@ def run(
             raise ConfigError(f"--resume: no run {resume!r} in {db}")
         from selftaught.store.supersede import SUPERSEDED
 
-        if stored["status"] == SUPERSEDED:
+        if stored.status == SUPERSEDED:
             raise ConfigError(f"--resume: run {resume!r} holds rounds that --retrain-from superseded; it is kept to be "
                               "read, not resumed")  # fmt: skip
         # a run stored by an older selftaught lacks keys added since: compare with their defaults
         from selftaught.recipe import recipe_from_dict
 
         try:
-            started = recipe_from_dict(stored["recipe"]).model_dump(mode="json")
+            started = recipe_from_dict(stored.recipe).model_dump(mode="json")
         except ConfigError:
-            started = stored["recipe"]
+            started = stored.recipe
         if started != recipe.model_dump(mode="json"):
             raise ConfigError(
                 f"the recipe differs from the one run {resume!r} started with; start a new run instead",
@@ -334,14 +337,15 @@ def rounds(
     if run_id is None:
         runs = store.list_runs()
         if as_json:
-            print(json.dumps(runs, default=str, indent=1))
+            print(json.dumps([r.as_dict() for r in runs], default=str, indent=1))
         else:
             console.print(runs_table(runs))
         return
     if store.get_run(run_id) is None:
         raise StoreError(f"no run {run_id!r} in {db}")
     if as_json:
-        print(json.dumps(store.round_table(run_id, judge_version=judge_version), default=str, indent=1))
+        rows = store.round_table(run_id, judge_version=judge_version)
+        print(json.dumps([r.as_dict() for r in rows], default=str, indent=1))
     else:
         _print_rounds(db, run_id, judge_version=judge_version)
 
@@ -395,11 +399,11 @@ def samples(
         limit=limit or None,
     )
     if as_json:
-        print(json.dumps(rows, default=str, indent=1))
+        print(json.dumps([r.as_dict() for r in rows], default=str, indent=1))
     elif as_jsonl:
         out = sys.stdout
         for row in rows:
-            out.write(json.dumps(row, default=str) + "\n")
+            out.write(json.dumps(row.as_dict(), default=str) + "\n")
     else:
         console.print(samples_table(rows))
 

@@ -34,6 +34,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from selftaught.errors import StoreError
 from selftaught.homepaths import stored_location
+from selftaught.store.base import StoreBase
 from selftaught.store.models import (
     CheckpointRow,
     EvaluationRow,
@@ -46,12 +47,13 @@ from selftaught.store.models import (
     VerdictRow,
     utcnow,
 )
+from selftaught.store.rows import RunStatus
 
 #: the status of a run that holds superseded rounds
-SUPERSEDED = "superseded"
+SUPERSEDED = RunStatus.SUPERSEDED
 
 
-class SupersedeMixin:
+class SupersedeMixin(StoreBase):
     def supersede_rounds(self, run_id: str, first: int, archive_id: str, paths: Mapping[str, str]) -> list[int]:
         """Move rounds ``first``.. of ``run_id`` to a new run ``archive_id`` (module docstring);
         ``paths``: checkpoint id -> its folder now. Returns the moved round indexes."""
