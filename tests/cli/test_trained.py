@@ -97,7 +97,7 @@ def test_retraining_a_round_from_its_export_gives_the_same_weights(learned_run, 
     out = tmp_path / "r1.jsonl"
     assert _export(env, out, run_id, 1).returncode == 0
     ts = TrainingSet("star", tuple(TrainingExample(r["prompt"], r["completion"], problem_id="") for r in _rows(out)))
-    recipe = recipe_from_dict(store.get_run(run_id)["recipe"])
+    recipe = recipe_from_dict(store.get_run(run_id).recipe)
     cfg = replace(recipe.loop_config().round_sft, seed=stage_seed(recipe.seed, 1, "train"))
     stored, parent = store.get_checkpoint(f"{run_id}/r1"), store.get_checkpoint(f"{run_id}/r0")
 

@@ -265,9 +265,9 @@ def run(
         stored = _store(db).get_run(resume)
         if stored is None:
             raise ConfigError(f"--resume: no run {resume!r} in {db}")
-        from selftaught.store.supersede import SUPERSEDED
+        from selftaught.store import RunStatus
 
-        if stored.status == SUPERSEDED:
+        if stored.status is RunStatus.SUPERSEDED:
             raise ConfigError(f"--resume: run {resume!r} holds rounds that --retrain-from superseded; it is kept to be "
                               "read, not resumed")  # fmt: skip
         # a run stored by an older selftaught lacks keys added since: compare with their defaults

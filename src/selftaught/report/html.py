@@ -126,7 +126,7 @@ def _plot_heldout(rows: list[RoundRow]) -> str:
         ("heldout_maj_at_k", f"maj@{k}", "^:"),
         ("heldout_pass_at_k", f"pass@{k}", "d:"),
     ):
-        ax.plot(xs, [100 * r[key] for r in done], style, label=label)
+        ax.plot(xs, [100 * getattr(r, key) for r in done], style, label=label)
     _round_labels(ax, xs)
     ax.set_ylabel("held-out accuracy (%)")
     ax.set_ylim(0, 100)
@@ -218,7 +218,7 @@ def _round_table_html(rows: list[RoundRow]) -> str:
             r.index, f"{len(r.stages_done)}/{len(Stage)}", r.n_samples, pct(r.pass_rate),
             r.n_rationalized, r.n_train, r.checkpoint_id or "-", pct(r.heldout_greedy),
             pct(r.heldout_pass_at_1), pct(r.heldout_pass_at_k), pct(r.heldout_maj_at_k),
-            f"{sum((r.get('seconds') or {}).values()):.0f}",
+            f"{sum(r.seconds.values()):.0f}",
         ]  # fmt: skip
         out.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     out.append("</tbody></table>")

@@ -17,6 +17,7 @@ selftaught's loops, prm, judges, search or flows (``tests/test_layering.py``). H
 
 from selftaught.store.rows import (
     ROUND_TABLE_KEYS,
+    CaiRecords,
     ExportedSample,
     ProblemHistory,
     ProblemPassRate,
@@ -39,7 +40,7 @@ from selftaught.store.rows import (
 from selftaught.store.store import QUERY_ORDERS, Store
 
 __all__ = [
-    "QUERY_ORDERS", "ROUND_TABLE_KEYS", "ExportedSample", "ProblemHistory", "ProblemPassRate",
+    "QUERY_ORDERS", "ROUND_TABLE_KEYS", "CaiRecords", "ExportedSample", "ProblemHistory", "ProblemPassRate",
     "ProblemRound", "RewardModelInfo", "RoundRef", "RoundRow", "RunInfo", "RunStatus", "SampleHit",
     "ScoreHistogram", "SearchInfo", "StagePlacement", "StageStatus", "StaleCheckpoint",
     "StoredConstitution", "StoredPair", "Store", "VerdictFlips",

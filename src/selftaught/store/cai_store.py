@@ -5,7 +5,6 @@ natural-key lookups: ``base.StoreBase``); callers see only ``Store``."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from sqlalchemy import Connection, String, select, type_coerce
@@ -24,7 +23,7 @@ from selftaught.store.models import (
     SampleRow,
     utcnow,
 )
-from selftaught.store.rows import StoredConstitution
+from selftaught.store.rows import CaiRecords, StoredConstitution
 
 
 class CaiStoreMixin(StoreBase):
@@ -201,15 +200,3 @@ class CaiStoreMixin(StoreBase):
             raise StoreError(
                 f"constitution {missing[0][:12]} is not in the store: add_constitution first"
             )
-
-
-@dataclass(frozen=True)
-class CaiRecords:
-    """What ``Store.get_cai`` reads back for one round."""
-
-    constitution_hash: str | None  # the round's
-    critiques: tuple[Critique, ...]
-    revisions: tuple[Revision, ...]
-    pairs: tuple[PreferencePair, ...]
-    kept: tuple[PreferencePair, ...]  # the pairs marked kept (above the threshold)
-

@@ -2,9 +2,10 @@
 
 In: nothing (plain data). Out: ``RunInfo`` (a run), ``RoundRow`` (one line of the round
 table), ``SampleHit`` / ``ExportedSample`` (a sample search hit, a sample to export),
-``ProblemHistory`` (one problem across rounds), and the small rows of the report, the
-rejudge summary, CAI, reward models and searches. The write side takes the records of
-``selftaught.records`` (``Sample``, ``Checkpoint``, ...); these are only read back.
+``ProblemHistory`` (one problem across rounds), a round's CAI records (``CaiRecords``),
+and the small rows of the report, the rejudge summary, reward models and searches. The
+write side takes the records of ``selftaught.records`` (``Sample``, ``Checkpoint``, ...);
+these are only read back.
 
 Each record is a frozen dataclass whose fields are in the order the CLI prints and writes
 them; ``as_dict()`` gives the JSON-ready dict (nested records and tuples as dicts and
@@ -21,7 +22,16 @@ import enum
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
-from selftaught.records import Checkpoint, Outcome, SampleSource, SearchMethod, Split
+from selftaught.records import (
+    Checkpoint,
+    Critique,
+    Outcome,
+    PreferencePair,
+    Revision,
+    SampleSource,
+    SearchMethod,
+    Split,
+)
 
 
 class RunStatus(enum.StrEnum):
@@ -201,6 +211,17 @@ class StoredConstitution(_Record):
     name: str
     text: str  # canonical JSON
     created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CaiRecords:
+    """What ``Store.get_cai`` reads back for one round (records of ``selftaught.records``)."""
+
+    constitution_hash: str | None  # the round's
+    critiques: tuple[Critique, ...]
+    revisions: tuple[Revision, ...]
+    pairs: tuple[PreferencePair, ...]
+    kept: tuple[PreferencePair, ...]  # the pairs marked kept (above the threshold)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 In: a run, the first round to rebuild (N), the id of a new run to hold what is superseded
 (``RUN~superseded-K``, chosen by the caller) and where each moved checkpoint folder now lies.
 Out: in ONE transaction, rounds >= N of the run -- with everything that hangs off them --
-belong to the new run (status ``superseded``), and the run itself ends at round N-1, so the
+belong to the new run (status ``RunStatus.SUPERSEDED``), and the run itself ends at round N-1, so the
 next flow rebuilds N, N+1, ... as if they had never run. Nothing is deleted:
 
 - ``rounds`` move (their ``stages``, ``training_examples``, ``training_pairs``, CAI
@@ -49,9 +49,6 @@ from selftaught.store.models import (
 )
 from selftaught.store.rows import RunStatus
 
-#: the status of a run that holds superseded rounds
-SUPERSEDED = RunStatus.SUPERSEDED
-
 
 class SupersedeMixin(StoreBase):
     def supersede_rounds(self, run_id: str, first: int, archive_id: str, paths: Mapping[str, str]) -> list[int]:
@@ -67,7 +64,7 @@ class SupersedeMixin(StoreBase):
                 select(Round.id, Round.index).where(Round.run_id == run_id, Round.index >= first).order_by(Round.index)
             ).all()
             conn.execute(insert(Run).values(id=archive_id, name=run.name, recipe=run.recipe, created_at=utcnow(),
-                                            status=SUPERSEDED))  # fmt: skip
+                                            status=RunStatus.SUPERSEDED))  # fmt: skip
             round_ids = [r.id for r in moved]
             conn.execute(update(Round).where(Round.id.in_(round_ids)).values(run_id=archive_id))
             conn.execute(update(SampleRow).where(SampleRow.round_id.in_(round_ids)).values(run_id=archive_id))
