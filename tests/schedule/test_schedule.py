@@ -90,7 +90,7 @@ def test_a_schedule_grows_one_run_round_by_round(prefect_server, tmp_path):
 
     with Store(url) as store:
         run = store.get_run("sched")
-        assert run["recipe"]["rounds"] == 1  # the stored recipe is the one the run started with
+        assert run.recipe["rounds"] == 1  # the stored recipe is the one the run started with
         chain = [c.id for c in store.checkpoint_chain(store.round_table("sched")[2].checkpoint_id)]
         assert chain[:3] == ["sched/r2", "sched/r1", "sched/r0"]  # round 2 trained from round 1
         n = len(store.query_samples(run_id="sched", round_index=2, source="generate", limit=None))

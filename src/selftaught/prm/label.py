@@ -4,7 +4,8 @@ In: a policy (anything with ``complete``, see ``loops/policy.py``), the samples 
 their problems, a judge, the number of rollouts N and the sampling params. Out: one
 ``StepLabel`` per step of every sample: (sample, step index, step text, rollouts,
 successes), from which the hard label (any success) and the soft label (the fraction)
-follow.
+follow. ``StepLabel`` is defined in ``selftaught.records``, so the store can keep labels
+without importing this module.
 
 For a sample with steps s_1..s_m (``steps.split_steps``) the label of step i estimates
 "is the prefix s_1..s_i still on a path to the correct answer?": the policy continues N
