@@ -43,7 +43,7 @@ from pathlib import Path
 from sqlalchemy import event, select, text
 
 from selftaught.records import Judged, Outcome, Problem, Sample, SampleSource, SamplingParams, Stage, Verdict
-from selftaught.store import Store
+from selftaught.store import ProblemPassRate, ScoreHistogram, Store
 from selftaught.store.db import make_engine
 from selftaught.store.models import Round
 from selftaught.store.summaries import round_counts, round_report
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
     _not_indexed_hook(engine)
     # no ANALYZE: the store never runs it, so this is the plan a user gets
 
-    rounds = [r["index"] for r in store.round_table(RUN)]
+    rounds = [r.index for r in store.round_table(RUN)]
     n_problems = len(store.get_problems())
     rng = random.Random(args.seed + 1)
 
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         ("completion contains, common", lambda f: q(f, run_id=RUN, text=f"<think>{rng.randrange(10)}")),
         ("completion contains, 2 chars (scans)", lambda f: q(f, run_id=RUN, text=f"z{rng.randrange(9)}")),
     ]
-    print(f"\n{store.url.split('://')[0]}: {sum(r['n_samples'] for r in store.round_table(RUN)):,} samples, "
+    print(f"\n{store.url.split('://')[0]}: {sum(r.n_samples for r in store.round_table(RUN)):,} samples, "
           f"{n_problems:,} problems, {len(rounds)} rounds; ms, {args.repeat} runs (baseline {args.baseline_repeat})")
     header = f"{'query':42} {'rows':>5} {'p50':>8} {'p95':>8} | {'scan p50':>9} {'scan p95':>9} {'ratio':>7}"
     print(header)
@@ -214,17 +214,18 @@ def main(argv: list[str] | None = None) -> None:
     cached_table = store.round_table(RUN)
     live = [c for _, c in sorted(round_counts_all().items())]  # round ids grow with the index
     for c, row in zip(live, cached_table, strict=True):
-        assert {k: row[k] for k in c if k in row} == {k: c[k] for k in c if k in row}, (c, row)
-        assert row["pass_rate"] == (c["n_pass"] / c["n_judged"] if c["n_judged"] else None)
+        cells = row.as_dict()
+        assert {k: cells[k] for k in c if k in cells} == {k: c[k] for k in c if k in cells}, (c, row)
+        assert row.pass_rate == (c["n_pass"] / c["n_judged"] if c["n_judged"] else None)
     print(f"round_table: cached counts of {len(cached_table)} rounds equal the live counts")
     with store._read() as conn:
         ids = conn.execute(select(Round.id).where(Round.run_id == RUN).order_by(Round.index)).scalars().all()
         live_report = round_report(conn, ids, pg=store._pg)
     assert store.problem_pass_rates(RUN) == [
-        {"round": i, "problem_id": pid, "n_judged": n, "n_pass": k}
+        ProblemPassRate(round=i, problem_id=pid, n_judged=n, n_pass=k)
         for i, rid in enumerate(ids) for pid, n, k in live_report[rid]["problems"]]  # fmt: skip
     assert store.score_histogram(RUN, bins=10, source="generate") == [
-        {"round": i, "judge": j, "counts": c} for i, rid in enumerate(ids) for j, c in live_report[rid]["hist"]]
+        ScoreHistogram(round=i, judge=j, counts=tuple(c)) for i, rid in enumerate(ids) for j, c in live_report[rid]["hist"]]
     print("report: cached pass rates and histograms equal the live ones")
 
     for name, call in (

@@ -170,17 +170,19 @@ def peak_memory_mb(placement: Placement | None) -> float | None:
     return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_initialized() else 0.0
 
 
-def describe(stages: Mapping[str, Mapping[str, Any]]) -> str:
+def describe(stages: Mapping[Any, Any]) -> str:
     """The round table's device column: each distinct device/dtype among a round's stages
-    (``Store.round_table``'s ``placement``) and, on CUDA, the largest peak GPU memory.
+    (``Store.round_table``'s ``placement``: ``StagePlacement``s) and, on CUDA, the largest
+    peak GPU memory.
 
-    >>> describe({"generate": {"device": "cpu", "dtype": "float32", "peak_gpu_mb": None}})
+    >>> from selftaught.store.rows import StagePlacement
+    >>> describe({"generate": StagePlacement(device="cpu", dtype="float32", peak_gpu_mb=None)})
     'cpu/float32'
-    >>> describe({"train": {"device": "cuda", "dtype": "bfloat16", "peak_gpu_mb": 12595.2}}), describe({})
+    >>> describe({"train": StagePlacement(device="cuda", dtype="bfloat16", peak_gpu_mb=12595.2)}), describe({})
     ('cuda/bf16 (12.3 GB)', '-')
     """
-    labels = dict.fromkeys(f"{p['device']}/{SHORT_DTYPE.get(p['dtype'], p['dtype'])}" for p in stages.values())
-    peaks = [p["peak_gpu_mb"] for p in stages.values() if p.get("peak_gpu_mb") is not None]
+    labels = dict.fromkeys(f"{p.device}/{SHORT_DTYPE.get(p.dtype, p.dtype)}" for p in stages.values())
+    peaks = [p.peak_gpu_mb for p in stages.values() if p.peak_gpu_mb is not None]
     text = ", ".join(labels) or "-"
     return f"{text} ({max(peaks) / 1024:.1f} GB)" if peaks else text
 

@@ -412,3 +412,24 @@ class RunLease:
     @property
     def owner(self) -> str:
         return f"{self.host}:{self.pid}"
+
+
+@dataclass(frozen=True)
+class StepLabel:
+    """The Monte-Carlo estimate for one step of one sample."""
+
+    sample_key: tuple[str, str, int]  # Sample.key: (source, problem_id, index)
+    step_index: int  # 0-based position in split_steps(completion)
+    step: str  # the step's text
+    rollouts: int  # continuations judged (1 for a final-answer step: the sample itself)
+    successes: int  # of those, how many reached the correct answer
+
+    @property
+    def hard(self) -> int:
+        """1 when any rollout succeeded (Math-Shepherd's hard estimate)."""
+        return int(self.successes > 0)
+
+    @property
+    def soft(self) -> float:
+        """The fraction of successful rollouts (the soft estimate)."""
+        return self.successes / self.rollouts if self.rollouts else 0.0

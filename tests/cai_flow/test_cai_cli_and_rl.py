@@ -60,4 +60,4 @@ def test_cli_runs_a_cai_recipe_through_prefect(tmp_path, prefect_server):
     recipe.write_text(yaml.safe_dump(body))
     run_cli(["cai", str(recipe), "--resume", "c1"], env, log)
     with Store(env["SELFTAUGHT_DB_URL"]) as store:
-        assert [r["index"] for r in store.round_table("c1")] == [0, 1, 2]
+        assert [r.index for r in store.round_table("c1")] == [0, 1, 2]

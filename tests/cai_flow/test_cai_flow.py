@@ -72,11 +72,11 @@ def test_round_records_constitution_critiques_and_revisions(cai_run):
     first, second = cai_run["hashes"]
     with Store(url) as store:
         rows = store.round_table(RUN)
-        assert [r["index"] for r in rows] == [0, 1, 2]
-        assert all(len(r["stages_done"]) == len(Stage) for r in rows)
-        assert [r["constitution_hash"] for r in rows] == [None, first, second]
-        assert store.get_constitution(first)["text"] == canonical_json(load_constitution(bundled_path("concise")))
-        assert store.get_constitution(second)["text"] == canonical_json(load_constitution(cai_run["const"]))
+        assert [r.index for r in rows] == [0, 1, 2]
+        assert all(len(r.stages_done) == len(Stage) for r in rows)
+        assert [r.constitution_hash for r in rows] == [None, first, second]
+        assert store.get_constitution(first).text == canonical_json(load_constitution(bundled_path("concise")))
+        assert store.get_constitution(second).text == canonical_json(load_constitution(cai_run["const"]))
         principle_ids = {p.id for p in load_constitution(bundled_path("concise")).principles}
         for index, h in ((1, first), (2, second)):
             cai = store.get_cai(RUN, index)
@@ -169,10 +169,10 @@ def test_every_model_stage_records_its_placement(cai_run):
     where = ("cuda", "bfloat16") if torch.cuda.is_available() else ("cpu", "float32")
     with Store(cai_run["url"]) as store:
         rows = store.round_table(RUN)
-    assert set(rows[0]["placement"]) == {"evaluate"}  # round 0 only registers the policy
+    assert set(rows[0].placement) == {"evaluate"}  # round 0 only registers the policy
     # revision is the sl-cai plan's rationalize step (it runs the policy, so records where)
-    assert set(rows[1]["placement"]) == {"generate", "rationalize", "train", "evaluate"}
-    assert {(p["device"], p["dtype"]) for r in rows for p in r["placement"].values()} == {where}
+    assert set(rows[1].placement) == {"generate", "rationalize", "train", "evaluate"}
+    assert {(p.device, p.dtype) for r in rows for p in r.placement.values()} == {where}
 
 
 def test_shipped_recipe_is_valid():

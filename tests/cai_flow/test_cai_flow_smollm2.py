@@ -70,10 +70,10 @@ def test_smollm2_sl_cai_round_through_the_flow(tmp_path, smollm2_dir, monkeypatc
     with Store(url, home=tmp_path / "home") as store:
         rows = store.round_table("s")
         for r in rows:
-            print("round", r["index"], {k: round(v, 1) for k, v in r["seconds"].items()})
-        assert [r["index"] for r in rows] == [0, 1]
-        assert all(len(r["stages_done"]) == len(Stage) for r in rows)
-        assert rows[1]["constitution_hash"] == h and store.get_constitution(h) is not None
+            print("round", r.index, {k: round(v, 1) for k, v in r.seconds.items()})
+        assert [r.index for r in rows] == [0, 1]
+        assert all(len(r.stages_done) == len(Stage) for r in rows)
+        assert rows[1].constitution_hash == h and store.get_constitution(h) is not None
 
         r0 = store.get_checkpoint("s/r0")
         assert r0 is not None and Path(r0.path) == smollm2_dir  # the session's rebuilt model, not a copy

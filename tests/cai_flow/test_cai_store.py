@@ -41,7 +41,7 @@ def test_sl_records_round_trip_and_are_stored_once(setup):
     assert got.constitution_hash == h
     assert sorted(got.critiques, key=str) == sorted(r.critiques, key=str)
     assert sorted(got.revisions, key=str) == sorted(r.revisions, key=str)
-    assert store.get_constitution(h)["text"] == canonical_json(c)
+    assert store.get_constitution(h).text == canonical_json(c)
 
 
 def test_rl_pairs_round_trip_with_kept_and_probabilities(setup):

@@ -85,8 +85,8 @@ def test_json_matches_the_store(runs_to_compare):
     assert not (Path(env["SELFTAUGHT_HOME"]) / f"compare-{ref}-alt.png").exists()
     for run in (ref, "alt"):
         assert out["metrics"][run] == [
-            {"index": r["index"], "k": r["heldout_k"], "greedy": r["heldout_greedy"], "pass_at_1": r["heldout_pass_at_1"],
-             "pass_at_k": r["heldout_pass_at_k"], "maj_at_k": r["heldout_maj_at_k"]}
+            {"index": r.index, "k": r.heldout_k, "greedy": r.heldout_greedy, "pass_at_1": r.heldout_pass_at_1,
+             "pass_at_k": r.heldout_pass_at_k, "maj_at_k": r.heldout_maj_at_k}
             for r in store.round_table(run)
         ]  # fmt: skip
     assert [m["index"] for m in out["metrics"][ref]] == [0, 1, 2]
@@ -116,9 +116,9 @@ def test_table_shows_the_stores_numbers_and_writes_a_png(runs_to_compare):
     lines = [line.split() for line in result.stdout.splitlines()]
     for run in (ref, "alt"):
         for n, r in enumerate(store.round_table(run)):
-            expected = [run, str(r["heldout_k"])] + [_pct(r[f"heldout_{m}"]) for m in ("greedy", "pass_at_1", "pass_at_k", "maj_at_k")]
+            expected = [run, str(r.heldout_k)] + [_pct(getattr(r, f"heldout_{m}")) for m in ("greedy", "pass_at_1", "pass_at_k", "maj_at_k")]
             if run == ref:  # the first run of each round's block carries the round number
-                expected.insert(0, str(r["index"]))
+                expected.insert(0, str(r.index))
             assert expected in lines, f"no row {expected} in:\n{result.stdout}"
     assert sum(["alt", "2"] in (line[:2], line[1:3]) for line in lines) == 2  # alt has no round 2
     only_alt = sorted(_solved(store, "alt") - _solved(store, ref))

@@ -64,7 +64,7 @@ def test_a_full_disk_mid_run_is_one_line_and_the_run_resumes(tmp_path, prefect_s
         assert last.startswith("error: No space left on device: ") and str(mnt) in last, last
 
         with Store(url, upgrade=False) as s:
-            assert s.get_run("full")["status"] == "failed"
+            assert s.get_run("full").status == "failed"
             status = s.stage_status("full", 1)
         assert status.get(Stage.TRAIN) == "failed" and status.get(Stage.EVALUATE) != "done", status
 
@@ -72,5 +72,5 @@ def test_a_full_disk_mid_run_is_one_line_and_the_run_resumes(tmp_path, prefect_s
         time.sleep(0.1)
         run_cli(["run", str(recipe), "--resume", "full"], env, log)
         with Store(url, upgrade=False) as s:
-            assert s.get_run("full")["status"] == "done"
+            assert s.get_run("full").status == "done"
             assert all(v == "done" for v in s.stage_status("full", 1).values())

@@ -96,7 +96,7 @@ def test_ctrl_c_stops_at_once_says_how_to_resume_and_the_resume_finishes(tmp_pat
     assert len(after) <= 3, after  # the line, maybe the progress bar's last newline: no tracebacks
     with Store(url, upgrade=False) as s:
         assert s.stage_status("victim", 0)[Stage.TRAIN] == "failed"
-        assert s.get_run("victim")["status"] == "failed"
+        assert s.get_run("victim").status == "failed"
     assert _cold_start_error(url) == "interrupted (SIGINT)"
 
     # what a kill -9 mid-save leaves (a signal cleans up after itself): the next start removes it
@@ -108,7 +108,7 @@ def test_ctrl_c_stops_at_once_says_how_to_resume_and_the_resume_finishes(tmp_pat
     run_cli(["run", str(recipe), "--resume", "victim"], env, log)
     assert not [f for f in leftovers if f.exists()]
     with Store(url, upgrade=False) as s:
-        assert s.get_run("victim")["status"] == "done"
+        assert s.get_run("victim").status == "done"
         assert all(set(s.stage_status("victim", i).values()) == {"done"} for i in (0, 1))
 
 

@@ -74,10 +74,10 @@ def test_export_trained_writes_exactly_what_each_round_trained_on(learned_run, t
     assert _manifest_meta(store, f"{run_id}/r0")["method"] == "cold_start"
     # the DPO round's pairs are recorded with the samples they came from: a pass and a fail
     pairs = store.get_training_pairs(run_id, 2)
-    assert pairs and [p["chosen"] for p in pairs] == [r["chosen"] for r in rows]
+    assert pairs and [p.chosen for p in pairs] == [r["chosen"] for r in rows]
     outcome = {j.sample.completion: j.verdict.outcome.value for j in store.get_judged(run_id, 2, SampleSource.GENERATE)}
-    assert all(outcome[p["chosen"]] == "pass" and outcome[p["rejected"]] == "fail" for p in pairs)
-    assert all(p["chosen_sample_id"] and p["rejected_sample_id"] for p in pairs)
+    assert all(outcome[p.chosen] == "pass" and outcome[p.rejected] == "fail" for p in pairs)
+    assert all(p.chosen_sample_id and p.rejected_sample_id for p in pairs)
     # the STaR round's rows carry each problem's own prompt, never the hint it was sampled with
     hinted = {j.sample.prompt for j in store.get_judged(run_id, 1, SampleSource.RATIONALIZE)}
     assert hinted and all("(the answer is" in p for p in hinted)
@@ -97,7 +97,7 @@ def test_retraining_a_round_from_its_export_gives_the_same_weights(learned_run, 
     out = tmp_path / "r1.jsonl"
     assert _export(env, out, run_id, 1).returncode == 0
     ts = TrainingSet("star", tuple(TrainingExample(r["prompt"], r["completion"], problem_id="") for r in _rows(out)))
-    recipe = recipe_from_dict(store.get_run(run_id)["recipe"])
+    recipe = recipe_from_dict(store.get_run(run_id).recipe)
     cfg = recipe.sft_settings(seed=stage_seed(recipe.seed, 1, "train"))
     stored, parent = store.get_checkpoint(f"{run_id}/r1"), store.get_checkpoint(f"{run_id}/r0")
 

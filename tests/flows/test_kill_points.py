@@ -116,7 +116,7 @@ def test_random_kill_points_then_resume_match_an_uninterrupted_run(finished_run,
 
     ref_url = f"sqlite:///{ref_root / 'store.db'}"
     ref, victim = Store(ref_url, upgrade=False), Store(url, upgrade=False, home=env["SELFTAUGHT_HOME"])
-    assert victim.get_run("victim")["status"] == "done"
+    assert victim.get_run("victim").status == "done"
     assert _counts(url, "victim") == _counts(ref_url, ref_id)
     with sa.create_engine(url).connect() as conn:
         dupes = conn.execute(sa.text(
@@ -131,7 +131,7 @@ def test_random_kill_points_then_resume_match_an_uninterrupted_run(finished_run,
         assert verify_checkpoint(ckpt.path)["sha256"] == ckpt.sha256
 
     def heldout(store, run):
-        return [(r["index"], r["heldout_greedy"], r["heldout_pass_at_1"]) for r in store.round_table(run)]
+        return [(r.index, r.heldout_greedy, r.heldout_pass_at_1) for r in store.round_table(run)]
 
     assert heldout(victim, "victim") == heldout(ref, ref_id)
     # what killed saves and cold starts left was removed when the run started again

@@ -58,7 +58,7 @@ def test_two_processes_train_one_recorded_checkpoint_with_the_one_process_loss_c
     run_cli(["run", str(recipe), "--run-id", "mp"], env, tmp_path / "cli.log")
 
     with Store(env["SELFTAUGHT_DB_URL"], upgrade=False, home=env["SELFTAUGHT_HOME"]) as store:
-        assert store.get_run("mp")["status"] == "done"
+        assert store.get_run("mp").status == "done"
         assert store.stage_status("mp", 1)[Stage.TRAIN] == "done"
         checkpoints = store.list_checkpoints("mp")
         ts = store.get_training_set("mp", 1)

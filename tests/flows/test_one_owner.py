@@ -65,10 +65,10 @@ def _wait(proc: subprocess.Popen, log: Path, timeout: float = 600) -> int:
 
 def _assert_consistent(db_url: str) -> None:
     with Store(db_url, upgrade=False) as store:
-        assert store.get_run(RUN)["status"] == "done"
+        assert store.get_run(RUN).status == "done"
         assert store.get_lease(RUN) is None  # released by the process that ended the run
         rows = store.round_table(RUN)
-        assert [r["index"] for r in rows] == list(range(ROUNDS + 1))
+        assert [r.index for r in rows] == list(range(ROUNDS + 1))
         for index in range(ROUNDS + 1):
             assert store.stage_status(RUN, index) == {s: "done" for s in Stage}, index
     engine = sa.create_engine(db_url)

@@ -299,7 +299,7 @@ def test_a_real_run_keeps_one_checkpoint_and_resumes(tmp_path, prefect_server):
         ckpts = store.list_checkpoints("p")
         assert [(c.id, c.pruned) for c in ckpts] == [("p/r0", True), ("p/r1", True), ("p/r2", False)]
         assert [c.id for c in store.checkpoint_chain("p/r2")] == ["p/r2", "p/r1", "p/r0"]  # lineage intact
-        assert store.get_run("p")["status"] == "done"
+        assert store.get_run("p").status == "done"
     for i in (0, 1):
         assert sorted(p.name for p in (run_dir / f"round-{i:03d}").iterdir()) == [PRUNED, MANIFEST]
     assert verify_checkpoint(run_dir / "round-002")["sha256"] == ckpts[2].sha256
@@ -311,7 +311,7 @@ def test_a_real_run_keeps_one_checkpoint_and_resumes(tmp_path, prefect_server):
             ("p/r0", True), ("p/r1", True), ("p/r2", True), ("p/r3", False),
         ]
         assert store.get_checkpoint("p/r3").parent_id == "p/r2"
-        assert store.get_run("p")["status"] == "done"
+        assert store.get_run("p").status == "done"
     verify_checkpoint(run_dir / "round-003")
 
     with sa.create_engine(url).begin() as conn:  # round 3 must train again, from pruned round 2

@@ -100,8 +100,8 @@ def _snapshot(store: Store) -> dict:
     """What a refused or interrupted retrain must leave unchanged."""
     return {
         run: ([(c.id, c.path, c.parent_id) for c in store.list_checkpoints(run)],
-              [(r["index"], r["n_samples"]) for r in store.round_table(run)])
-        for run in [r["id"] for r in store.list_runs()]
+              [(r.index, r.n_samples) for r in store.round_table(run)])
+        for run in [r.id for r in store.list_runs()]
     }  # fmt: skip
 
 
@@ -124,14 +124,14 @@ def test_rounds_from_n_move_to_a_superseded_run_with_everything_that_hangs_off_t
     old = RunFolders(ARCHIVE, run.db_url, run.home)
 
     # the run ends at round 0, as if rounds 1.. had never run
-    assert [r["index"] for r in store.round_table("r")] == [0]
+    assert [r.index for r in store.round_table("r")] == [0]
     assert [c.id for c in store.list_checkpoints("r")] == ["r/r0"]
     assert not run.checkpoint_dir(1).exists() and not run.checkpoint_dir(2).exists()
-    assert store.get_run("r")["status"] != "superseded" and store.get_run(ARCHIVE)["status"] == "superseded"
+    assert store.get_run("r").status != "superseded" and store.get_run(ARCHIVE).status == "superseded"
 
     # the superseded rounds: stages, samples, verdicts, evaluations, lineage back to r/r0
     rows = store.round_table(ARCHIVE)
-    assert [(r["index"], r["n_samples"]) for r in rows] == [(1, 2), (2, 2)]
+    assert [(r.index, r.n_samples) for r in rows] == [(1, 2), (2, 2)]
     assert all(set(store.stage_status(ARCHIVE, i).values()) == {"done"} for i in (1, 2))
     chain = store.checkpoint_chain(f"{ARCHIVE}/r2")
     assert [c.id for c in chain] == [f"{ARCHIVE}/r2", f"{ARCHIVE}/r1", "r/r0"]
@@ -139,7 +139,7 @@ def test_rounds_from_n_move_to_a_superseded_run_with_everything_that_hangs_off_t
         assert ckpt.path == str(old.checkpoint_dir(ckpt.round_index))
         assert verify_checkpoint(ckpt.path)["sha256"] == ckpt.sha256 == before[f"r/r{ckpt.round_index}"]
     assert [e.checkpoint_id for _, e in store.get_evaluations(ARCHIVE)] == [f"{ARCHIVE}/r1", f"{ARCHIVE}/r2"]
-    produced = {(s["round"], s["checkpoint_id"]) for s in store.query_samples(run_id=ARCHIVE, limit=None)}
+    produced = {(s.round, s.checkpoint_id) for s in store.query_samples(run_id=ARCHIVE, limit=None)}
     assert produced == {(1, "r/r0"), (2, f"{ARCHIVE}/r1")}
     assert _copies_disagree(run.db_url) == 0  # samples' and verdicts' run_id follow their round
 

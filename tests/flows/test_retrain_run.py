@@ -34,7 +34,7 @@ def _cli(args: list[str], env: dict) -> subprocess.CompletedProcess:
 
 
 def _heldout(store: Store, run: str) -> list[tuple]:
-    return [(r["index"], r["heldout_greedy"], r["heldout_pass_at_1"]) for r in store.round_table(run)]
+    return [(r.index, r.heldout_greedy, r.heldout_pass_at_1) for r in store.round_table(run)]
 
 
 @pytest.mark.slow  # a real 2-round run, 5 CLI processes, both rounds rebuilt: 27 s idle, ~80 s on a loaded 2-core box
@@ -92,7 +92,7 @@ def test_a_damaged_round_is_refused_everywhere_then_rebuilt_from_the_last_good_o
     log = tmp_path / "retrain.log"
     run_cli(["run", str(recipe_file), "--resume", "d", "--retrain-from", "1"], env, log)
     assert "rounds 1, 2 of d moved to run d~superseded-1" in log.read_text()
-    assert store.get_run("d")["status"] == "done"
+    assert store.get_run("d").status == "done"
     assert all(set(store.stage_status("d", i).values()) == {"done"} and len(store.stage_status("d", i)) == len(Stage)
                for i in range(3))  # fmt: skip
     chain = store.checkpoint_chain("d/r2")
@@ -102,6 +102,6 @@ def test_a_damaged_round_is_refused_everywhere_then_rebuilt_from_the_last_good_o
     # same parent, same seeds: the rebuilt rounds are the rounds the damage destroyed
     assert store.get_checkpoint("d/r1").sha256 == shas["d/r1"]
     assert _heldout(store, "d") == before
-    assert [r["index"] for r in store.round_table("d~superseded-1")] == [1, 2]
+    assert [r.index for r in store.round_table("d~superseded-1")] == [1, 2]
     assert _cli(["checkpoint", "verify", "d"], env).returncode == 0
     store.close()

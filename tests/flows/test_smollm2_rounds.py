@@ -50,7 +50,7 @@ def test_smollm2_rft_then_grpo_through_selftaught_run(tmp_path, smollm2_dir, pre
     run_cli(["run", str(f), "--run-id", "smol"], env, tmp_path / "run.log", timeout=1400)
 
     store = Store(env["SELFTAUGHT_DB_URL"], home=env["SELFTAUGHT_HOME"])
-    stored = store.get_run("smol")["recipe"]
+    stored = store.get_run("smol").recipe
     assert stored["profile"] == "instruct" and stored["prompt"]["format"] == "chat"
     assert stored["prompt"]["strict"] is True and stored["reward"] == {"math": 1.0}
     instruction = stored["prompt"]["instruction"]

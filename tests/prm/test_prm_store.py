@@ -44,8 +44,8 @@ def test_reward_models_are_checkpoints_with_a_kind(prm_store):
     prm_store.add_reward_model(RUN, orm, kind="orm", metrics={"auc": 0.8})  # re-evaluated
     assert prm_store.get_checkpoint("orm-1").path == "/tmp/orm"
     got = prm_store.get_reward_model("orm-1")
-    assert (got["kind"], got["data"], got["metrics"], got["run_id"]) == ("orm", {"rows": 8}, {"auc": 0.8}, RUN)
-    assert [r["checkpoint"].id for r in prm_store.list_reward_models(kind="prm")] == ["prm-1"]
+    assert (got.kind, got.data, got.metrics, got.run_id) == ("orm", {"rows": 8}, {"auc": 0.8}, RUN)
+    assert [r.checkpoint.id for r in prm_store.list_reward_models(kind="prm")] == ["prm-1"]
     assert len(prm_store.list_reward_models(run_id=RUN)) == 2
     assert prm_store.get_reward_model("nope") is None
     with pytest.raises(StoreError, match="already stored as a orm"):

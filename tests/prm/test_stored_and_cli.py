@@ -51,14 +51,14 @@ def test_label_train_export_through_the_store(sqlite_store, micro_policy, tmp_pa
         ckpt, metrics = train_reward_model(store, RUN, [1], kind=kind, base=micro_policy,
                                            out_dir=str(tmp_path / kind), cfg=FAST, eval_fraction=0.5, threads=1)  # fmt: skip
         got = store.get_reward_model(ckpt.id)
-        assert got["kind"] == kind and got["metrics"]["train_loss"] == metrics["train_loss"]
-        assert got["data"]["train_rows"] + got["data"]["eval_rows"] == 8
-    assert "accuracy_vs_exact" in store.list_reward_models(kind="prm")[0]["metrics"]
+        assert got.kind == kind and got.metrics["train_loss"] == metrics["train_loss"]
+        assert got.data["train_rows"] + got.data["eval_rows"] == 8
+    assert "accuracy_vs_exact" in store.list_reward_models(kind="prm")[0].metrics
 
     # what `prm export` writes is what `prm train --data` reads
     ckpt, metrics = train_from_file(store, RUN, tmp_path / "steps.jsonl", kind="prm", base=micro_policy,
                                     out_dir=str(tmp_path / "prm-file"), cfg=FAST, threads=1)  # fmt: skip
-    assert metrics["rows"] == 8 and store.get_reward_model(ckpt.id)["data"]["rows"] == 8
+    assert metrics["rows"] == 8 and store.get_reward_model(ckpt.id).data["rows"] == 8
 
 
 def test_store_errors_say_what_to_do(sqlite_store, micro_policy, tmp_path):

@@ -6,6 +6,7 @@ import pytest
 
 from selftaught.loops.arithmetic import make_problem
 from selftaught.loops.curriculum import CurriculumBand, PassRate, band_filter, pass_rate_map
+from selftaught.store import ProblemPassRate
 
 PROBLEMS = [make_problem(10 + i, 20, 2) for i in range(5)]
 
@@ -37,11 +38,11 @@ def test_counts_and_order_and_unseen():
 
 def test_pass_rate_map_takes_the_latest_earlier_round_and_sums_sources():
     rows = [
-        {"round": 1, "problem_id": "a", "n_judged": 8, "n_pass": 8},
-        {"round": 2, "problem_id": "a", "n_judged": 8, "n_pass": 2},  # generated samples
-        {"round": 2, "problem_id": "a", "n_judged": 8, "n_pass": 0},  # RL rollouts, same round
-        {"round": 3, "problem_id": "a", "n_judged": 8, "n_pass": 0},  # this round: ignored
-        {"round": 1, "problem_id": "b", "n_judged": 0, "n_pass": 0},  # nothing judged: unknown
+        ProblemPassRate(round=1, problem_id="a", n_judged=8, n_pass=8),
+        ProblemPassRate(round=2, problem_id="a", n_judged=8, n_pass=2),  # generated samples
+        ProblemPassRate(round=2, problem_id="a", n_judged=8, n_pass=0),  # RL rollouts, same round
+        ProblemPassRate(round=3, problem_id="a", n_judged=8, n_pass=0),  # this round: ignored
+        ProblemPassRate(round=1, problem_id="b", n_judged=0, n_pass=0),  # nothing judged: unknown
     ]
     rates = pass_rate_map(rows, before_round=3)
     assert rates["a"] == PassRate(16, 2, round_index=2) and "b" not in rates

@@ -51,7 +51,7 @@ def _stop_worker(proc, timeout: float) -> None:
 
 def _complete_rounds(url: str, run_id: str) -> list[int]:
     with Store(url) as store:
-        return [r["index"] for r in store.round_table(run_id) if len(r["stages_done"]) == len(Stage)]
+        return [r.index for r in store.round_table(run_id) if len(r.stages_done) == len(Stage)]
 
 
 @pytest.mark.slow
@@ -90,8 +90,8 @@ def test_a_schedule_grows_one_run_round_by_round(prefect_server, tmp_path):
 
     with Store(url) as store:
         run = store.get_run("sched")
-        assert run["recipe"]["rounds"] == 1  # the stored recipe is the one the run started with
-        chain = [c.id for c in store.checkpoint_chain(store.round_table("sched")[2]["checkpoint_id"])]
+        assert run.recipe["rounds"] == 1  # the stored recipe is the one the run started with
+        chain = [c.id for c in store.checkpoint_chain(store.round_table("sched")[2].checkpoint_id)]
         assert chain[:3] == ["sched/r2", "sched/r1", "sched/r0"]  # round 2 trained from round 1
         n = len(store.query_samples(run_id="sched", round_index=2, source="generate", limit=None))
         assert n == 12 * 3  # once each, however many firings touched the run

@@ -76,11 +76,11 @@ def test_two_runs_at_once_store_every_sample_once(backend, tmp_path):
             for run in RUNS:
                 rows = store.query_samples(run_id=run, limit=None)
                 assert len(rows) == ROUNDS * len(PROBLEMS) * K  # one verdict each, nothing twice
-                keys = {(r["round"], r["problem_id"], r["index"]) for r in rows}
+                keys = {(r.round, r.problem_id, r.index) for r in rows}
                 assert len(keys) == len(rows)
-                assert all(r["completion"].startswith(run) for r in rows)  # no cross-run rows
+                assert all(r.completion.startswith(run) for r in rows)  # no cross-run rows
                 table = store.round_table(run)
-                assert [len(t["stages_done"]) for t in table] == [len(Stage)] * ROUNDS
-                assert all(t["n_train"] == len(PROBLEMS) * K // 2 for t in table)
+                assert [len(t.stages_done) for t in table] == [len(Stage)] * ROUNDS
+                assert all(t.n_train == len(PROBLEMS) * K // 2 for t in table)
                 chain = store.checkpoint_chain(f"{run}/r{ROUNDS - 1}")
                 assert [c.id for c in chain] == [f"{run}/r{r}" for r in reversed(range(ROUNDS))]

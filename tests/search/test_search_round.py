@@ -49,7 +49,7 @@ def test_rft_round_generates_by_search(real_models, tmp_path):
         samples = store.get_samples("srch", 1, SampleSource.GENERATE)
         searches = store.list_searches("srch")
         assert len(searches) == 2  # n: 2 searches, one per seed
-        records = {s["id"]: store.get_search(s["id"]) for s in searches}
+        records = {s.id: store.get_search(s.id) for s in searches}
         ts = store.get_training_set("srch", 1)
         judged = store.get_judged("srch", 1, SampleSource.GENERATE)
 

@@ -38,8 +38,8 @@ def test_a_search_round_trips_with_every_node(store, problems, beam_record):
     assert back == beam_record  # results, nodes (parents, scores, verdicts, selection), config
     assert store.get_search(beam_record.id, nodes=False).nodes == ()
     [row] = store.list_searches("tts")
-    assert (row["method"], row["budget"], row["n_problems"]) == ("beam", 4, 2)
-    assert row["accuracy"] == beam_record.accuracy and row["tokens"] == sum(r.tokens for r in beam_record.results)
+    assert (row.method, row.budget, row.n_problems) == ("beam", 4, 2)
+    assert row.accuracy == beam_record.accuracy and row.tokens == sum(r.tokens for r in beam_record.results)
 
 
 def test_storing_a_search_again_adds_nothing(store, problems, beam_record):
@@ -77,4 +77,4 @@ def test_a_weighted_vote_search_with_merged_mcts_nodes_round_trips(store, policy
     for record in (vote, tree):
         assert store.add_search(record) is True
         assert store.get_search(record.id) == record
-    assert {r["method"] for r in store.list_searches()} == {"vote-orm", "mcts"}
+    assert {r.method for r in store.list_searches()} == {"vote-orm", "mcts"}

@@ -11,13 +11,13 @@ from selftaught.store import Store
 PUBLIC = {
     "close": "(self) -> 'None'",
     "create_run": "(self, run_id: 'str', *, name: 'str', recipe: 'dict') -> 'bool'",
-    "get_run": "(self, run_id: 'str') -> 'dict | None'",
-    "set_run_status": "(self, run_id: 'str', status: 'str') -> 'None'",
-    "list_runs": "(self) -> 'list[dict]'",
+    "get_run": "(self, run_id: 'str') -> 'RunInfo | None'",
+    "set_run_status": "(self, run_id: 'str', status: 'RunStatus | str') -> 'None'",
+    "list_runs": "(self) -> 'list[RunInfo]'",
     "add_problems": "(self, problems: 'Sequence[Problem]') -> 'int'",
     "get_problems": "(self, ids: 'Sequence[str] | None' = None, split: 'Split | None' = None) -> 'list[Problem]'",
     "ensure_round": "(self, run_id: 'str', index: 'int', *, constitution_hash: 'str | None' = None) -> 'None'",
-    "stage_status": "(self, run_id: 'str', index: 'int') -> 'dict[Stage, str]'",
+    "stage_status": "(self, run_id: 'str', index: 'int') -> 'dict[Stage, StageStatus]'",
     "start_stage": "(self, run_id: 'str', index: 'int', stage: 'Stage') -> 'None'",
     "finish_stage": "(self, run_id: 'str', index: 'int', stage: 'Stage', *, seconds: 'float', metrics: 'dict', "
                     "device: 'str | None' = None, dtype: 'str | None' = None, peak_gpu_mb: 'float | None' = None) -> 'None'",
@@ -30,7 +30,7 @@ PUBLIC = {
     "add_training_set": "(self, run_id: 'str', index: 'int', ts: 'TrainingSet') -> 'int'",
     "get_training_set": "(self, run_id: 'str', index: 'int') -> 'TrainingSet | None'",
     "add_training_pairs": "(self, run_id: 'str', index: 'int', pairs: 'Sequence[Any]') -> 'int'",
-    "get_training_pairs": "(self, run_id: 'str', index: 'int') -> 'list[dict] | None'",
+    "get_training_pairs": "(self, run_id: 'str', index: 'int') -> 'list[StoredPair] | None'",
     "add_checkpoint": "(self, run_id: 'str', ckpt: 'Checkpoint') -> 'None'",
     "get_checkpoint": "(self, checkpoint_id: 'str') -> 'Checkpoint | None'",
     "checkpoint_run_id": "(self, checkpoint_id: 'str') -> 'str | None'",
@@ -39,30 +39,30 @@ PUBLIC = {
     "mark_checkpoint_pruned": "(self, checkpoint_id: 'str', *, at: 'dt.datetime | None' = None) -> 'bool'",
     "add_evaluation": "(self, run_id: 'str', index: 'int | None', ev: 'Evaluation') -> 'None'",
     "get_evaluations": "(self, run_id: 'str') -> 'list[tuple[int | None, Evaluation]]'",
-    "round_table": "(self, run_id: 'str', *, judge_version: 'str | None' = None) -> 'list[dict]'",
+    "round_table": "(self, run_id: 'str', *, judge_version: 'str | None' = None) -> 'list[RoundRow]'",
     # constitutional AI (flows/cai_stages.py)
     "add_constitution": "(self, hash: 'str', name: 'str', text: 'str') -> 'bool'",
-    "get_constitution": "(self, hash: 'str') -> 'dict | None'",
+    "get_constitution": "(self, hash: 'str') -> 'StoredConstitution | None'",
     "add_critiques": "(self, run_id: 'str', index: 'int', critiques: 'Sequence[Critique]') -> 'int'",
     "add_revisions": "(self, run_id: 'str', index: 'int', revisions: 'Sequence[Revision]') -> 'int'",
     "add_preference_pairs": "(self, run_id: 'str', index: 'int', pairs: 'Sequence[PreferencePair]', kept: 'Iterable[PreferencePair]' = ()) -> 'int'",
     "get_cai": "(self, run_id: 'str', index: 'int') -> 'CaiRecords'",
     # history (selftaught samples / problem / export / report)
     "sample_query_statement": "(self, *, order_by: 'str' = 'id', limit: 'int | None' = 50, **filters: 'Any') -> 'Select'",
-    "export_samples": "(self, *, limit: 'int | None' = None, **filters: 'Any') -> 'Iterator[dict]'",
-    "problem_history": "(self, problem_id: 'str', *, run_id: 'str | None' = None, judge_version: 'str | None' = None) -> 'list[dict]'",
-    "problem_pass_rates": "(self, run_id: 'str', *, source: 'SampleSource | str' = 'generate', judge_version: 'str | None' = None) -> 'list[dict]'",
-    "score_histogram": "(self, run_id: 'str', *, bins: 'int' = 10, source: 'SampleSource | str | None' = None, judge_version: 'str | None' = None) -> 'list[dict]'",
+    "export_samples": "(self, *, limit: 'int | None' = None, **filters: 'Any') -> 'Iterator[ExportedSample]'",
+    "problem_history": "(self, problem_id: 'str', *, run_id: 'str | None' = None, judge_version: 'str | None' = None) -> 'list[ProblemHistory]'",
+    "problem_pass_rates": "(self, run_id: 'str', *, source: 'SampleSource | str' = 'generate', judge_version: 'str | None' = None) -> 'list[ProblemPassRate]'",
+    "score_histogram": "(self, run_id: 'str', *, bins: 'int' = 10, source: 'SampleSource | str | None' = None, judge_version: 'str | None' = None) -> 'list[ScoreHistogram]'",
     # step labels and reward models (prm/, cli/prm_cmd.py)
     "add_step_labels": "(self, run_id: 'str', index: 'int', labels: 'Sequence[StepLabel]', *, params: 'dict | None' = None) -> 'int'",
     "get_step_labels": "(self, run_id: 'str', index: 'int') -> 'list[StepLabel]'",
     "add_reward_model": "(self, run_id: 'str', ckpt: 'Checkpoint', *, kind: 'str', data: 'dict | None' = None, metrics: 'dict | None' = None) -> 'None'",
-    "get_reward_model": "(self, checkpoint_id: 'str') -> 'dict | None'",
-    "list_reward_models": "(self, *, run_id: 'str | None' = None, kind: 'str | None' = None, checkpoint_id: 'str | None' = None) -> 'list[dict]'",
+    "get_reward_model": "(self, checkpoint_id: 'str') -> 'RewardModelInfo | None'",
+    "list_reward_models": "(self, *, run_id: 'str | None' = None, kind: 'str | None' = None, checkpoint_id: 'str | None' = None) -> 'list[RewardModelInfo]'",
     # test-time search (search/, cli/search_cmd.py)
     "add_search": "(self, search: 'SearchRecord', *, run_id: 'str | None' = None) -> 'bool'",
     "get_search": "(self, search_id: 'str', *, nodes: 'bool' = True) -> 'SearchRecord | None'",
-    "list_searches": "(self, run_id: 'str | None' = None) -> 'list[dict[str, Any]]'",
+    "list_searches": "(self, run_id: 'str | None' = None) -> 'list[SearchInfo]'",
     # run leases (flows/lease.py)
     "get_lease": "(self, run_id: 'str') -> 'RunLease | None'",
     "take_lease": "(self, run_id: 'str', lease: 'RunLease', *, replacing: 'str | None', "
@@ -76,8 +76,8 @@ PUBLIC = {
     "own_versions": "(self, run_id: 'str', index: 'int') -> 'list[tuple[str, str]]'",
     "mark_rejudged": "(self, run_id: 'str', index: 'int', judge: 'str', version: 'str', options: 'Mapping[str, Any]') -> 'None'",
     "samples_without_verdict": "(self, run_id: 'str', index: 'int', judge: 'str', version: 'str', limit: 'int', after: 'int' = 0) -> 'list[tuple[int, Sample]]'",
-    "verdict_flips": "(self, run_id: 'str', judge: 'str', version: 'str') -> 'list[dict]'",
-    "stale_checkpoints": "(self, run_id: 'str', judge: 'str', version: 'str') -> 'list[dict]'",
+    "verdict_flips": "(self, run_id: 'str', judge: 'str', version: 'str') -> 'list[VerdictFlips]'",
+    "stale_checkpoints": "(self, run_id: 'str', judge: 'str', version: 'str') -> 'list[StaleCheckpoint]'",
 }  # fmt: skip
 QUERY_FILTERS = [
     "run_id", "round_index", "problem", "outcome", "judge", "source", "rationalized",
@@ -86,7 +86,7 @@ QUERY_FILTERS = [
 
 
 def test_public_methods_and_signatures_are_pinned():
-    # the class is assembled from mixins (store/store.py, cai_store.py, history.py): walk the MRO
+    # the class is assembled from parts (store/base.py, runs.py, history.py, ...): walk the MRO
     public = {
         n for klass in Store.__mro__[:-1] for n, v in vars(klass).items()
         if callable(v) and not n.startswith("_")

@@ -24,10 +24,10 @@ def test_create_run_is_idempotent_and_reads_back(store: Store):
     assert store.create_run(RUN, name="first", recipe={"k": 4}) is True
     assert store.create_run(RUN, name="second", recipe={}) is False
     run = store.get_run(RUN)
-    assert run["name"] == "first" and run["recipe"] == {"k": 4} and run["status"] == "created"
-    assert run["created_at"].tzinfo is not None and run["created_at"].utcoffset() == dt.timedelta(0)
+    assert run.name == "first" and run.recipe == {"k": 4} and run.status == "created"
+    assert run.created_at.tzinfo is not None and run.created_at.utcoffset() == dt.timedelta(0)
     store.set_run_status(RUN, "done")
-    assert [r["status"] for r in store.list_runs()] == ["done"]
+    assert [r.status for r in store.list_runs()] == ["done"]
     assert store.get_run("nope") is None
     with pytest.raises(StoreError, match="unknown run"):
         store.set_run_status("nope", "done")

@@ -111,7 +111,7 @@ def test_a_store_that_lost_its_lease_cannot_write_the_run_status(store_with_run:
         with pytest.raises(LeaseLost, match=r"lease was taken over by host-thief:100 at \d\d:\d\d:\d\d; stopped"):
             write()
     assert store.stage_status(RUN, 0) == {Stage.GENERATE: "running"}  # nothing was written
-    assert store.get_run(RUN)["status"] == "created"
+    assert store.get_run(RUN).status == "created"
     thief.finish_stage(RUN, 0, Stage.GENERATE, seconds=1.0, metrics={})  # the new owner writes
     assert store.release_lease(RUN, mine.token) is False  # not ours: left alone
     assert thief.get_lease(RUN).host == "host-thief"
@@ -148,7 +148,7 @@ def test_a_run_is_never_done_while_a_stage_is_not(store_with_run: Store):
     store.set_run_status(RUN, "failed")  # any other status is fine
     store.finish_stage(RUN, 1, Stage.GENERATE, seconds=1.0, metrics={})
     store.set_run_status(RUN, "done")
-    assert store.get_run(RUN)["status"] == "done"
+    assert store.get_run(RUN).status == "done"
 
 
 def test_a_store_from_before_leases_upgrades_with_no_lease(store_url: str):
@@ -163,7 +163,7 @@ def test_a_store_from_before_leases_upgrades_with_no_lease(store_url: str):
     engine.dispose()
     with Store(store_url) as store:
         assert migrations.current(store_url) == migrations.HEAD
-        assert store.get_run("old")["status"] == "done" and store.get_lease("old") is None
+        assert store.get_run("old").status == "done" and store.get_lease("old") is None
         assert store.take_lease("old", _lease(), replacing=None)
     migrations.downgrade(store_url, "0009")  # and back: the columns go, the run stays
     engine = sa.create_engine(store_url)

@@ -38,11 +38,11 @@ def test_0005_upgrades_a_store_with_data_and_back(store_url: str):
         assert conn.execute(sa.select(Round.summary)).scalar_one() is None  # counted live
     engine.dispose()
     with Store(store_url) as store:
-        assert [r["sample_id"] for r in store.query_samples(text="old NEEDLE")] == [1]
-        assert [r["sample_id"] for r in store.query_samples(run_id="r", round_index=0, min_score=0.1,
+        assert [r.sample_id for r in store.query_samples(text="old NEEDLE")] == [1]
+        assert [r.sample_id for r in store.query_samples(run_id="r", round_index=0, min_score=0.1,
                                                             order_by="-score")] == [1, 2]  # fmt: skip
         (row,) = store.round_table("r")
-        assert (row["n_samples"], row["n_judged"], row["pass_rate"]) == (2, 2, 0.5)
+        assert (row.n_samples, row.n_judged, row.pass_rate) == (2, 2, 0.5)
     migrations.downgrade(store_url, "0004")
     assert migrations.current(store_url) == "0004"
     migrations.upgrade(store_url)

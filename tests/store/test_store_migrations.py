@@ -85,7 +85,7 @@ def test_0002_fills_run_id_of_existing_samples(sqlite_url: str):
     migrations.upgrade(sqlite_url)
     migrations.check(sqlite_url)
     with Store(sqlite_url) as store:
-        assert [r["run"] for r in store.query_samples(run_id="r")] == ["r"]
+        assert [r.run for r in store.query_samples(run_id="r")] == ["r"]
 
 
 def test_store_without_upgrade_refuses_an_old_schema(sqlite_url: str):

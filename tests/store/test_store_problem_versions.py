@@ -50,23 +50,23 @@ def test_both_versions_are_stored_under_their_own_ids(store, two_versions):
 def test_problem_history_shows_every_version_by_the_users_id(store, two_versions):
     v1, v2 = two_versions
     versions = store.problem_history("w000")
-    assert [h["problem_id"] for h in versions] == [v1[0].id, v2[0].id]  # oldest first
-    assert [h["prompt"] for h in versions] == ["old prompt", "new prompt"]
-    assert all(h["name"] == "w000" for h in versions)
+    assert [h.problem_id for h in versions] == [v1[0].id, v2[0].id]  # oldest first
+    assert [h.prompt for h in versions] == ["old prompt", "new prompt"]
+    assert all(h.name == "w000" for h in versions)
     # each version's rounds and samples are its own
-    assert [[(r["round"], r["n_pass"]) for r in h["rounds"]] for h in versions] == [[(0, 0)], [(1, 1)]]
-    assert {s["problem_id"] for s in versions[1]["best"]} == {v2[0].id}
+    assert [[(r.round, r.n_pass) for r in h.rounds] for h in versions] == [[(0, 0)], [(1, 1)]]
+    assert {s.problem_id for s in versions[1].best} == {v2[0].id}
     # the stored id itself still names exactly one version
-    assert [h["prompt"] for h in store.problem_history(v2[0].id)] == ["new prompt"]
-    assert [h["problem_id"] for h in store.problem_history("w001")] == [v1[1].id]
+    assert [h.prompt for h in store.problem_history(v2[0].id)] == ["new prompt"]
+    assert [h.problem_id for h in store.problem_history("w001")] == [v1[1].id]
 
 
 def test_samples_filter_finds_both_versions_by_the_users_id(store, two_versions):
     v1, v2 = two_versions
     rows = store.query_samples(problem="w000", limit=None)
-    assert sorted(r["problem_id"] for r in rows) == sorted([v1[0].id, v2[0].id])
-    assert {r["problem_id"] for r in store.query_samples(problem=v1[0].id, limit=None)} == {v1[0].id}
-    assert {r["problem_id"] for r in store.export_samples(problem="w000")} == {v1[0].id, v2[0].id}
+    assert sorted(r.problem_id for r in rows) == sorted([v1[0].id, v2[0].id])
+    assert {r.problem_id for r in store.query_samples(problem=v1[0].id, limit=None)} == {v1[0].id}
+    assert {r.problem_id for r in store.export_samples(problem="w000")} == {v1[0].id, v2[0].id}
 
 
 @pytest.mark.parametrize(

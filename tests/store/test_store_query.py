@@ -46,15 +46,15 @@ def _fill(store: Store) -> None:
 
 
 def _keys(rows):
-    return [(r["round"], r["problem_id"], r["source"], r["index"], r["judge"]) for r in rows]
+    return [(r.round, r.problem_id, r.source, r.index, r.judge) for r in rows]
 
 
 def test_no_filter_returns_every_sample_verdict_pair_in_id_order(history_store: Store):
     rows = history_store.query_samples(limit=None)
     assert len(rows) == 7
-    assert rows[-1]["completion"] == "unjudged" and rows[-1]["outcome"] is None
-    json.dumps(rows[0])  # flat and JSON-ready
-    assert rows[0]["run"] == RUN and rows[0]["seed"] == 1000 and rows[0]["outcome"] == "pass"
+    assert rows[-1].completion == "unjudged" and rows[-1].outcome is None
+    json.dumps(rows[0].as_dict())  # flat and JSON-ready
+    assert rows[0].run == RUN and rows[0].seed == 1000 and rows[0].outcome == "pass"
     assert len(history_store.query_samples(limit=2)) == 2
 
 
@@ -88,7 +88,7 @@ def test_filters_select_the_expected_rows(history_store: Store, filters, expecte
 
 def test_order_by_score_descending_and_bad_orders(history_store: Store):
     rows = history_store.query_samples(round_index=0, order_by="-score")
-    assert [r["score"] for r in rows] == [1.0, 0.0, 0.0]
+    assert [r.score for r in rows] == [1.0, 0.0, 0.0]
     assert _keys(history_store.query_samples(order_by="problem", judge="math", limit=1)) == [
         (0, "add-1", "generate", 0, "math")
     ]

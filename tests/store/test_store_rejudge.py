@@ -11,7 +11,7 @@ from selftaught.loops.verify import ARITHMETIC, judge_all
 
 JUDGE_VERSION = arithmetic_version()  # the lenient arithmetic judge, the round's own
 from selftaught.records import Checkpoint, TrainingExample, TrainingSet
-from selftaught.store import Store
+from selftaught.store import ProblemPassRate, StaleCheckpoint, Store, VerdictFlips
 from tests.store.factories import RUN, make_sample
 
 #: add-2's answer is 5. Lenient reads the last number (or the one after </think>); strict boxed only \boxed{}.
@@ -47,29 +47,29 @@ def test_rejudge_adds_a_version_and_counts_flips_and_stale_checkpoints(store_wit
 
     assert store.own_versions(RUN, 1) == [("arithmetic", JUDGE_VERSION)]
     assert store.verdict_flips(RUN, "arithmetic", strict.version) == [
-        {"round": 1, "n_compared": 4, "pass_to_fail": 1, "fail_to_pass": 1}]  # fmt: skip
+        VerdictFlips(round=1, n_compared=4, pass_to_fail=1, fail_to_pass=1)]  # fmt: skip
     assert store.stale_checkpoints(RUN, "arithmetic", strict.version) == [
-        {"round": 1, "checkpoint_id": "r1", "n_train": 2, "n_no_longer_pass": 1}]  # fmt: skip
+        StaleCheckpoint(round=1, checkpoint_id="r1", n_train=2, n_no_longer_pass=1)]  # fmt: skip
 
     # reads: the round's own verdicts by default, the new ones when asked
     assert [j.verdict for j in store.get_judged(RUN, 1)] == [j.verdict for j in own]
     assert {j.verdict.judge_version for j in store.get_judged(RUN, 1, judge_version=strict.version)} == {strict.version}
-    assert store.round_table(RUN)[0]["pass_rate"] == 0.5
-    assert store.round_table(RUN, judge_version=strict.version)[0]["pass_rate"] == 0.5
+    assert store.round_table(RUN)[0].pass_rate == 0.5
+    assert store.round_table(RUN, judge_version=strict.version)[0].pass_rate == 0.5
     rows = store.query_samples(run_id=RUN, limit=None)
-    assert len(rows) == 4 and {r["judge_version"] for r in rows} == {JUDGE_VERSION}
+    assert len(rows) == 4 and {r.judge_version for r in rows} == {JUDGE_VERSION}
     strict_rows = store.query_samples(run_id=RUN, judge_version=strict.version, outcome="pass", limit=None)
-    assert sorted(r["completion"] for r in strict_rows) == sorted([COMPLETIONS[1], COMPLETIONS[2]])
+    assert sorted(r.completion for r in strict_rows) == sorted([COMPLETIONS[1], COMPLETIONS[2]])
     (history,) = store.problem_history("add-2", judge_version=strict.version)
-    assert [(r["n_judged"], r["n_pass"]) for r in history["rounds"]] == [(4, 2)]
+    assert [(r.n_judged, r.n_pass) for r in history.rounds] == [(4, 2)]
     (own_history,) = store.problem_history("add-2")
-    assert [(r["n_judged"], r["n_pass"]) for r in own_history["rounds"]] == [(4, 2)]  # mixed: 1 pass
+    assert [(r.n_judged, r.n_pass) for r in own_history.rounds] == [(4, 2)]  # mixed: 1 pass
     # the report's reads: mixing both versions would count 8 scores and 1 pass of 4
     for version in (None, strict.version):
         assert store.problem_pass_rates(RUN, judge_version=version) == [
-            {"round": 1, "problem_id": "add-2", "n_judged": 4, "n_pass": 2}]  # fmt: skip
+            ProblemPassRate(round=1, problem_id="add-2", n_judged=4, n_pass=2)]  # fmt: skip
         (hist,) = store.score_histogram(RUN, source="generate", judge_version=version)
-        assert sum(hist["counts"]) == 4 and hist["counts"][-1] == 2
+        assert sum(hist.counts) == 4 and hist.counts[-1] == 2
 
 
 def test_a_round_not_judged_yet_is_left_to_its_judge_stage(store_with_run: Store):

@@ -16,7 +16,7 @@ from selftaught.records import (
     TrainingSet,
     Verdict,
 )
-from selftaught.store import Store
+from selftaught.store import RoundRow, Store
 from selftaught.store.models import Round
 from selftaught.store.summaries import SUMMARY_VERSION
 from tests.store.factories import RUN, make_judged, make_sample
@@ -46,7 +46,7 @@ def _live_views(store: Store) -> tuple[list, list, list]:
     return views
 
 
-def _live_table(store: Store) -> list[dict]:
+def _live_table(store: Store) -> list[RoundRow]:
     return _live_views(store)[0]
 
 
@@ -85,15 +85,15 @@ def test_finished_rounds_are_cached_and_equal_the_live_counts(store_with_run: St
     cached_views = _views(store)
     assert cached_views == _live_views(store)
     r0, r1, r2 = cached_views[0]
-    rates = {(r["round"], r["problem_id"]): (r["n_judged"], r["n_pass"]) for r in cached_views[1]}
+    rates = {(r.round, r.problem_id): (r.n_judged, r.n_pass) for r in cached_views[1]}
     assert rates[(1, "add-1")] == (2, 1) and rates[(1, "add-2")] == (2, 1) and rates[(0, "add-2")] == (2, 0)
-    assert {(h["round"], h["judge"]) for h in cached_views[2]} == {(0, "math"), (0, "format"), (1, "math"),
+    assert {(h.round, h.judge) for h in cached_views[2]} == {(0, "math"), (0, "format"), (1, "math"),
                                                                    (1, "format")}  # fmt: skip
     # add-1/0 passes math but fails format: it does not pass
-    assert (r0["n_samples"], r0["n_generate"], r0["n_rationalized"], r0["n_judged"]) == (5, 4, 1, 4)
-    assert r0["pass_rate"] == 0 and r1["pass_rate"] == 2 / 4
-    assert (r0["n_train"], r0["n_train_rationalized"]) == (2, 1)
-    assert (r2["n_samples"], r2["n_judged"], r2["pass_rate"]) == (1, 0, None)
+    assert (r0.n_samples, r0.n_generate, r0.n_rationalized, r0.n_judged) == (5, 4, 1, 4)
+    assert r0.pass_rate == 0 and r1.pass_rate == 2 / 4
+    assert (r0.n_train, r0.n_train_rationalized) == (2, 1)
+    assert (r2.n_samples, r2.n_judged, r2.pass_rate) == (1, 0, None)
 
 
 def test_every_write_into_a_round_clears_its_cache(store_with_run: Store):
@@ -112,7 +112,7 @@ def test_every_write_into_a_round_clears_its_cache(store_with_run: Store):
     store.add_samples(RUN, 0, [make_sample("mc-1", 0)])
     assert _summaries(store)[0] is None
     after = store.round_table(RUN)[0]
-    assert after["n_samples"] == before["n_samples"] + 1 and after == _live_table(store)[0]
+    assert after.n_samples == before.n_samples + 1 and after == _live_table(store)[0]
     _finish(store, 0, Stage.GENERATE)
     assert store.round_table(RUN)[0] == after
 
@@ -125,7 +125,7 @@ def test_stage_bookkeeping_alone_keeps_the_cache(store_with_run: Store):
     store.fail_stage(RUN, 0, Stage.EVALUATE, error="boom")
     assert _summaries(store)[0] == cache
     assert store.round_table(RUN) == _live_table(store)
-    assert store.round_table(RUN)[0]["stage_status"]["evaluate"] == "failed"  # read live
+    assert store.round_table(RUN)[0].stage_status["evaluate"] == "failed"  # read live
 
 
 def test_a_cache_of_another_version_is_counted_live(store_with_run: Store):

@@ -47,8 +47,8 @@ def test_round_table_summarizes_each_round(store_with_run: Store):
     store.ensure_round(RUN, 1)
 
     r0, r1 = store.round_table(RUN)
-    assert set(r0) == set(ROUND_TABLE_KEYS)
-    assert r0 == {
+    assert list(r0.as_dict()) == list(ROUND_TABLE_KEYS)
+    assert r0.as_dict() == {
         "index": 0,
         "stages_done": ["generate", "judge", "train"],
         "stage_status": {"generate": "done", "judge": "done", "train": "done",
@@ -71,6 +71,6 @@ def test_round_table_summarizes_each_round(store_with_run: Store):
                       "train": {"device": "cuda", "dtype": "bfloat16", "peak_gpu_mb": 2048.5}},
         "constitution_hash": "c0",
     }  # fmt: skip
-    assert r1["index"] == 1 and r1["n_samples"] == 0 and r1["pass_rate"] is None
-    assert r1["stages_done"] == [] and r1["checkpoint_id"] is None and r1["placement"] == {}
+    assert r1.index == 1 and r1.n_samples == 0 and r1.pass_rate is None
+    assert r1.stages_done == () and r1.checkpoint_id is None and r1.placement == {}
     assert store.round_table("other") == []

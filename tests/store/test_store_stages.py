@@ -7,7 +7,7 @@ from tests.store.factories import RUN
 
 from selftaught.errors import StoreError
 from selftaught.records import Stage
-from selftaught.store import StageStatus, Store
+from selftaught.store import StagePlacement, StageStatus, Store
 
 
 def test_stage_lifecycle_running_done_failed_restarted(store_with_run: Store):
@@ -25,8 +25,8 @@ def test_stage_lifecycle_running_done_failed_restarted(store_with_run: Store):
     store.finish_stage(RUN, 0, Stage.JUDGE, seconds=0.25, metrics={})
     assert store.stage_status(RUN, 0) == {Stage.GENERATE: "done", Stage.JUDGE: "done"}
     (row,) = store.round_table(RUN)
-    assert row["seconds"] == {"generate": 1.5, "judge": 0.25}
-    assert row["stages_done"] == ["generate", "judge"]
+    assert row.seconds == {"generate": 1.5, "judge": 0.25}
+    assert row.stages_done == ("generate", "judge")
 
 
 def test_a_stage_records_where_it_ran_its_model_until_it_runs_again(store_with_run: Store):
@@ -36,9 +36,9 @@ def test_a_stage_records_where_it_ran_its_model_until_it_runs_again(store_with_r
                        peak_gpu_mb=512.25)  # fmt: skip
     store.finish_stage(RUN, 0, Stage.JUDGE, seconds=0.5, metrics={})  # no model: nothing recorded
     (row,) = store.round_table(RUN)
-    assert row["placement"] == {"train": {"device": "cuda", "dtype": "float16", "peak_gpu_mb": 512.25}}
+    assert row.placement == {"train": StagePlacement(device="cuda", dtype="float16", peak_gpu_mb=512.25)}
     store.start_stage(RUN, 0, Stage.TRAIN)  # a retry starts clean
-    assert store.round_table(RUN)[0]["placement"] == {}
+    assert store.round_table(RUN)[0].placement == {}
     with pytest.raises(ValueError):
         store.finish_stage(RUN, 0, Stage.TRAIN, seconds=1.0, metrics={}, device="tpu", dtype="float32")
 
@@ -56,8 +56,8 @@ def test_last_round_index_and_ensure_round(store_with_run: Store):
     store.ensure_round(RUN, 2, constitution_hash="abc")
     store.ensure_round(RUN, 2, constitution_hash="abc")
     assert store.last_round_index(RUN) == 2
-    assert [r["index"] for r in store.round_table(RUN)] == [0, 2]
-    assert store.round_table(RUN)[1]["constitution_hash"] == "abc"
+    assert [r.index for r in store.round_table(RUN)] == [0, 2]
+    assert store.round_table(RUN)[1].constitution_hash == "abc"
     with pytest.raises(StoreError, match="constitution"):
         store.ensure_round(RUN, 2, constitution_hash="def")
 

@@ -59,9 +59,9 @@ def test_search_finds_exactly_what_a_scan_finds(searchable: Store):
         expected = _scan_ids(searchable, pattern)
         for limit in (None, 50):
             found = searchable.query_samples(text=pattern, limit=limit, order_by="id")
-            assert sorted({r["sample_id"] for r in found}) == expected, (pattern, limit)
+            assert sorted({r.sample_id for r in found}) == expected, (pattern, limit)
     # a few sanity anchors for the semantics kept: ASCII case folds, % and _ are literal
-    texts = lambda p: {r["completion"] for r in searchable.query_samples(text=p, limit=None)}
+    texts = lambda p: {r.completion for r in searchable.query_samples(text=p, limit=None)}
     assert texts("THINK>") == {COMPLETIONS[0], COMPLETIONS[1]}
     assert texts("a%b") == {COMPLETIONS[2]} and texts("a_b") == {COMPLETIONS[2]}
 
@@ -109,7 +109,7 @@ def test_the_index_follows_inserts_retries_updates_and_deletes(searchable: Store
     assert store.add_samples(RUN, 0, [make_sample("add-1", 0, completion="a retry: ignored")]) == 0
     assert store.query_samples(text="retry", limit=None) == []
     store.add_samples(RUN, 1, [make_sample("add-2", 0, completion="brand new needle")])
-    assert [r["completion"] for r in store.query_samples(text="NEEDLE")] == ["brand new needle"]
+    assert [r.completion for r in store.query_samples(text="NEEDLE")] == ["brand new needle"]
     # by hand, outside the store: the triggers keep the index right
     engine = sa.create_engine(store.url)
     try:
@@ -118,10 +118,10 @@ def test_the_index_follows_inserts_retries_updates_and_deletes(searchable: Store
             conn.execute(sa.delete(SampleRow).where(SampleRow.completion == "brand new needle"))
     finally:
         engine.dispose()
-    assert [r["completion"] for r in store.query_samples(text="hayst")] == ["haystack"]
+    assert [r.completion for r in store.query_samples(text="hayst")] == ["haystack"]
     assert store.query_samples(text="needle") == []
     for pattern in ("hayst", "needle", "think"):
-        assert sorted(r["sample_id"] for r in store.query_samples(text=pattern, limit=None)) == _scan_ids(store, pattern)
+        assert sorted(r.sample_id for r in store.query_samples(text=pattern, limit=None)) == _scan_ids(store, pattern)
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -133,5 +133,5 @@ def test_a_common_pattern_scans_for_a_page_and_uses_the_index_for_everything(sea
     assert store._completion_candidates("think", limit=None) is not None
     assert store._completion_candidates("sure", limit=50) is not None  # 1 completion: rare
     for limit in (1, None):
-        got = [r["sample_id"] for r in store.query_samples(text="think", limit=limit)]
+        got = [r.sample_id for r in store.query_samples(text="think", limit=limit)]
         assert got == _scan_ids(store, "think")[: limit or None]

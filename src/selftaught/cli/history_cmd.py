@@ -176,22 +176,22 @@ def problem(
     if not versions:
         raise StoreError(f"no problem {problem_id!r} in the store")
     if as_json:
-        print(json.dumps(versions, default=str, indent=1))
+        print(json.dumps([v.as_dict() for v in versions], default=str, indent=1))
         return
     if len(versions) > 1:
         console.print(f"{len(versions)} versions of {problem_id!r} (a changed row is a new problem):")
     for history in versions:
-        console.print(f"[bold]{history['problem_id']}[/] ({history['split']}): {history['prompt']!r}  answer {history['answer']!r}")
-        first = history["first_solved"]
-        console.print("first solved: " + (f"run {first['run']} round {first['round']}" if first else "never"))
+        console.print(f"[bold]{history.problem_id}[/] ({history.split}): {history.prompt!r}  answer {history.answer!r}")
+        first = history.first_solved
+        console.print("first solved: " + (f"run {first.run} round {first.round}" if first else "never"))
         t = Table(title="pass rate per round")
         for col in ("run", "round", "source", "judged", "passed", "pass rate"):
             t.add_column(col, justify="right")
-        for r in history["rounds"]:
-            rate = "-" if r["pass_rate"] is None else f"{r['pass_rate']:.0%}"
-            t.add_row(r["run"], str(r["round"]), r["source"], str(r["n_judged"]), str(r["n_pass"]), rate)
+        for r in history.rounds:
+            rate = "-" if r.pass_rate is None else f"{r.pass_rate:.0%}"
+            t.add_row(r.run, str(r.round), r.source, str(r.n_judged), str(r.n_pass), rate)
         console.print(t)
-        console.print(samples_table(history["best"]), samples_table(history["latest"]))
+        console.print(samples_table(history.best), samples_table(history.latest))
 
 
 def register(app: typer.Typer) -> None:

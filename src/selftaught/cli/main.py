@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 from contextlib import ExitStack
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
@@ -32,6 +32,9 @@ from selftaught.cli.options import (
     own_run, print_rounds, quiet_prefect, resolve, resume_command, run_flow_here, store_at,
 )  # fmt: skip
 from selftaught.errors import SelftaughtError
+
+if TYPE_CHECKING:
+    from selftaught.store import RoundRow
 
 app = typer.Typer(
     name="selftaught",
@@ -100,10 +103,10 @@ def demo(
     out = plot or run_dir / "heldout.png"
     plot_heldout(rows, out, title=f"{run_id} ({method})")
     first, last = rows[0], rows[-1]
-    gain = (last["heldout_pass_at_1"] - first["heldout_pass_at_1"]) * 100
+    gain = (last.heldout_pass_at_1 - first.heldout_pass_at_1) * 100
     console.print(
-        f"held-out sampled accuracy (pass@1): {first['heldout_pass_at_1']:.1%} after cold start -> "
-        f"{last['heldout_pass_at_1']:.1%} after round {last['index']} ([bold]{gain:+.1f} points[/]); "
+        f"held-out sampled accuracy (pass@1): {first.heldout_pass_at_1:.1%} after cold start -> "
+        f"{last.heldout_pass_at_1:.1%} after round {last.index} ([bold]{gain:+.1f} points[/]); "
         f"wall time {wall:.0f} s; plot {out}"
     )
 
@@ -152,18 +155,18 @@ def run(
         stored = _store(db).get_run(resume)
         if stored is None:
             raise ConfigError(f"--resume: no run {resume!r} in {db}")
-        from selftaught.store.supersede import SUPERSEDED
+        from selftaught.store import RunStatus
 
-        if stored["status"] == SUPERSEDED:
+        if stored.status is RunStatus.SUPERSEDED:
             raise ConfigError(f"--resume: run {resume!r} holds rounds that --retrain-from superseded; it is kept to be "
                               "read, not resumed")  # fmt: skip
         # a run stored by an older selftaught lacks keys added since: compare with their defaults
         from selftaught.recipe import recipe_from_dict
 
         try:
-            started = recipe_from_dict(stored["recipe"]).model_dump(mode="json")
+            started = recipe_from_dict(stored.recipe).model_dump(mode="json")
         except ConfigError:
-            started = stored["recipe"]
+            started = stored.recipe
         now = recipe.model_dump(mode="json")
         if not (started.get("stages") or now.get("stages")):  # more rounds (`rounds:` raised) resume the run
             started, now = {**started, "rounds": None}, {**now, "rounds": None}
@@ -252,14 +255,15 @@ def rounds(
     if run_id is None:
         runs = store.list_runs()
         if as_json:
-            print(json.dumps(runs, default=str, indent=1))
+            print(json.dumps([r.as_dict() for r in runs], default=str, indent=1))
         else:
             console.print(runs_table(runs))
         return
     if store.get_run(run_id) is None:
         raise StoreError(f"no run {run_id!r} in {db}")
     if as_json:
-        print(json.dumps(store.round_table(run_id, judge_version=judge_version), default=str, indent=1))
+        rows = store.round_table(run_id, judge_version=judge_version)
+        print(json.dumps([r.as_dict() for r in rows], default=str, indent=1))
     else:
         print_rounds(db, run_id, judge_version=judge_version)
 
@@ -313,11 +317,11 @@ def samples(
         limit=limit or None,
     )
     if as_json:
-        print(json.dumps(rows, default=str, indent=1))
+        print(json.dumps([r.as_dict() for r in rows], default=str, indent=1))
     elif as_jsonl:
         out = sys.stdout
         for row in rows:
-            out.write(json.dumps(row, default=str) + "\n")
+            out.write(json.dumps(row.as_dict(), default=str) + "\n")
     else:
         console.print(samples_table(rows))
 

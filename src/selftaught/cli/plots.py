@@ -6,14 +6,18 @@ imported only when a plot is drawn (the Agg backend: no display needed)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from selftaught.store import RoundRow
 
 
-def plot_heldout(rows: list[dict], out: Path, *, title: str = "") -> Path:
+def plot_heldout(rows: list[RoundRow], out: Path, *, title: str = "") -> Path:
     """Greedy, pass@1, pass@k and maj@k on the held-out split, one point per round."""
     plt = _pyplot()
-    rows = [r for r in rows if r.get("heldout_pass_at_1") is not None]
-    x = [r["index"] for r in rows]
-    k = rows[0]["heldout_k"] if rows else "k"
+    rows = [r for r in rows if r.heldout_pass_at_1 is not None]
+    x = [r.index for r in rows]
+    k = rows[0].heldout_k if rows else "k"
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
     for key, label, style in (
         ("heldout_pass_at_1", "sampled accuracy (pass@1)", "o-"),
@@ -21,19 +25,19 @@ def plot_heldout(rows: list[dict], out: Path, *, title: str = "") -> Path:
         ("heldout_maj_at_k", f"maj@{k}", "^:"),
         ("heldout_pass_at_k", f"pass@{k}", "d:"),
     ):
-        ax.plot(x, [100 * r[key] for r in rows], style, label=label)
+        ax.plot(x, [100 * getattr(r, key) for r in rows], style, label=label)
     return _finish(plt, fig, ax, x, title, out)
 
 
-def plot_runs(runs: dict[str, list[dict]], out: Path, *, title: str = "") -> Path:
+def plot_runs(runs: dict[str, list[RoundRow]], out: Path, *, title: str = "") -> Path:
     """Held-out sampled accuracy (pass@1) per round, one line per run."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
     xs: set[int] = set()
     for run_id, rows in runs.items():
-        done = [r for r in rows if r.get("heldout_pass_at_1") is not None]
-        xs.update(r["index"] for r in done)
-        ax.plot([r["index"] for r in done], [100 * r["heldout_pass_at_1"] for r in done], "o-", label=run_id)
+        done = [r for r in rows if r.heldout_pass_at_1 is not None]
+        xs.update(r.index for r in done)
+        ax.plot([r.index for r in done], [100 * r.heldout_pass_at_1 for r in done], "o-", label=run_id)
     return _finish(plt, fig, ax, sorted(xs), title, out, ylabel="held-out sampled accuracy, pass@1 (%)")
 
 

@@ -49,9 +49,9 @@ def rejudge(
     out: dict[str, Any] = {"run": run, "judge": name, "judge_version": version, "rounds": added}
     if compare:
         own = {r["round"]: store.own_versions(run, r["round"]) for r in added}
-        out["flips"] = [{**f, "own_versions": [v for _, v in own.get(f["round"], [])]}
+        out["flips"] = [{**f.as_dict(), "own_versions": [v for _, v in own.get(f.round, [])]}
                         for f in store.verdict_flips(run, name, version)]  # fmt: skip
-        out["stale_checkpoints"] = store.stale_checkpoints(run, name, version)
+        out["stale_checkpoints"] = [s.as_dict() for s in store.stale_checkpoints(run, name, version)]
     if as_json:
         print(json.dumps(out, indent=1))
         return

@@ -121,12 +121,12 @@ def searches(
     if show is None:
         rows = store.list_searches(run)
         if as_json:
-            print(json.dumps(rows, default=str, indent=1))
+            print(json.dumps([r.as_dict() for r in rows], default=str, indent=1))
             return
         for r in rows:
-            console.print(f"{r['id']:<28} {r['method']:<9} B={r['budget']:<3} acc {r['accuracy']:.3f}  "
-                          f"n={r['n_problems']}  tokens/problem {r['tokens'] / max(1, r['n_problems']):.0f}  "
-                          f"run {r['run_id'] or '-'}", highlight=False, soft_wrap=True)  # fmt: skip
+            console.print(f"{r.id:<28} {r.method:<9} B={r.budget:<3} acc {r.accuracy:.3f}  "
+                          f"n={r.n_problems}  tokens/problem {r.tokens / max(1, r.n_problems):.0f}  "
+                          f"run {r.run_id or '-'}", highlight=False, soft_wrap=True)  # fmt: skip
         return
     record = store.get_search(show)
     if record is None:

@@ -6,15 +6,20 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from typing import TYPE_CHECKING, Sequence
+
 from selftaught.hardware import describe
 from selftaught.records import Stage
+
+if TYPE_CHECKING:
+    from selftaught.store import RoundRow, RunInfo, SampleHit
 
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.1%}"
 
 
-def round_table(rows: list[dict], timings: list[dict] | None = None, *, title: str = "") -> Table:
+def round_table(rows: list[RoundRow], timings: list[dict] | None = None, *, title: str = "") -> Table:
     """One row per round: samples, train pass rate, rationalized, curated rows, held-out accuracy.
 
     Held-out columns: greedy accuracy, sampled accuracy (pass@1), pass@k and maj@k. ``orch``
@@ -27,39 +32,39 @@ def round_table(rows: list[dict], timings: list[dict] | None = None, *, title: s
     is in ``selftaught rounds R --json``, and per round in the Prefect artifact). Not a column:
     the table already fills 80 characters, and one placement per run is the rule.
     """
-    where = describe({(r["index"], stage): p for r in rows for stage, p in (r.get("placement") or {}).items()})
+    where = describe({(r.index, stage): p for r in rows for stage, p in r.placement.items()})
     if where != "-":
         title = f"{title} on {where}" if title else where
     t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, caption="round 0 is the cold-start policy; orch = share of wall time outside the stages")
-    k = next((r["heldout_k"] for r in rows if r.get("heldout_k")), "k")
+    k = next((r.heldout_k for r in rows if r.heldout_k), "k")
     for col in ("round", "samples", "pass", "ration.", "rows", "greedy", "pass@1", f"pass@{k}", f"maj@{k}", "sec", "orch"):
         t.add_column(col, justify="right", no_wrap=True, min_width=len(col))
-    constitutional = any(r.get("constitution_hash") for r in rows)
+    constitutional = any(r.constitution_hash for r in rows)
     if constitutional:
         t.add_column("const.", no_wrap=True)
     overhead = {x["index"]: x for x in timings or []}
     for r in rows:
-        secs = sum((r.get("seconds") or {}).values())
-        o = overhead.get(r["index"])
-        done = len(r["stages_done"])
-        label = str(r["index"])
+        secs = sum(r.seconds.values())
+        o = overhead.get(r.index)
+        done = len(r.stages_done)
+        label = str(r.index)
         if done < len(Stage):
             label += f" ({done}/{len(Stage)} stages)"
         cells = [
             label,
-            str(r["n_samples"]),
-            _pct(r["pass_rate"]),
-            str(r["n_rationalized"]),
-            str(r["n_train"]),
-            _pct(r["heldout_greedy"]),
-            _pct(r["heldout_pass_at_1"]),
-            _pct(r["heldout_pass_at_k"]),
-            _pct(r["heldout_maj_at_k"]),
+            str(r.n_samples),
+            _pct(r.pass_rate),
+            str(r.n_rationalized),
+            str(r.n_train),
+            _pct(r.heldout_greedy),
+            _pct(r.heldout_pass_at_1),
+            _pct(r.heldout_pass_at_k),
+            _pct(r.heldout_maj_at_k),
             f"{secs:.0f}",
             "-" if o is None else f"{o['orchestration_share']:.1%}",
         ]
         if constitutional:
-            cells.append((r.get("constitution_hash") or "-")[:8])
+            cells.append((r.constitution_hash or "-")[:8])
         t.add_row(*cells)
     return t
 
@@ -92,25 +97,25 @@ def verify_table(rows: list[dict], *, title: str = "") -> Table:
     return t
 
 
-def runs_table(runs: list[dict]) -> Table:
+def runs_table(runs: list[RunInfo]) -> Table:
     t = Table(title="runs")
     for col in ("id", "name", "status", "created"):
         t.add_column(col)
     for r in runs:
-        t.add_row(r["id"], r["name"], r["status"], str(r["created_at"])[:19])
+        t.add_row(r.id, r.name, r.status, str(r.created_at)[:19])
     return t
 
 
-def samples_table(rows: list[dict], width: int = 60) -> Table:
+def samples_table(rows: Sequence[SampleHit], width: int = 60) -> Table:
     t = Table(title=f"{len(rows)} samples")
     for col in ("run", "round", "problem", "source", "#", "outcome", "score", "completion"):
         t.add_column(col, overflow="fold")
     for r in rows:
-        text = (r.get("completion") or "").replace("\n", " ")
+        text = (r.completion or "").replace("\n", " ")
         t.add_row(
-            str(r.get("run")), str(r.get("round")), str(r.get("problem_id")), str(r.get("source")),
-            str(r.get("index")), str(r.get("outcome") or "-"),
-            "-" if r.get("score") is None else f"{r['score']:.2f}",
+            str(r.run), str(r.round), str(r.problem_id), str(r.source),
+            str(r.index), str(r.outcome or "-"),
+            "-" if r.score is None else f"{r.score:.2f}",
             text if len(text) <= width else text[: width - 1] + "…",
         )
     return t

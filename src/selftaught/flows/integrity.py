@@ -90,7 +90,7 @@ class Superseded:
 
 def superseded_id(layout: RunLayout) -> str:
     """``RUN~superseded-K`` with the first K not yet a run in the store."""
-    taken = {r["id"] for r in layout.store.list_runs()}
+    taken = {r.id for r in layout.store.list_runs()}
     k = 1
     while f"{layout.run_id}{SUPERSEDED_SUFFIX}{k}" in taken:
         k += 1

@@ -238,8 +238,8 @@ def _run_rounds(ctx: RunContext, recipe: dict, db_url: str, home: str, threads: 
             clock = time.perf_counter()
             round_fn(run_id, index, recipe, db_url, home, threads)
             wall = time.perf_counter() - clock
-            stages = [s for s in store.round_table(run_id) if s["index"] == index]
-            work = sum((stages[0].get("seconds") or {}).values()) if stages else 0.0
+            stages = [s for s in store.round_table(run_id) if s.index == index]
+            work = sum(stages[0].seconds.values()) if stages else 0.0
             timings.append(RoundTiming(index, wall, work).as_dict())
             if ctx.recipe.keep_checkpoints is not None:
                 prune_run(ctx, ctx.recipe.keep_checkpoints)

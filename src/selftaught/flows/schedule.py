@@ -58,7 +58,7 @@ def rounds_target(store, run_id: str, recipe_rounds: int, extra_rounds: int) -> 
     if store.get_run(run_id) is None:
         return recipe_rounds
     complete = [
-        r["index"] for r in store.round_table(run_id) if len(r["stages_done"]) == len(Stage)
+        r.index for r in store.round_table(run_id) if len(r.stages_done) == len(Stage)
     ]
     last = max(complete, default=-1)
     return max(recipe_rounds, last + extra_rounds)

@@ -18,6 +18,7 @@ Pure functions only: no store, no model.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass
 
 from pydantic import Field, model_validator
@@ -74,27 +75,29 @@ class CurriculumSplit:
         }
 
 
-def pass_rate_map(rows: Iterable[Mapping], *, before_round: int | None = None) -> dict[str, PassRate]:
+def pass_rate_map(rows: Iterable[Any], *, before_round: int | None = None) -> dict[str, PassRate]:
     """Latest pass rate per problem from ``Store.problem_pass_rates`` rows.
 
-    Rows are ``{"round", "problem_id", "n_judged", "n_pass"}``; several rows for the same
-    (round, problem) (e.g. generated and rollout samples) are summed. Only rounds before
-    ``before_round`` count, so a round's curriculum never depends on its own samples.
+    Rows are ``ProblemPassRate``s (``round``, ``problem_id``, ``n_judged``, ``n_pass``);
+    several rows for the same (round, problem) (e.g. generated and rollout samples) are
+    summed. Only rounds before ``before_round`` count, so a round's curriculum never depends
+    on its own samples.
 
-    >>> rows = [{"round": 1, "problem_id": "a", "n_judged": 8, "n_pass": 8},
-    ...         {"round": 2, "problem_id": "a", "n_judged": 8, "n_pass": 2},
-    ...         {"round": 3, "problem_id": "a", "n_judged": 8, "n_pass": 0}]
+    >>> from selftaught.store.rows import ProblemPassRate as Row
+    >>> rows = [Row(round=1, problem_id="a", n_judged=8, n_pass=8),
+    ...         Row(round=2, problem_id="a", n_judged=8, n_pass=2),
+    ...         Row(round=3, problem_id="a", n_judged=8, n_pass=0)]
     >>> pass_rate_map(rows, before_round=3)["a"].rate
     0.25
     """
     by_round: dict[tuple[str, int], list[int]] = {}
     for r in rows:
-        index = int(r["round"])
+        index = int(r.round)
         if before_round is not None and index >= before_round:
             continue
-        acc = by_round.setdefault((str(r["problem_id"]), index), [0, 0])
-        acc[0] += int(r["n_judged"])
-        acc[1] += int(r["n_pass"])
+        acc = by_round.setdefault((str(r.problem_id), index), [0, 0])
+        acc[0] += int(r.n_judged)
+        acc[1] += int(r.n_pass)
     latest: dict[str, PassRate] = {}
     for (pid, index), (n, k) in sorted(by_round.items(), key=lambda kv: kv[0][1]):
         if n:

@@ -78,7 +78,7 @@ def trained_rows(store: Any, run_id: str, index: int) -> tuple[str, list[dict[st
     if recorded is None:
         raise DataError(f"run {run_id}: checkpoint {ckpt.id} records no training set (a given or untrained "
                         "model, or trained before training sets were recorded)")  # fmt: skip
-    style = _section(store.get_run(run_id)["recipe"], "prompt").style() if index > 0 else PromptStyle()
+    style = _section(store.get_run(run_id).recipe, "prompt").style() if index > 0 else PromptStyle()
     rows = _dpo_rows(store, run_id, index, style) if method == "dpo" else _sft_rows(store, run_id, index, style)
     if rows_sha256(rows) != recorded:
         raise DataError(f"run {run_id}: round {index}'s rows no longer hash to {recorded[:12]}, what checkpoint "
@@ -96,13 +96,13 @@ def _sft_rows(store: Any, run_id: str, index: int, style: PromptStyle) -> list[d
 def _dpo_rows(store: Any, run_id: str, index: int, style: PromptStyle) -> list[dict[str, Any]]:
     recorded = store.get_training_pairs(run_id, index)
     if recorded is not None:
-        return [style.dpo_row(p["prompt"], p["chosen"], p["rejected"]) for p in recorded]
+        return [style.dpo_row(p.prompt, p.chosen, p.rejected) for p in recorded]
     from selftaught.loops.dpo import build_pairs  # a round curated before pairs were recorded
     from selftaught.records import SampleSource
 
     judged = store.get_judged(run_id, index, SampleSource.GENERATE)
     by_id = {p.id: p for p in store.get_problems(sorted({j.sample.problem_id for j in judged}))}
-    dpo = _section(store.get_run(run_id)["recipe"], "dpo")
+    dpo = _section(store.get_run(run_id).recipe, "dpo")
     return dpo_rows(build_pairs(judged, by_id, max_pairs_per_problem=dpo.max_pairs_per_problem), style)
 
 
@@ -148,7 +148,7 @@ def describe_checkpoint(store: Any, checkpoint_id: str) -> dict[str, Any]:
     else:
         n_rows = cfg.get("n_pairs") if method == "dpo" else cfg.get("n_examples")
         trained_on = {"kind": "pairs" if method == "dpo" else "examples", "n_rows": n_rows, "sha256": cfg.get(HASH_KEY)}
-    recipe = store.get_run(run_id)["recipe"]  # as stored: the validated recipe's full dump
+    recipe = store.get_run(run_id).recipe  # as stored: the validated recipe's full dump
     evaluations = [
         {"split": e.split.value, "k": e.k, "n_problems": e.n_problems, "greedy_accuracy": e.greedy_accuracy,
          "pass_at_1": e.pass_at_1, "pass_at_k": e.pass_at_k, "maj_at_k": e.maj_at_k}

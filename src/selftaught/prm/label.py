@@ -4,7 +4,8 @@ In: a policy (anything with ``complete``, see ``loops/policy.py``), the samples 
 their problems, a judge, the number of rollouts N and the sampling params. Out: one
 ``StepLabel`` per step of every sample: (sample, step index, step text, rollouts,
 successes), from which the hard label (any success) and the soft label (the fraction)
-follow.
+follow. ``StepLabel`` is defined in ``selftaught.records``, so the store can keep labels
+without importing this module.
 
 For a sample with steps s_1..s_m (``steps.split_steps``) the label of step i estimates
 "is the prefix s_1..s_i still on a path to the correct answer?": the policy continues N
@@ -35,28 +36,7 @@ from selftaught.loops.generate import batch_seed
 from selftaught.loops.policy import Completer
 from selftaught.loops.verify import ARITHMETIC
 from selftaught.prm.steps import join_steps, split_steps
-from selftaught.records import Outcome, Problem, Sample, SampleSource, SamplingParams
-
-
-@dataclass(frozen=True)
-class StepLabel:
-    """The Monte-Carlo estimate for one step of one sample."""
-
-    sample_key: tuple[str, str, int]  # Sample.key: (source, problem_id, index)
-    step_index: int  # 0-based position in split_steps(completion)
-    step: str  # the step's text
-    rollouts: int  # continuations judged (1 for a final-answer step: the sample itself)
-    successes: int  # of those, how many reached the correct answer
-
-    @property
-    def hard(self) -> int:
-        """1 when any rollout succeeded (Math-Shepherd's hard estimate)."""
-        return int(self.successes > 0)
-
-    @property
-    def soft(self) -> float:
-        """The fraction of successful rollouts (the soft estimate)."""
-        return self.successes / self.rollouts if self.rollouts else 0.0
+from selftaught.records import Outcome, Problem, Sample, SampleSource, SamplingParams, StepLabel
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,13 @@ import html
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from selftaught.errors import StoreError
 from selftaught.records import Stage
+
+if TYPE_CHECKING:
+    from selftaught.store import ProblemPassRate, RoundRow, ScoreHistogram
 
 
 def write_report(store, run_id: str, out: str | Path, *, judge_version: str | None = None) -> Path:
@@ -60,13 +63,13 @@ def render_report(store, run_id: str, *, judge_version: str | None = None) -> st
         for key, caption, png in plots
     )
     e = html.escape
-    recipe = json.dumps(run["recipe"], indent=1, sort_keys=True)
+    recipe = json.dumps(run.recipe, indent=1, sort_keys=True)
     return _PAGE.format(
         title=e(f"selftaught run {run_id}"),
         run_id=e(run_id),
-        name=e(str(run["name"])),
-        status=e(str(run["status"])),
-        created=e(str(run["created_at"])[:19]),
+        name=e(str(run.name)),
+        status=e(str(run.status)),
+        created=e(str(run.created_at)[:19]),
         n_rounds=len(rows),
         generated=e(dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
         figures=figures,
@@ -109,21 +112,21 @@ def _empty(ax, text: str) -> None:
     ax.set_yticks([])
 
 
-def _plot_heldout(rows: list[dict]) -> str:
+def _plot_heldout(rows: list[RoundRow]) -> str:
     fig, ax = _figure()
-    done = [r for r in rows if r.get("heldout_pass_at_1") is not None]
+    done = [r for r in rows if r.heldout_pass_at_1 is not None]
     if not done:
         _empty(ax, "no held-out evaluation yet")
         return _png(fig)
-    xs = [r["index"] for r in done]
-    k = done[0]["heldout_k"]
+    xs = [r.index for r in done]
+    k = done[0].heldout_k
     for key, label, style in (
         ("heldout_pass_at_1", "sampled accuracy (pass@1)", "o-"),
         ("heldout_greedy", "greedy accuracy", "s--"),
         ("heldout_maj_at_k", f"maj@{k}", "^:"),
         ("heldout_pass_at_k", f"pass@{k}", "d:"),
     ):
-        ax.plot(xs, [100 * r[key] for r in done], style, label=label)
+        ax.plot(xs, [100 * getattr(r, key) for r in done], style, label=label)
     _round_labels(ax, xs)
     ax.set_ylabel("held-out accuracy (%)")
     ax.set_ylim(0, 100)
@@ -132,12 +135,12 @@ def _plot_heldout(rows: list[dict]) -> str:
     return _png(fig)
 
 
-def _plot_pass_rates(rates: list[dict]) -> str:
+def _plot_pass_rates(rates: list[ProblemPassRate]) -> str:
     fig, ax = _figure()
     by_round: dict[int, list[float]] = {}
     for r in rates:
-        if r["n_judged"]:
-            by_round.setdefault(r["round"], []).append(100 * r["n_pass"] / r["n_judged"])
+        if r.n_judged:
+            by_round.setdefault(r.round, []).append(100 * r.n_pass / r.n_judged)
     if not by_round:
         _empty(ax, "no judged training samples yet")
         return _png(fig)
@@ -153,12 +156,12 @@ def _plot_pass_rates(rates: list[dict]) -> str:
     return _png(fig)
 
 
-def _plot_scores(hist: list[dict]) -> str:
+def _plot_scores(hist: list[ScoreHistogram]) -> str:
     fig, ax = _figure()
     by_round: dict[int, list[int]] = {}
     for h in hist:  # judges summed per round
-        counts = by_round.setdefault(h["round"], [0] * len(h["counts"]))
-        by_round[h["round"]] = [a + b for a, b in zip(counts, h["counts"], strict=True)]
+        counts = by_round.setdefault(h.round, [0] * len(h.counts))
+        by_round[h.round] = [a + b for a, b in zip(counts, h.counts, strict=True)]
     if not by_round:
         _empty(ax, "no verdicts yet")
         return _png(fig)
@@ -180,15 +183,15 @@ def _plot_scores(hist: list[dict]) -> str:
     return _png(fig)
 
 
-def _plot_samples(rows: list[dict]) -> str:
+def _plot_samples(rows: list[RoundRow]) -> str:
     fig, ax = _figure()
     if not rows:
         _empty(ax, "no rounds yet")
         return _png(fig)
-    xs = [r["index"] for r in rows]
-    gen = [r["n_generate"] for r in rows]
-    rat = [r["n_rationalized"] for r in rows]
-    other = [r["n_samples"] - g - q for r, g, q in zip(rows, gen, rat, strict=True)]
+    xs = [r.index for r in rows]
+    gen = [r.n_generate for r in rows]
+    rat = [r.n_rationalized for r in rows]
+    other = [r.n_samples - g - q for r, g, q in zip(rows, gen, rat, strict=True)]
     ax.bar(xs, gen, label="generated")
     ax.bar(xs, rat, bottom=gen, label="rationalized (STaR)")
     ax.bar(xs, other, bottom=[g + q for g, q in zip(gen, rat, strict=True)], label="evaluation")
@@ -202,20 +205,20 @@ def _plot_samples(rows: list[dict]) -> str:
 # ----------------------------------------------------------------------------- table
 
 
-def _round_table_html(rows: list[dict]) -> str:
+def _round_table_html(rows: list[RoundRow]) -> str:
     def pct(v: Any) -> str:
         return "-" if v is None else f"{v:.1%}"
 
-    k = next((r["heldout_k"] for r in rows if r.get("heldout_k")), "k")
+    k = next((r.heldout_k for r in rows if r.heldout_k), "k")
     head = ["round", "stages", "samples", "train pass", "rationalized", "train rows", "checkpoint",
             "greedy", "pass@1", f"pass@{k}", f"maj@{k}", "seconds"]  # fmt: skip
     out = ['<table id="rounds"><thead><tr>' + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"]
     for r in rows:
         cells = [
-            r["index"], f"{len(r['stages_done'])}/{len(Stage)}", r["n_samples"], pct(r["pass_rate"]),
-            r["n_rationalized"], r["n_train"], r["checkpoint_id"] or "-", pct(r["heldout_greedy"]),
-            pct(r["heldout_pass_at_1"]), pct(r["heldout_pass_at_k"]), pct(r["heldout_maj_at_k"]),
-            f"{sum((r.get('seconds') or {}).values()):.0f}",
+            r.index, f"{len(r.stages_done)}/{len(Stage)}", r.n_samples, pct(r.pass_rate),
+            r.n_rationalized, r.n_train, r.checkpoint_id or "-", pct(r.heldout_greedy),
+            pct(r.heldout_pass_at_1), pct(r.heldout_pass_at_k), pct(r.heldout_maj_at_k),
+            f"{sum(r.seconds.values()):.0f}",
         ]  # fmt: skip
         out.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
     out.append("</tbody></table>")

@@ -10,40 +10,46 @@ latest table of each run under one key with its history of versions.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from selftaught.hardware import describe
 from selftaught.records import Stage
+
+if TYPE_CHECKING:
+    from selftaught.store import RoundRow
 
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.1%}"
 
 
-def round_table_markdown(rows: list[dict], *, title: str = "") -> str:
+def round_table_markdown(rows: list[RoundRow], *, title: str = "") -> str:
     """A markdown table of a run's rounds.
 
-    >>> print(round_table_markdown([{"index": 0, "stages_done": ["train"], "n_samples": 0,
-    ...     "pass_rate": None, "n_rationalized": 0, "n_train": 0, "heldout_k": 2,
-    ...     "heldout_greedy": 0.5, "heldout_pass_at_1": 0.25, "heldout_pass_at_k": 0.5,
-    ...     "heldout_maj_at_k": 0.25, "seconds": {"train": 1.5},
-    ...     "placement": {"train": {"device": "cpu", "dtype": "float32", "peak_gpu_mb": None}}}]).splitlines()[2])
+    >>> from selftaught.store import RoundRow, StagePlacement
+    >>> print(round_table_markdown([RoundRow(index=0, stages_done=("train",), stage_status={"train": "done"},
+    ...     n_samples=0, n_generate=0, n_rationalized=0, n_judged=0, pass_rate=None, n_train=0,
+    ...     n_train_rationalized=0, checkpoint_id=None, heldout_k=2, heldout_greedy=0.5,
+    ...     heldout_pass_at_1=0.25, heldout_pass_at_k=0.5, heldout_maj_at_k=0.25, seconds={"train": 1.5},
+    ...     placement={"train": StagePlacement(device="cpu", dtype="float32", peak_gpu_mb=None)},
+    ...     constitution_hash=None)]).splitlines()[2])
     | 0 (1/6 stages) | 0 | - | 0 | 0 | 50.0% | 25.0% | 50.0% | 25.0% | 2 | cpu/float32 |
     """
-    k = next((r["heldout_k"] for r in rows if r.get("heldout_k")), "k")
+    k = next((r.heldout_k for r in rows if r.heldout_k), "k")
     head = ["round", "samples", "train pass", "rationalized", "train rows", "greedy", "pass@1",
             f"pass@{k}", f"maj@{k}", "seconds", "device"]  # fmt: skip
     lines = [f"### {title}", ""] if title else []
     lines += ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
     for r in rows:
-        label = str(r["index"])
-        done = len(r.get("stages_done") or [])
+        label = str(r.index)
+        done = len(r.stages_done)
         if done < len(Stage):
             label += f" ({done}/{len(Stage)} stages)"
         cells = [
-            label, str(r.get("n_samples", 0)), _pct(r.get("pass_rate")), str(r.get("n_rationalized", 0)),
-            str(r.get("n_train", 0)), _pct(r.get("heldout_greedy")), _pct(r.get("heldout_pass_at_1")),
-            _pct(r.get("heldout_pass_at_k")), _pct(r.get("heldout_maj_at_k")),
-            f"{sum((r.get('seconds') or {}).values()):.0f}", describe(r.get("placement") or {}),
+            label, str(r.n_samples), _pct(r.pass_rate), str(r.n_rationalized),
+            str(r.n_train), _pct(r.heldout_greedy), _pct(r.heldout_pass_at_1),
+            _pct(r.heldout_pass_at_k), _pct(r.heldout_maj_at_k),
+            f"{sum(r.seconds.values()):.0f}", describe(r.placement),
         ]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

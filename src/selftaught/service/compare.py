@@ -20,7 +20,7 @@ SOLVED_HELP = "greedy correct or pass@1 > 0 (one of its K samples passes), in th
 
 def heldout_metrics(rows: list[dict]) -> list[dict]:
     """Round-table rows -> ``{index, k, greedy, pass_at_1, pass_at_k, maj_at_k}`` per round."""
-    return [{"index": r["index"], "k": r["heldout_k"], **{m: r[f"heldout_{m}"] for m in METRICS}} for r in rows]
+    return [{"index": r.index, "k": r.heldout_k, **{m: getattr(r, f"heldout_{m}") for m in METRICS}} for r in rows]
 
 
 def solved_heldout(store: Any, run_id: str) -> dict | None:
@@ -29,14 +29,14 @@ def solved_heldout(store: Any, run_id: str) -> dict | None:
     from selftaught.records import Split
 
     rates = store.problem_pass_rates(run_id, source="eval")
-    heldout = {p.id for p in store.get_problems(sorted({r["problem_id"] for r in rates}), split=Split.HELDOUT)}
-    rates = [r for r in rates if r["problem_id"] in heldout]
+    heldout = {p.id for p in store.get_problems(sorted({r.problem_id for r in rates}), split=Split.HELDOUT)}
+    rates = [r for r in rates if r.problem_id in heldout]
     if not rates:
         return None
-    latest = max(r["round"] for r in rates)
-    mine = [r for r in rates if r["round"] == latest]
-    solved = sorted(r["problem_id"] for r in mine if r["n_pass"] > 0)
-    return {"round": latest, "n_evaluated": len(mine), "evaluated": [r["problem_id"] for r in mine], "solved": solved}
+    latest = max(r.round for r in rates)
+    mine = [r for r in rates if r.round == latest]
+    solved = sorted(r.problem_id for r in mine if r.n_pass > 0)
+    return {"round": latest, "n_evaluated": len(mine), "evaluated": [r.problem_id for r in mine], "solved": solved}
 
 
 def comparison(store: Any, tables: dict[str, list[dict]]) -> dict:

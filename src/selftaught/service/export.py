@@ -59,20 +59,20 @@ def _sample_groups(rows: Iterable[dict]) -> Iterator[tuple[dict, bool]]:
     current: dict | None = None
     passed = True
     for row in rows:
-        if current is not None and row["sample_id"] != current["sample_id"]:
+        if current is not None and row.sample_id != current.sample_id:
             yield current, passed
             current = None
         if current is None:
             current, passed = row, True
-        if row["outcome"] != "pass":  # no verdict (None) is not a pass either
+        if row.outcome != "pass":  # no verdict (None) is not a pass either
             passed = False
     if current is not None:
         yield current, passed
 
 
 def _meta(row: dict) -> dict:
-    return {"problem_id": row["problem_id"], "run": row["run"], "round": row["round"],
-            "sample_id": row["sample_id"], "source": row["source"]}  # fmt: skip
+    return {"problem_id": row.problem_id, "run": row.run, "round": row.round,
+            "sample_id": row.sample_id, "source": row.source.value}  # fmt: skip
 
 
 def dataset_rows(rows: Iterable[dict], kind: str, *, with_meta: bool = False,
@@ -87,21 +87,21 @@ def dataset_rows(rows: Iterable[dict], kind: str, *, with_meta: bool = False,
             if not passed:
                 continue
             if kind == "sft":
-                item: dict[str, Any] = {"prompt": row["problem_prompt"], "completion": row["completion"]}
+                item: dict[str, Any] = {"prompt": row.problem_prompt, "completion": row.completion}
             else:
-                item = {"messages": [{"role": "user", "content": row["problem_prompt"]},
-                                     {"role": "assistant", "content": row["completion"]}]}  # fmt: skip
-            out.append({**item, **(_meta(row) if with_meta else {}), "split": row["split"]})
+                item = {"messages": [{"role": "user", "content": row.problem_prompt},
+                                     {"role": "assistant", "content": row.completion}]}  # fmt: skip
+            out.append({**item, **(_meta(row) if with_meta else {}), "split": row.split.value})
         return out
     # preference: loops/dpo.build_pairs over each round's judged samples
     for chosen, rejected in _preference_pairs(rows, pairs_per_problem):
-        item = {"prompt": chosen["problem_prompt"], "chosen": chosen["completion"],
-                "rejected": rejected["completion"]}  # fmt: skip
+        item = {"prompt": chosen.problem_prompt, "chosen": chosen.completion,
+                "rejected": rejected.completion}  # fmt: skip
         if with_meta:
-            item |= {**_meta(chosen), "rejected_sample_id": rejected["sample_id"]}
+            item |= {**_meta(chosen), "rejected_sample_id": rejected.sample_id}
             item.pop("sample_id")
-            item["chosen_sample_id"] = chosen["sample_id"]
-        out.append({**item, "split": chosen["split"]})
+            item["chosen_sample_id"] = chosen.sample_id
+        out.append({**item, "split": chosen.split.value})
     return out
 
 
@@ -118,14 +118,14 @@ def _preference_pairs(rows: Iterable[dict], pairs_per_problem: int) -> Iterator[
     problems: dict[str, Problem] = {}
     by_key: dict[tuple, dict] = {}
     for n, (row, passed) in enumerate(_sample_groups(rows)):
-        if row["outcome"] is None:
+        if row.outcome is None:
             continue  # never judged: neither chosen nor rejected
-        sample = Sample(row["problem_id"], n, row["problem_prompt"], row["completion"], SampleSource(row["source"]),
+        sample = Sample(row.problem_id, n, row.problem_prompt, row.completion, SampleSource(row.source),
                         seed=0, params=SamplingParams())  # fmt: skip
         by_key[sample.key] = row
-        problems.setdefault(row["problem_id"], Problem(row["problem_id"], row["problem_prompt"]))
+        problems.setdefault(row.problem_id, Problem(row.problem_id, row.problem_prompt))
         verdict = Verdict("export", Outcome.PASS if passed else Outcome.FAIL, float(passed))
-        rounds[(row["run"], row["round"])].append(Judged(sample, verdict))
+        rounds[(row.run, row.round)].append(Judged(sample, verdict))
     for key in sorted(rounds, key=str):
         for pair in build_pairs(rounds[key], problems, max_pairs_per_problem=pairs_per_problem):
             yield by_key[pair.chosen_key], by_key[pair.rejected_key]
@@ -133,7 +133,7 @@ def _preference_pairs(rows: Iterable[dict], pairs_per_problem: int) -> Iterator[
 
 def problem_ids(rows: Iterable[dict]) -> list[str]:
     """The distinct problem ids of ``Store.export_samples`` rows, in first-seen order."""
-    return list(dict.fromkeys(row["problem_id"] for row in rows))
+    return list(dict.fromkeys(row.problem_id for row in rows))
 
 
 def prompt_rows(problems: list) -> list[dict]:

@@ -4,7 +4,6 @@ row flattening and error text. Imports SQLAlchemy only."""
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import itertools
 from typing import Any, Iterator, Sequence
 
@@ -68,11 +67,6 @@ def _bulk_insert_ignore(
     else:  # pyformat (psycopg)
         params = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
     return conn.exec_driver_sql(compiled.string, params).rowcount
-
-
-def _flat(mapping: Any) -> dict:
-    """A result row as a JSON-ready dict (enums as their values)."""
-    return {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in mapping.items()}
 
 
 def _pk_name(table: Table) -> str:

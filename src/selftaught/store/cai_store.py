@@ -1,11 +1,10 @@
 """Constitutional AI records in the store: constitution versions, critiques, revisions and
 AI-feedback preference pairs. A mixin of ``Store`` (it uses the store's transactions and
-natural-key lookups); callers see only ``Store``."""
+natural-key lookups: ``base.StoreBase``); callers see only ``Store``."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from sqlalchemy import Connection, String, select, type_coerce
@@ -13,6 +12,7 @@ from sqlalchemy.orm import aliased
 
 from selftaught.errors import StoreError
 from selftaught.records import Critique, PreferencePair, Revision
+from selftaught.store.base import StoreBase
 from selftaught.store.models import (
     ConstitutionRow,
     CritiqueRow,
@@ -23,9 +23,10 @@ from selftaught.store.models import (
     SampleRow,
     utcnow,
 )
+from selftaught.store.rows import CaiRecords, StoredConstitution
 
 
-class CaiStoreMixin:
+class CaiStoreMixin(StoreBase):
     def add_constitution(self, hash: str, name: str, text: str) -> bool:
         """Record one constitution version (keyed by its content hash), once; True if new.
 
@@ -43,13 +44,14 @@ class CaiStoreMixin:
             row = {"hash": hash, "name": name, "text": text, "created_at": utcnow()}
             return self._insert_ignore(conn, ConstitutionRow.__table__, [row]) == 1
 
-    def get_constitution(self, hash: str) -> dict | None:
-        """``{"hash", "name", "text", "created_at"}`` of a stored version, or None."""
+    def get_constitution(self, hash: str) -> StoredConstitution | None:
+        """A stored version, or None."""
         with self._read() as conn:
             row = conn.execute(
-                select(ConstitutionRow.__table__).where(ConstitutionRow.hash == hash)
+                select(ConstitutionRow.hash, ConstitutionRow.name, ConstitutionRow.text, ConstitutionRow.created_at)
+                .where(ConstitutionRow.hash == hash)
             ).one_or_none()
-        return None if row is None else dict(row._mapping)
+        return None if row is None else StoredConstitution(*row)
 
     def add_critiques(self, run_id: str, index: int, critiques: Sequence[Critique]) -> int:
         """Store critiques of answers stored in round ``index``; returns how many were new.
@@ -198,15 +200,3 @@ class CaiStoreMixin:
             raise StoreError(
                 f"constitution {missing[0][:12]} is not in the store: add_constitution first"
             )
-
-
-@dataclass(frozen=True)
-class CaiRecords:
-    """What ``Store.get_cai`` reads back for one round."""
-
-    constitution_hash: str | None  # the round's
-    critiques: tuple[Critique, ...]
-    revisions: tuple[Revision, ...]
-    pairs: tuple[PreferencePair, ...]
-    kept: tuple[PreferencePair, ...]  # the pairs marked kept (above the threshold)
-

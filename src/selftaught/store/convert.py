@@ -1,7 +1,8 @@
 """Records <-> rows: the one place that knows how a dataclass maps to table columns.
 
 Rows going in are plain dicts (Core ``executemany`` parameters, the fast path); rows
-coming out are SQLAlchemy ``Row`` objects with the columns selected in ``store.py``.
+coming out are SQLAlchemy ``Row`` objects with the columns selected here (``SAMPLE_COLS``,
+``VERDICT_COLS``) or, for whole tables, all of them.
 Surrogate keys (``round_id``, ``problem_pk``, ``sample_id``) are supplied by the caller,
 which resolves natural keys first. Sample and verdict rows carry no ``created_at``: bulk
 inserts bind it once per statement (``models.utc_constant``).
@@ -25,7 +26,7 @@ from selftaught.records import (
     Split,
     Verdict,
 )
-from selftaught.store.models import DETAIL_MAX
+from selftaught.store.models import DETAIL_MAX, ProblemRow, SampleRow, VerdictRow
 
 _PARAM_FIELDS = frozenset(f.name for f in dataclasses.fields(SamplingParams))
 
@@ -214,3 +215,29 @@ def evaluation_from_row(r: Any) -> Evaluation:
         extra=dict(r.extra or {}),
         **{name: getattr(r, name) for name in _EVAL_METRICS},
     )
+
+
+# selected columns -------------------------------------------------------------------------
+
+#: what ``sample_from_row`` reads (samples joined with problems)
+SAMPLE_COLS = (
+    SampleRow.id.label("sample_pk"),
+    ProblemRow.problem_id,
+    SampleRow.index,
+    SampleRow.prompt,
+    SampleRow.completion,
+    SampleRow.source,
+    SampleRow.seed,
+    SampleRow.params,
+    SampleRow.checkpoint_id,
+    SampleRow.n_tokens,
+    SampleRow.step,
+)
+#: what ``verdict_from_row`` reads
+VERDICT_COLS = (
+    VerdictRow.judge,
+    VerdictRow.judge_version,
+    VerdictRow.outcome,
+    VerdictRow.score,
+    VerdictRow.detail,
+)

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, tru
 
 from selftaught.errors import StoreError
 from selftaught.records import STAGE_ORDER, Outcome, SampleSource, Split, Stage
-from selftaught.store._sql import _enum, _flat
+from selftaught.store._sql import _enum
 from selftaught.store.models import (
     CheckpointRow,
     EvaluationRow,
@@ -26,6 +26,19 @@ from selftaught.store.models import (
     StageStatus,
     VerdictRow,
 )
+from selftaught.store.rejudge_store import RejudgeStoreMixin
+from selftaught.store.rows import (
+    ROUND_TABLE_KEYS,
+    ExportedSample,
+    ProblemHistory,
+    ProblemPassRate,
+    ProblemRound,
+    RoundRef,
+    RoundRow,
+    SampleHit,
+    ScoreHistogram,
+    StagePlacement,
+)
 from selftaught.store.summaries import (
     REPORT_BINS,
     cached,
@@ -34,15 +47,18 @@ from selftaught.store.summaries import (
     round_report,
     score_bucket,
 )
+from selftaught.store.text_index import TextIndexMixin
+
+__all__ = ["QUERY_ORDERS", "ROUND_TABLE_KEYS", "HistoryMixin", "problems_named"]
 
 
-class HistoryMixin:
+class HistoryMixin(RejudgeStoreMixin, TextIndexMixin):
     #: read score-ordered pages off the verdict indexes of 0005 (False: sort, as before;
     #: ``benchmarks/query_latency.py`` turns it off for its baseline)
     _score_pages = True
 
-    def round_table(self, run_id: str, *, judge_version: str | None = None) -> list[dict]:
-        """One flat dict per round of the run, in round order (see ``ROUND_TABLE_KEYS``).
+    def round_table(self, run_id: str, *, judge_version: str | None = None) -> list[RoundRow]:
+        """One ``RoundRow`` per round of the run, in round order (see ``ROUND_TABLE_KEYS``).
 
         Verdict counts are of each round's own verdicts, or of ``judge_version``'s (counted
         live: the cache holds the rounds' own; ``rejudge_store``).
@@ -109,15 +125,15 @@ class HistoryMixin:
             stages, key=lambda s: STAGE_ORDER.index(Stage(s.stage))
         ):
             row = by_round[round_id]
-            row["stage_status"][Stage(stage).value] = StageStatus(status).value
+            row["stage_status"][Stage(stage).value] = StageStatus(status)
             if status == StageStatus.DONE:
                 row["stages_done"].append(Stage(stage).value)
             if seconds is not None:
                 row["seconds"][Stage(stage).value] = seconds
             if device is not None:
-                row["placement"][Stage(stage).value] = {
-                    "device": str(device), "dtype": None if dtype is None else str(dtype), "peak_gpu_mb": peak,
-                }  # fmt: skip
+                row["placement"][Stage(stage).value] = StagePlacement(
+                    device=str(device), dtype=None if dtype is None else str(dtype), peak_gpu_mb=peak,
+                )  # fmt: skip
         for round_id, c in counts.items():
             row = by_round[round_id]
             row.update({k: c[k] for k in ("n_samples", "n_generate", "n_rationalized", "n_judged",
@@ -135,7 +151,8 @@ class HistoryMixin:
                 heldout_pass_at_k=ev.pass_at_k,
                 heldout_maj_at_k=ev.maj_at_k,
             )
-        return [by_round[r.id] for r in rounds]
+        return [RoundRow(**{**by_round[r.id], "stages_done": tuple(by_round[r.id]["stages_done"])})
+                for r in rounds]  # fmt: skip
 
     def query_samples(
         self,
@@ -156,8 +173,8 @@ class HistoryMixin:
         judge_version: str | None = None,
         order_by: str = "id",
         limit: int | None = 50,
-    ) -> list[dict]:
-        """Search the sample history: one flat dict per (sample, verdict).
+    ) -> list[SampleHit]:
+        """Search the sample history: one ``SampleHit`` per (sample, verdict).
 
         Verdicts are each round's own, or ``judge_version``'s (``rejudge_store``).
         A sample with no verdict appears once with ``outcome``/``score``/``judge`` None,
@@ -169,20 +186,20 @@ class HistoryMixin:
         filters = {k: v for k, v in locals().items() if k not in ("self", "order_by", "limit")}
         stmt = self._sample_query(_QUERY_COLS, filters, order_by=order_by, limit=limit)
         with self._read() as conn:
-            return [_flat(r._mapping) for r in conn.execute(stmt)]
+            return [SampleHit(*r) for r in conn.execute(stmt)]
 
     def sample_query_statement(self, *, order_by: str = "id", limit: int | None = 50, **filters: Any) -> Select:
         """The SELECT that ``query_samples`` runs for these filters (for EXPLAIN and benchmarks)."""
         return self._sample_query(_QUERY_COLS, filters, order_by=order_by, limit=limit)
 
-    def export_samples(self, *, limit: int | None = None, **filters: Any) -> Iterator[dict]:
+    def export_samples(self, *, limit: int | None = None, **filters: Any) -> Iterator[ExportedSample]:
         """Like ``query_samples`` (same filters, id order) plus the problem's own prompt,
         answer and split: what ``selftaught export`` turns into datasets. Streams rows."""
         cols = (*_QUERY_COLS, ProblemRow.answer.label("answer"), ProblemRow.split.label("split"))
         stmt = self._sample_query(cols, filters, order_by="id", limit=limit)
         with self._read() as conn:
             for r in conn.execution_options(yield_per=5000).execute(stmt):
-                yield _flat(r._mapping)
+                yield ExportedSample(*r)
 
     def _sample_query(
         self, cols: Sequence[Any], filters: dict[str, Any], *, order_by: str, limit: int | None
@@ -264,7 +281,7 @@ class HistoryMixin:
             return conn.execute(select(func.count()).select_from(page)).scalar_one() >= int(limit)
 
     def problem_history(self, problem_id: str, *, run_id: str | None = None,
-                        judge_version: str | None = None) -> list[dict]:  # fmt: skip
+                        judge_version: str | None = None) -> list[ProblemHistory]:  # fmt: skip
         """One problem across rounds, once per stored version of it (``problems_named``:
         the id itself, or a user's id of content-scoped problems), oldest first; an empty
         list if none is stored. Each: the stored ``problem_id``, the user's ``name``, the
@@ -278,7 +295,7 @@ class HistoryMixin:
             ).all()
         return [self._one_problem_history(prob, run_id, judge_version) for prob in found]
 
-    def _one_problem_history(self, prob: Any, run_id: str | None, version: str | None) -> dict:
+    def _one_problem_history(self, prob: Any, run_id: str | None, version: str | None) -> ProblemHistory:
         """``problem_history`` of one stored problem row."""
         with self._read() as conn:
             picked = self._verdict_filter(conn, version, run_id=run_id)
@@ -306,38 +323,38 @@ class HistoryMixin:
                 .group_by(sub.c.run, sub.c.round, sub.c.source)
                 .order_by(sub.c.run, sub.c.round, sub.c.source)
             ).all()  # fmt: skip
-        per_round = [
-            {"run": r[0], "round": r[1], "source": SampleSource(r[2]).value, "n_judged": r[3],
-             "n_pass": int(r[4] or 0), "pass_rate": (r[4] or 0) / r[3] if r[3] else None,
-             "mean_score": r[5]}
+        per_round = tuple(
+            ProblemRound(run=r[0], round=r[1], source=SampleSource(r[2]), n_judged=r[3],
+                         n_pass=int(r[4] or 0), pass_rate=(r[4] or 0) / r[3] if r[3] else None,
+                         mean_score=r[5])
             for r in rounds
-        ]  # fmt: skip
-        first = next((r for r in per_round if r["n_pass"] and r["source"] != "rationalize"), None)
-        pages: dict[str, list[dict]] = {}
+        )  # fmt: skip
+        first = next((r for r in per_round if r.n_pass and r.source != SampleSource.RATIONALIZE), None)
+        pages: dict[str, tuple[SampleHit, ...]] = {}
         for order in ("-score", "-id"):
             stmt = self._sample_query(_QUERY_COLS, {"problem_pk": prob.id, "run_id": run_id, "judge_version": version},
                                       order_by=order, limit=5)  # fmt: skip
             with self._read() as conn:
-                pages[order] = [_flat(r._mapping) for r in conn.execute(stmt)]
-        return {
-            "problem_id": prob.problem_id,
-            "name": (prob.meta or {}).get("name") or prob.problem_id,
-            "prompt": prob.prompt,
-            "answer": prob.answer,
-            "split": Split(prob.split).value,
-            "rounds": per_round,
-            "first_solved": None if first is None else {"run": first["run"], "round": first["round"]},
-            "best": pages["-score"],
-            "latest": pages["-id"],
-        }
+                pages[order] = tuple(SampleHit(*r) for r in conn.execute(stmt))
+        return ProblemHistory(
+            problem_id=prob.problem_id,
+            name=(prob.meta or {}).get("name") or prob.problem_id,
+            prompt=prob.prompt,
+            answer=prob.answer,
+            split=Split(prob.split),
+            rounds=per_round,
+            first_solved=None if first is None else RoundRef(run=first.run, round=first.round),
+            best=pages["-score"],
+            latest=pages["-id"],
+        )
 
     def problem_pass_rates(self, run_id: str, *, source: SampleSource | str = "generate",
-                           judge_version: str | None = None) -> list[dict]:  # fmt: skip
+                           judge_version: str | None = None) -> list[ProblemPassRate]:  # fmt: skip
         """Per (round, problem) of a run: samples judged and passed (every verdict passes; each
         round's own verdicts, or ``judge_version``'s). For generate samples (the report's) of
         the rounds' own verdicts, from each round's cache (``summaries.py``)."""
         if _enum(SampleSource, source) == SampleSource.GENERATE and judge_version is None:
-            return [{"round": i, "problem_id": pid, "n_judged": n, "n_pass": k}
+            return [ProblemPassRate(round=i, problem_id=pid, n_judged=n, n_pass=k)
                     for i, problems in self._round_reports(run_id, "problems") for pid, n, k in problems]  # fmt: skip
         picked = self._picked(run_id, judge_version)
         per_sample = (
@@ -360,23 +377,23 @@ class HistoryMixin:
         )
         with self._read() as conn:
             return [
-                {"round": r, "problem_id": p, "n_judged": n, "n_pass": int(k or 0)}
+                ProblemPassRate(round=r, problem_id=p, n_judged=n, n_pass=int(k or 0))
                 for r, p, n, k in conn.execute(stmt)
             ]
 
     def score_histogram(
         self, run_id: str, *, bins: int = 10, source: SampleSource | str | None = None,
         judge_version: str | None = None,
-    ) -> list[dict]:  # fmt: skip
+    ) -> list[ScoreHistogram]:  # fmt: skip
         """Verdict scores of a run (each round's own verdicts, or ``judge_version``'s) counted
-        in ``bins`` equal bins over [0, 1], per (round, judge): ``{"round", "judge", "counts"}``.
+        in ``bins`` equal bins over [0, 1], per (round, judge).
         Counted in SQL; the report's histogram (generate samples, 10 bins, the rounds' own
         verdicts) comes from each round's cache (``summaries.py``)."""
         if bins < 1:
             raise StoreError(f"bins must be at least 1, not {bins}")
         if (bins == REPORT_BINS and source is not None and judge_version is None
                 and _enum(SampleSource, source) == SampleSource.GENERATE):  # fmt: skip
-            return [{"round": i, "judge": judge, "counts": list(counts)}
+            return [ScoreHistogram(round=i, judge=judge, counts=tuple(counts))
                     for i, hist in self._round_reports(run_id, "hist") for judge, counts in hist]  # fmt: skip
         bucket = score_bucket(bins, self._pg)
         stmt = (
@@ -393,7 +410,7 @@ class HistoryMixin:
         with self._read() as conn:
             for index, judge, b, n in conn.execute(stmt):
                 out.setdefault((index, judge), [0] * bins)[int(b)] += n
-        return [{"round": i, "judge": j, "counts": c} for (i, j), c in out.items()]
+        return [ScoreHistogram(round=i, judge=j, counts=tuple(c)) for (i, j), c in out.items()]
 
     def _picked(self, run_id: str, version: str | None) -> ColumnElement[bool]:
         """The run's verdicts that a read counts (``rejudge_store.version_clause``); true() for all."""
@@ -480,10 +497,3 @@ QUERY_ORDERS = {
     "score": (VerdictRow.score,),
     "created_at": (SampleRow.created_at,),
 }
-ROUND_TABLE_KEYS = (
-    "index", "stages_done", "stage_status", "n_samples", "n_generate", "n_rationalized",
-    "n_judged", "pass_rate", "n_train", "n_train_rationalized", "checkpoint_id", "heldout_k",
-    "heldout_greedy", "heldout_pass_at_1", "heldout_pass_at_k", "heldout_maj_at_k",
-    "seconds", "placement", "constitution_hash",
-)  # fmt: skip
-

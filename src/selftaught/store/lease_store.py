@@ -32,6 +32,7 @@ from sqlalchemy import Connection, select, update
 
 from selftaught.errors import LeaseLost, StoreError
 from selftaught.records import RunLease
+from selftaught.store.base import StoreBase
 from selftaught.store.models import Run, utcnow
 
 _LEASE_COLS = (
@@ -55,10 +56,8 @@ def clock(at: dt.datetime) -> str:
     return at.astimezone().strftime("%H:%M:%S")
 
 
-class LeaseStoreMixin:
+class LeaseStoreMixin(StoreBase):
     """The ``runs.lease_*`` columns (migration 0010): read, take, renew, release, check."""
-
-    _leases: dict[str, str]  # run id -> the token this Store took (store.py sets it up)
 
     def get_lease(self, run_id: str) -> RunLease | None:
         """The run's lease, or None if nobody holds it. Unknown run: ``StoreError``."""

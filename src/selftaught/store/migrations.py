@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 #: the newest revision in alembic/versions; a test checks it against the scripts
-HEAD = "0012"
+HEAD = "0013"
 VERSION_TABLE = "alembic_version"
 _PG_LOCK_KEY = 0x5E1F7A06  # pg_advisory_xact_lock key serializing concurrent upgrades
 

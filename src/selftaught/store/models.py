@@ -17,8 +17,8 @@ Naming: a surrogate primary key is ``id``; a foreign key is ``<table>_id``, exce
 ``problem_pk`` (because ``problems.problem_id`` is the problem's own natural-key string,
 the one every record and query uses).
 
-Closed sets (``Split``, ``Outcome``, ``SampleSource``, ``Stage``, ``StageStatus``,
-``StageDevice``, ``StageDType``) are
+Closed sets (``Split``, ``Outcome``, ``SampleSource``, ``Stage``, ``RunStatus``,
+``StageStatus``, ``StageDevice``, ``StageDType``) are
 ``Enum`` columns stored as their *values* in a VARCHAR (``native_enum=False``, fixed
 length), portable across SQLite and PostgreSQL and stable when a member is added.
 
@@ -46,6 +46,9 @@ Run leases (0010): ``runs.lease_*`` name the one process working on a run (host,
 process's start time), a token new at each acquisition, and when it was taken, last renewed
 and expires (``lease_store.py``, ``flows/lease.py``). All NULL: nobody holds it, as for
 every run written before 0010.
+
+Run status (0013): ``runs.status`` is a ``RunStatus`` enum column (it was free text,
+holding the same values).
 
 Judge versions (0011): ``verdicts.judge_version`` is a hash of the judge's options and code
 version (``judges/version.py``); verdicts written before 0011 say ``unknown`` (or
@@ -82,6 +85,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from selftaught.records import Outcome, SampleSource, SearchMethod, Split, Stage
+from selftaught.store.rows import RunStatus, StageStatus
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -99,14 +103,6 @@ DETAIL_MAX = 2000
 #: FTS5 table ``samples_fts`` and its shadow tables, PostgreSQL's trigram index):
 #: ``alembic/env.py`` leaves them out of ``alembic check``
 UNMODELLED = ("samples_fts", "ix_samples_completion_trgm")
-
-
-class StageStatus(enum.StrEnum):
-    """Where one stage of one round stands. A stage with no row never started."""
-
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
 
 
 class StageDevice(enum.StrEnum):
@@ -197,7 +193,7 @@ class Run(Base):
     name: Mapped[str]
     recipe: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    status: Mapped[str] = mapped_column(default="created")
+    status: Mapped[RunStatus] = mapped_column(_enum(RunStatus), default=RunStatus.CREATED)
     # the lease of the process working on the run (0010); all NULL: nobody holds it
     lease_token: Mapped[str | None]
     lease_host: Mapped[str | None]

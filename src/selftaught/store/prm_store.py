@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from sqlalchemy import String, select, type_coerce
 
 from selftaught.errors import StoreError
-from selftaught.prm.label import StepLabel
-from selftaught.records import Checkpoint
+from selftaught.records import Checkpoint, StepLabel
+from selftaught.store.checkpoint_store import CheckpointStoreMixin
 from selftaught.store.models import (
     CheckpointRow,
     ProblemRow,
@@ -31,9 +31,10 @@ from selftaught.store.models import (
     StepLabelRow,
     utcnow,
 )
+from selftaught.store.rows import RewardModelInfo
 
 
-class PrmStoreMixin:
+class PrmStoreMixin(CheckpointStoreMixin):
     def add_step_labels(
         self, run_id: str, index: int, labels: Sequence[StepLabel], *, params: dict | None = None
     ) -> int:
@@ -108,14 +109,14 @@ class PrmStoreMixin:
             if metrics:
                 conn.execute(table.update().where(table.c.checkpoint_id == ckpt.id).values(metrics=dict(metrics)))
 
-    def get_reward_model(self, checkpoint_id: str) -> dict | None:
-        """``{"checkpoint", "kind", "data", "metrics", "run_id", "created_at"}`` or None."""
+    def get_reward_model(self, checkpoint_id: str) -> RewardModelInfo | None:
+        """The reward model of this checkpoint, or None."""
         found = self.list_reward_models(checkpoint_id=checkpoint_id)
         return found[0] if found else None
 
     def list_reward_models(
         self, *, run_id: str | None = None, kind: str | None = None, checkpoint_id: str | None = None
-    ) -> list[dict]:
+    ) -> list[RewardModelInfo]:
         """Reward models, newest first, optionally of one run and/or one kind."""
         rm, ck = RewardModelRow.__table__, CheckpointRow.__table__
         stmt = select(rm, ck.c.run_id).join(ck, ck.c.id == rm.c.checkpoint_id)
@@ -129,7 +130,7 @@ class PrmStoreMixin:
         with self._read() as conn:
             rows = conn.execute(stmt).all()
             return [
-                {"checkpoint": self._get_checkpoint(conn, r.checkpoint_id), "kind": r.kind.value,
-                 "data": r.data, "metrics": r.metrics, "run_id": r.run_id, "created_at": r.created_at}
+                RewardModelInfo(checkpoint=self._get_checkpoint(conn, r.checkpoint_id), kind=r.kind.value,
+                                data=r.data, metrics=r.metrics, run_id=r.run_id, created_at=r.created_at)
                 for r in rows
             ]  # fmt: skip

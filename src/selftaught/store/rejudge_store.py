@@ -26,7 +26,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from selftaught.records import Outcome, Sample
 from selftaught.store import convert
+from selftaught.store.base import StoreBase
+from selftaught.store.convert import SAMPLE_COLS
 from selftaught.store.models import CheckpointRow, ProblemRow, Round, SampleRow, TrainingExampleRow, VerdictRow
+from selftaught.store.rows import StaleCheckpoint, VerdictFlips
 
 REJUDGED_KEY = "rejudged"
 
@@ -62,7 +65,7 @@ def _passed(col: Any) -> Any:
     return func.min(case((col == Outcome.PASS, 1), else_=0))
 
 
-class RejudgeStoreMixin:
+class RejudgeStoreMixin(StoreBase):
     """``Store`` methods for ``selftaught rejudge`` (see the module docstring)."""
 
     def _verdict_filter(self, conn: Connection, version: str | None, *, run_id: str | None = None,
@@ -106,15 +109,13 @@ class RejudgeStoreMixin:
         """Up to ``limit`` (row id, sample) of the round with no verdict of (judge, version), in
         id order, from row ids above ``after`` (the last one of the previous batch: each batch
         reads on from there instead of walking the judged ones again)."""
-        from selftaught.store.store import _SAMPLE_COLS
-
         has = select(VerdictRow.id).where(
             VerdictRow.sample_id == SampleRow.id, VerdictRow.judge == judge, VerdictRow.judge_version == version
         )
         with self._read() as conn:
             rid = self._round_id(conn, run_id, index)
             rows = conn.execute(
-                select(*_SAMPLE_COLS)
+                select(*SAMPLE_COLS)
                 .join(ProblemRow, ProblemRow.id == SampleRow.problem_pk)
                 .where(SampleRow.round_id == rid, SampleRow.id > after, ~has.exists())
                 .order_by(SampleRow.id)
@@ -138,7 +139,7 @@ class RejudgeStoreMixin:
             .subquery()
         )
 
-    def verdict_flips(self, run_id: str, judge: str, version: str) -> list[dict]:
+    def verdict_flips(self, run_id: str, judge: str, version: str) -> list[VerdictFlips]:
         """Per round that has verdicts of (judge, version): how many samples both the round's
         own verdicts and the new ones judged, and how many went pass->fail and fail->pass
         (a sample passes when every verdict of its version passes; error/timeout do not pass)."""
@@ -152,13 +153,12 @@ class RejudgeStoreMixin:
                            func.count(case((and_(pairs.c.ok == 0, pairs.c.new_ok == 1), 1))))  # fmt: skip
                 ).one()
                 if n:
-                    out.append({"round": index, "n_compared": n, "pass_to_fail": lost, "fail_to_pass": gained})
+                    out.append(VerdictFlips(round=index, n_compared=n, pass_to_fail=lost, fail_to_pass=gained))
         return out
 
-    def stale_checkpoints(self, run_id: str, judge: str, version: str) -> list[dict]:
+    def stale_checkpoints(self, run_id: str, judge: str, version: str) -> list[StaleCheckpoint]:
         """The checkpoints of the run whose round's training set holds samples that the
-        (judge, version) verdicts do not pass: ``{"round", "checkpoint_id", "n_train",
-        "n_no_longer_pass"}``, in round order. A round that recorded no training set (DPO
+        (judge, version) verdicts do not pass, in round order. A round that recorded no training set (DPO
         pairs are rebuilt, not stored) has nothing to list."""
         with self._read() as conn:
             counts = conn.execute(
@@ -177,5 +177,5 @@ class RejudgeStoreMixin:
                 .order_by(CheckpointRow.created_at, CheckpointRow.id)
             ).all()
         latest = dict(checkpoints)  # the latest checkpoint of a round wins, as in round_table
-        return [{"round": i, "checkpoint_id": latest.get(i), "n_train": n, "n_no_longer_pass": bad}
+        return [StaleCheckpoint(round=i, checkpoint_id=latest.get(i), n_train=n, n_no_longer_pass=bad)
                 for i, n, bad in counts if bad]  # fmt: skip

@@ -1,8 +1,8 @@
 """Test-time search records in the store: a search, its per-problem results, every node.
 
 In: a ``records.SearchRecord`` (``selftaught.search.run_search`` makes them) and
-optionally the run it belongs to. Out: the same record read back, or flat dicts for
-listings. A mixin of ``Store`` (it uses the store's transactions and natural-key
+optionally the run it belongs to. Out: the same record read back, or ``SearchInfo`` rows
+for listings. A mixin of ``Store`` (it uses the store's transactions and natural-key
 lookups); callers see only ``Store``.
 
 A search is keyed by its id (``search.search_id``: method, budget and a hash of config,
@@ -12,12 +12,11 @@ stored already (``add_problems``), and its run too when one is given.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 
 from selftaught.errors import StoreError
 from selftaught.records import SearchMethod, SearchNode, SearchRecord, SearchResult
+from selftaught.store.base import StoreBase
 from selftaught.store.models import (
     ProblemRow,
     SearchNodeRow,
@@ -25,11 +24,12 @@ from selftaught.store.models import (
     SearchRow,
     utcnow,
 )
+from selftaught.store.rows import SearchInfo
 
 _NODE_CHUNK = 5000
 
 
-class SearchStoreMixin:
+class SearchStoreMixin(StoreBase):
     def add_search(self, search: SearchRecord, *, run_id: str | None = None) -> bool:
         """Store a search with its results and nodes in one transaction; True if new.
 
@@ -106,12 +106,12 @@ class SearchStoreMixin:
         return SearchRecord(id=head.id, method=SearchMethod(head.method), budget=head.budget, config=head.config,
                             checkpoint=head.checkpoint, results=results, nodes=node_records)  # fmt: skip
 
-    def list_searches(self, run_id: str | None = None) -> list[dict[str, Any]]:
-        """One dict per stored search (oldest first): id, run, method, budget, accuracy, cost."""
+    def list_searches(self, run_id: str | None = None) -> list[SearchInfo]:
+        """One record per stored search (oldest first): id, run, method, budget, accuracy, cost."""
         t = SearchRow.__table__
         stmt = select(t.c.id, t.c.run_id, t.c.method, t.c.budget, t.c.checkpoint, t.c.n_problems, t.c.accuracy,
                       t.c.samples, t.c.tokens, t.c.created_at).order_by(t.c.created_at, t.c.id)  # fmt: skip
         if run_id is not None:
             stmt = stmt.where(t.c.run_id == run_id)
         with self._read() as conn:
-            return [dict(r._mapping) | {"method": SearchMethod(r.method).value} for r in conn.execute(stmt)]
+            return [SearchInfo(*r) for r in conn.execute(stmt)]

@@ -36,6 +36,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import Connection, Integer, case, cast, func, null, select, true, update
 
 from selftaught.records import Outcome, SampleSource
+from selftaught.store.base import StoreBase
 from selftaught.store.models import ProblemRow, Round, SampleRow, TrainingExampleRow, VerdictRow
 from selftaught.store.rejudge_store import rejudged_versions, version_clause
 
@@ -169,7 +170,7 @@ def cached_report(report: Any, *keys: str) -> bool:
             and all(report.get(k) is not None for k in keys or ("problems", "hist")))  # fmt: skip
 
 
-class RoundSummaryMixin:
+class RoundSummaryMixin(StoreBase):
     """``Store`` methods that keep ``rounds.summary`` (see the module docstring)."""
 
     def _forget_counts(self, conn: Connection, round_id: int) -> None:

@@ -3,7 +3,7 @@
 In: a run, the first round to rebuild (N), the id of a new run to hold what is superseded
 (``RUN~superseded-K``, chosen by the caller) and where each moved checkpoint folder now lies.
 Out: in ONE transaction, rounds >= N of the run -- with everything that hangs off them --
-belong to the new run (status ``superseded``), and the run itself ends at round N-1, so the
+belong to the new run (status ``RunStatus.SUPERSEDED``), and the run itself ends at round N-1, so the
 next flow rebuilds N, N+1, ... as if they had never run. Nothing is deleted:
 
 - ``rounds`` move (their ``stages``, ``training_examples``, ``training_pairs``, CAI
@@ -34,6 +34,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from selftaught.errors import StoreError
 from selftaught.homepaths import stored_location
+from selftaught.store.base import StoreBase
 from selftaught.store.models import (
     CheckpointRow,
     EvaluationRow,
@@ -46,12 +47,10 @@ from selftaught.store.models import (
     VerdictRow,
     utcnow,
 )
-
-#: the status of a run that holds superseded rounds
-SUPERSEDED = "superseded"
+from selftaught.store.rows import RunStatus
 
 
-class SupersedeMixin:
+class SupersedeMixin(StoreBase):
     def supersede_rounds(self, run_id: str, first: int, archive_id: str, paths: Mapping[str, str]) -> list[int]:
         """Move rounds ``first``.. of ``run_id`` to a new run ``archive_id`` (module docstring);
         ``paths``: checkpoint id -> its folder now. Returns the moved round indexes."""
@@ -65,7 +64,7 @@ class SupersedeMixin:
                 select(Round.id, Round.index).where(Round.run_id == run_id, Round.index >= first).order_by(Round.index)
             ).all()
             conn.execute(insert(Run).values(id=archive_id, name=run.name, recipe=run.recipe, created_at=utcnow(),
-                                            status=SUPERSEDED))  # fmt: skip
+                                            status=RunStatus.SUPERSEDED))  # fmt: skip
             round_ids = [r.id for r in moved]
             conn.execute(update(Round).where(Round.id.in_(round_ids)).values(run_id=archive_id))
             conn.execute(update(SampleRow).where(SampleRow.round_id.in_(round_ids)).values(run_id=archive_id))

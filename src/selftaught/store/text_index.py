@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, column, func, select, table, text
 
+from selftaught.store.base import StoreBase
 from selftaught.store.models import SampleRow
 
 #: patterns shorter than this have no trigram: they scan
@@ -42,7 +43,7 @@ COMMON = 2000
 _FTS = table("samples_fts", column("rowid"), column("samples_fts"))
 
 
-class TextIndexMixin:
+class TextIndexMixin(StoreBase):
     @cached_property
     def _fts(self) -> bool:
         """Whether this store has ``samples_fts`` (SQLite with FTS5 trigram, at 0005+)."""
