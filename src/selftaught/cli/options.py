@@ -15,11 +15,12 @@ torch, Prefect and SQLAlchemy load inside the helpers, so ``selftaught --help`` 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Optional, TypeVar
+from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -169,3 +170,36 @@ def print_rounds(db: str, run_id: str, timings: list[dict] | None = None,
     rows = store_at(db).round_table(run_id, judge_version=judge_version)
     console.print(round_table(rows, timings, title=f"run {run_id}"))
     return rows
+
+
+def judge_options(kind: str, raw: list[str], timeout: float | None, workers: int | None, unsafe: bool) -> dict:
+    """Turn CLI flags (``verify``, ``rejudge``) into get_verifier options (``part.key=value`` for weighted specs)."""
+    from selftaught.errors import ConfigError
+    from selftaught.judges import parse_spec
+
+    spec = parse_spec(kind)
+    names = list(spec) if isinstance(spec, dict) else [spec]
+    per_name: dict[str, dict[str, Any]] = {name: {} for name in names}
+    for name in names:
+        if timeout is not None and name in ("math", "code"):
+            per_name[name]["deadline_s" if name == "math" else "timeout_s"] = timeout
+        if workers is not None and name in ("math", "code"):
+            per_name[name]["workers"] = workers
+        if unsafe and name == "code":
+            per_name[name]["unsafe_no_sandbox"] = True
+    for item in raw:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--option expects KEY=VALUE, got {item!r}")
+        target, _, key = key.rpartition(".")
+        target = target or names[0]
+        if target not in per_name or (len(names) > 1 and "." not in item.split("=")[0]):
+            raise ConfigError(f"--option {item!r}: name the verifier as PART.KEY (one of {names})")
+        try:
+            parsed: Any = json.loads(value)
+        except ValueError:
+            parsed = value
+        per_name[target][key] = parsed
+    if isinstance(spec, dict):
+        return {name: opts for name, opts in per_name.items() if opts}
+    return per_name[names[0]]

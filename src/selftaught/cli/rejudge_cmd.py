@@ -36,12 +36,11 @@ def rejudge(
     Example:  selftaught rejudge --run R --judge arithmetic --option strict=true --option answer_format=boxed
               selftaught rejudge --run R --round 2 --judge math --option strict=true --compare
     """
-    from selftaught.cli.options import console, resolve, store_at
-    from selftaught.cli.verify_cmd import _options
+    from selftaught.cli.options import console, judge_options, resolve, store_at
     from selftaught.flows.rejudge import rejudge as run_rejudge, verdict_judge
     from selftaught.judges import get_verifier
 
-    options = _options(judge, option or [], None, None, False)
+    options = judge_options(judge, option or [], None, None, False)
     verifier = get_verifier(judge, **options)
     store = store_at(resolve(db)[0])
     name, version = verdict_judge(verifier), verifier.version

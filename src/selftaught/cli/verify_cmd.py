@@ -21,6 +21,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from selftaught.cli.options import judge_options
+
 HELP = (
     "Judge completions read as JSON lines on stdin; print one JSON verdict per line.\n\n"
     'KIND is a verifier name (math, code, choice, keyword, format) or a weighted spec such as "math=1,format=0.2".\n\n'
@@ -51,39 +53,6 @@ def _problem(obj: dict[str, Any], line: int) -> tuple[Any, str]:
     return problem, completion
 
 
-def _options(kind: str, raw: list[str], timeout: float | None, workers: int | None, unsafe: bool) -> dict:
-    """Turn CLI flags into get_verifier options (``part.key=value`` for weighted specs)."""
-    from selftaught.errors import ConfigError
-    from selftaught.judges import parse_spec
-
-    spec = parse_spec(kind)
-    names = list(spec) if isinstance(spec, dict) else [spec]
-    per_name: dict[str, dict[str, Any]] = {name: {} for name in names}
-    for name in names:
-        if timeout is not None and name in ("math", "code"):
-            per_name[name]["deadline_s" if name == "math" else "timeout_s"] = timeout
-        if workers is not None and name in ("math", "code"):
-            per_name[name]["workers"] = workers
-        if unsafe and name == "code":
-            per_name[name]["unsafe_no_sandbox"] = True
-    for item in raw:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--option expects KEY=VALUE, got {item!r}")
-        target, _, key = key.rpartition(".")
-        target = target or names[0]
-        if target not in per_name or (len(names) > 1 and "." not in item.split("=")[0]):
-            raise ConfigError(f"--option {item!r}: name the verifier as PART.KEY (one of {names})")
-        try:
-            parsed: Any = json.loads(value)
-        except ValueError:
-            parsed = value
-        per_name[target][key] = parsed
-    if isinstance(spec, dict):
-        return {name: opts for name, opts in per_name.items() if opts}
-    return per_name[names[0]]
-
-
 def verify(
     kind: Annotated[str, typer.Argument(help='Verifier name or weighted spec, e.g. "math" or "math=1,format=0.2".')],
     timeout: Annotated[Optional[float], typer.Option(min=0.001, help="Deadline per item in seconds (math, code); > 0.")] = None,
@@ -100,7 +69,7 @@ def verify(
     from selftaught.jsonl import stream_lines
     from selftaught.judges import get_verifier
 
-    verifier = get_verifier(kind, **_options(kind, option or [], timeout, workers, unsafe_no_sandbox))
+    verifier = get_verifier(kind, **judge_options(kind, option or [], timeout, workers, unsafe_no_sandbox))
     size = 1 if sys.stdin.isatty() else max(1, batch)
     numbered = stream_lines(sys.stdin.buffer, max_bytes=int(max_line_mb * (1 << 20)))
     bad = 0

@@ -25,7 +25,7 @@ from selftaught.judges.base import Verifier
 from selftaught.judges.registry import judge_for
 from selftaught.recipe import Method, Recipe
 from selftaught.records import Checkpoint, Problem, SampleSource, Split, Stage
-from selftaught.store import Store
+from selftaught.store import RunStatus, Store
 
 # ------------------------------------------------------------------------ prefect
 
@@ -240,7 +240,7 @@ def start_run(ctx: RunLayout, *, name: str, recipe: dict, problems: list[Problem
     store.create_run(ctx.run_id, name=name, recipe=recipe)
     with hold_run(store, ctx.run_id):
         store.add_problems(problems)
-        store.set_run_status(ctx.run_id, "running")
+        store.set_run_status(ctx.run_id, RunStatus.RUNNING)
         remove_temporary_folders(ctx.run_dir())
         yield
 

@@ -108,7 +108,7 @@ from selftaught.flows.stages import (
 from selftaught.loops.methods import Skip, Step
 from selftaught.recipe import Recipe, recipe_from_dict
 from selftaught.records import Stage
-from selftaught.store import Store
+from selftaught.store import RunStatus, Store
 
 # --------------------------------------------------------------------------- flows
 
@@ -246,9 +246,9 @@ def _run_rounds(ctx: RunContext, recipe: dict, db_url: str, home: str, threads: 
         if ctx.recipe.keep_checkpoints is not None:  # a resume after a crash between round and prune
             prune_run(ctx, ctx.recipe.keep_checkpoints)
     except BaseException:
-        store.set_run_status(run_id, "failed")
+        store.set_run_status(run_id, RunStatus.FAILED)
         raise
-    store.set_run_status(run_id, "done")
+    store.set_run_status(run_id, RunStatus.DONE)
     return timings
 
 
