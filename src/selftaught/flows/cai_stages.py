@@ -61,7 +61,7 @@ def round_constitution(ctx: RunContext, index: int):
     found = None if h is None else ctx.store.get_constitution(h)
     if found is None:
         raise StoreError(f"run {ctx.run_id}: round {index} has no recorded constitution")
-    return parse_constitution(found["text"], f"constitution {h[:12]}")
+    return parse_constitution(found.text, f"constitution {h[:12]}")
 
 
 def _chat(ctx: RunContext, path: str, name: str):
