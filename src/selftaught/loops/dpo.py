@@ -42,12 +42,12 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from selftaught.errors import DataError
-from selftaught.hardware import Placement, resolve
+from selftaught.hardware import resolve
 from selftaught.loops.checkpoint import save_checkpoint
 from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
-from selftaught.loops.section import MasterDtype, Section, check_micro, check_processes, runtime
+from selftaught.loops.section import TrainerSection, check_micro, check_processes, runtime
 from selftaught.loops.trained import HASH_KEY, dpo_rows, rows_sha256
 from selftaught.records import Checkpoint, Judged, Outcome, Problem
 
@@ -64,7 +64,7 @@ class VerifiedPair:
     rejected_key: tuple[str, str, int]
 
 
-class DPOSettings(Section):
+class DPOSettings(TrainerSection):
     """One DPO round: the recipe's ``dpo:`` section (defaults: measured; pure sigmoid made things worse)."""
 
     lr: float = Field(5e-4, gt=0)
@@ -89,11 +89,7 @@ class DPOSettings(Section):
     "Linear warm-up: a fraction of the steps if < 1, else a step count."
     processes: int = Field(1, ge=1)
     "Train on N processes (DDP through `accelerate launch`; loops/launch.py): each takes batch_size / N pairs of every step. 1 = in-process."
-    seed: int = runtime(0)
     lora: LoRASettings | None = runtime(None)
-    master_dtype: MasterDtype = runtime("float32")
-    gradient_checkpointing: bool = runtime(False)
-    placement: Placement | None = runtime(None)
 
     @model_validator(mode="after")
     def _micro_divides(self) -> DPOSettings:

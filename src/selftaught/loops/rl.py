@@ -74,20 +74,20 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from selftaught.hardware import Placement, resolve
+from selftaught.hardware import resolve
 from selftaught.judges.base import Verifier
 from selftaught.loops.checkpoint import save_checkpoint
 from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
 from selftaught.loops.methods import Method
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
-from selftaught.loops.section import Backend, MasterDtype, Section, check_micro, runtime
+from selftaught.loops.section import Backend, TrainerSection, check_micro, runtime
 from selftaught.records import Checkpoint, Judged, Outcome, Problem, Sample, SampleSource, SamplingParams, Verdict
 
 ROLLOUTS_FILE = "rollouts.jsonl"
 
 
-class RLSettings(Section):
+class RLSettings(TrainerSection):
     """One GRPO round: the recipe's ``grpo:`` section (defaults: measured, see above)."""
 
     lr: float = Field(1e-4, gt=0)
@@ -116,12 +116,8 @@ class RLSettings(Section):
     "Linear warm-up: a fraction of the steps if < 1, else a step count."
     max_grad_norm: float = Field(1.0, gt=0)
     "Gradient clipping."
-    seed: int = runtime(0)
     lora: LoRASettings | None = runtime(None)
     backend: Backend = runtime("hf")
-    master_dtype: MasterDtype = runtime("float32")
-    gradient_checkpointing: bool = runtime(False)
-    placement: Placement | None = runtime(None)
 
     @model_validator(mode="after")
     def _micro_divides(self) -> RLSettings:

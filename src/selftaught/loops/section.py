@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from selftaught.hardware import Placement
+
 #: a sampler: in-process HF generate, or a vLLM engine (a CUDA GPU and the ``vllm`` extra)
 Backend = Literal["hf", "vllm"]
 #: the weights a trainer updates: float32 master weights, or the checkpoint's saved dtype
@@ -83,3 +85,15 @@ def check_processes(processes: int, batch: int | None, micro: int | None) -> int
     if micro is not None and (batch // processes) % micro:
         raise ValueError(f"micro_batch_size {micro} must divide the per-process batch ({batch} / {processes} = {batch // processes})")
     return processes
+
+
+class TrainerSection(Section):
+    """What every trainer's section (``train:``, ``dpo:``, ``grpo:``/``rloo:``) takes per run, on
+    top of its recipe keys: the stage's seed, the policy's master weights and gradient
+    checkpointing, and this machine's placement (set by ``Recipe.sft_settings`` /
+    ``dpo_settings`` / ``rl_settings``)."""
+
+    seed: int = runtime(0)
+    master_dtype: MasterDtype = runtime("float32")
+    gradient_checkpointing: bool = runtime(False)
+    placement: Placement | None = runtime(None)  # None: decided where it runs

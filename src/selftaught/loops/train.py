@@ -43,18 +43,18 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from selftaught.errors import DataError
-from selftaught.hardware import Placement, resolve
+from selftaught.hardware import resolve
 from selftaught.loops.checkpoint import save_checkpoint
 from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
 from selftaught.loops.curate import rationalization_prompt
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
-from selftaught.loops.section import MasterDtype, Section, check_micro, check_processes, runtime
+from selftaught.loops.section import TrainerSection, check_micro, check_processes
 from selftaught.loops.trained import HASH_KEY, rows_sha256, sft_rows
 from selftaught.records import Checkpoint, Problem, TrainingExample, TrainingSet
 
 
-class SFTSettings(Section):
+class SFTSettings(TrainerSection):
     """One SFT run: the recipe's ``train:`` section, the SFT of rft/star/distill rounds (the cold
     start takes its length limit and the policy section's lr/steps/batch; ``defaults.py``)."""
 
@@ -80,10 +80,6 @@ class SFTSettings(Section):
     "Gradient clipping."
     processes: int = Field(1, ge=1)
     "Train on N processes (DDP through `accelerate launch`; loops/launch.py): each takes batch_size / N rows of every step, so the global batch stays batch_size. 1 = in-process. The cold start always runs in-process."
-    seed: int = runtime(0)
-    master_dtype: MasterDtype = runtime("float32")
-    gradient_checkpointing: bool = runtime(False)
-    placement: Placement | None = runtime(None)
 
     @model_validator(mode="after")
     def _micro_divides(self) -> SFTSettings:
