@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field
 
 from selftaught.errors import DataError
 from selftaught.hardware import resolve
@@ -47,7 +47,7 @@ from selftaught.loops.checkpoint import save_checkpoint
 from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config, to_save
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
-from selftaught.loops.section import TrainerSection, check_micro, check_processes, runtime
+from selftaught.loops.section import BatchedTrainerSection, runtime
 from selftaught.loops.trained import HASH_KEY, dpo_rows, rows_sha256
 from selftaught.records import Checkpoint, Judged, Outcome, Problem
 
@@ -64,7 +64,7 @@ class VerifiedPair:
     rejected_key: tuple[str, str, int]
 
 
-class DPOSettings(TrainerSection):
+class DPOSettings(BatchedTrainerSection):
     """One DPO round: the recipe's ``dpo:`` section (defaults: measured; pure sigmoid made things worse)."""
 
     lr: float = Field(5e-4, gt=0)
@@ -90,23 +90,6 @@ class DPOSettings(TrainerSection):
     processes: int = Field(1, ge=1)
     "Train on N processes (DDP through `accelerate launch`; loops/launch.py): each takes batch_size / N pairs of every step. 1 = in-process."
     lora: LoRASettings | None = runtime(None)
-
-    @model_validator(mode="after")
-    def _micro_divides(self) -> DPOSettings:
-        check_micro(self.batch_size, self.micro_batch_size, "batch_size")
-        return self
-
-    @field_validator("processes")
-    @classmethod
-    def _processes_divide(cls, processes: int, info: ValidationInfo) -> int:
-        return check_processes(processes, info.data.get("batch_size"), info.data.get("micro_batch_size"))
-
-    @property
-    def accumulation(self) -> tuple[int, int]:
-        """(pairs per pass, passes per optimizer step) in each of the ``processes`` processes."""
-        from selftaught.loops.train import per_process, split_batch
-
-        return split_batch(per_process(self.batch_size, self.processes), self.micro_batch_size)
 
 
 def _distinct(judged: Sequence[Judged]) -> list[Judged]:

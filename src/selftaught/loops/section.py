@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import asdict, is_dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from selftaught.hardware import Placement
 
@@ -97,3 +97,26 @@ class TrainerSection(Section):
     master_dtype: MasterDtype = runtime("float32")
     gradient_checkpointing: bool = runtime(False)
     placement: Placement | None = runtime(None)  # None: decided where it runs
+
+
+class BatchedTrainerSection(TrainerSection):
+    """A trainer whose optimizer step takes ``batch_size`` rows (SFT) or pairs (DPO), split into
+    ``micro_batch_size`` passes on each of ``processes`` processes: the checks and the split,
+    once. The subclass declares the three fields (their docs differ)."""
+
+    @model_validator(mode="after")
+    def _micro_divides(self) -> BatchedTrainerSection:
+        check_micro(self.batch_size, self.micro_batch_size, "batch_size")  # type: ignore[attr-defined]
+        return self
+
+    @field_validator("processes", check_fields=False)
+    @classmethod
+    def _processes_divide(cls, processes: int, info: ValidationInfo) -> int:
+        return check_processes(processes, info.data.get("batch_size"), info.data.get("micro_batch_size"))
+
+    @property
+    def accumulation(self) -> tuple[int, int]:
+        """(rows per pass, passes per optimizer step) in each of the ``processes`` processes."""
+        from selftaught.loops.train import per_process, split_batch
+
+        return split_batch(per_process(self.batch_size, self.processes), self.micro_batch_size)  # type: ignore[attr-defined]

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field
 
 from selftaught.errors import DataError
 from selftaught.hardware import resolve
@@ -49,12 +49,12 @@ from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config,
 from selftaught.loops.curate import rationalization_prompt
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
-from selftaught.loops.section import TrainerSection, check_micro, check_processes
+from selftaught.loops.section import BatchedTrainerSection
 from selftaught.loops.trained import HASH_KEY, rows_sha256, sft_rows
 from selftaught.records import Checkpoint, Problem, TrainingExample, TrainingSet
 
 
-class SFTSettings(TrainerSection):
+class SFTSettings(BatchedTrainerSection):
     """One SFT run: the recipe's ``train:`` section, the SFT of rft/star/distill rounds (the cold
     start takes its length limit and the policy section's lr/steps/batch; ``defaults.py``)."""
 
@@ -80,21 +80,6 @@ class SFTSettings(TrainerSection):
     "Gradient clipping."
     processes: int = Field(1, ge=1)
     "Train on N processes (DDP through `accelerate launch`; loops/launch.py): each takes batch_size / N rows of every step, so the global batch stays batch_size. 1 = in-process. The cold start always runs in-process."
-
-    @model_validator(mode="after")
-    def _micro_divides(self) -> SFTSettings:
-        check_micro(self.batch_size, self.micro_batch_size, "batch_size")
-        return self
-
-    @field_validator("processes")
-    @classmethod
-    def _processes_divide(cls, processes: int, info: ValidationInfo) -> int:
-        return check_processes(processes, info.data.get("batch_size"), info.data.get("micro_batch_size"))
-
-    @property
-    def accumulation(self) -> tuple[int, int]:
-        """(rows per pass, passes per optimizer step) in each of the ``processes`` processes."""
-        return split_batch(per_process(self.batch_size, self.processes), self.micro_batch_size)
 
 
 def per_process(batch: int, processes: int) -> int:
