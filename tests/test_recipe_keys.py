@@ -23,10 +23,31 @@ def _fields(model, prefix=""):
 def test_every_recipe_key_has_a_one_line_doc():
     fields = dict(_fields(Recipe))
     assert len(fields) > 100 and "grpo.beta" in fields and "search.budget" in fields
+    assert "constitution.threshold" in fields  # the CAI section is walked like the others
     undocumented = [k for k, f in fields.items() if not (f.description or "").strip()]
     assert not undocumented, f"recipe keys without a doc line: {undocumented}"
     multi_line = [k for k, f in fields.items() if "\n" in f.description]
     assert not multi_line, multi_line
+
+
+def test_every_nested_model_is_a_section():
+    """A section that is a plain pydantic model would be skipped by `recipe keys` and by the
+    doc check above: every model a recipe field holds is a ``Section``."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from selftaught.loops.section import Section
+
+    def models(annotation):
+        for t in (annotation, *typing.get_args(annotation)):
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                yield t
+
+    plain = [(name, m.__name__) for name, f in _fields(Recipe) for m in models(f.annotation) if not issubclass(m, Section)]
+    top = [(name, m.__name__) for name, f in Recipe.model_fields.items() for m in models(f.annotation)
+           if not issubclass(m, Section)]  # fmt: skip
+    assert not plain + top, f"sections that are not Section models: {plain + top}"
 
 
 def test_runtime_fields_are_not_recipe_keys():

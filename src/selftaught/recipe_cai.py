@@ -26,15 +26,15 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from selftaught.loops.section import Section
 
 CAI_METHODS = ("sl-cai", "rl-cai")
 
 
-class ConstitutionSpec(BaseModel):
+class ConstitutionSpec(Section):
     """Constitutional AI rounds (``sl-cai``, ``rl-cai``): the constitution and how it is applied."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = "concise"
     "A bundled constitution (default, concise) or the path of a YAML constitution (relative to the recipe), re-read every round."
