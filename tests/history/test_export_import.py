@@ -154,3 +154,26 @@ def test_preference_pairs_are_the_ones_the_dpo_rounds_build(syn_db, tmp_path):
         pairs = build_pairs(judged, {p.id: p for p in TRAIN}, max_pairs_per_problem=2)
         expected += [(r, x.problem_id, x.prompt, x.chosen, x.rejected) for x in pairs]
     assert expected and [(e["round"], e["problem_id"], e["prompt"], e["chosen"], e["rejected"]) for e in exported] == expected
+
+
+def test_preference_export_leaves_samples_a_judge_could_not_judge_out(tmp_path):
+    """As in a DPO round (``build_pairs``): a passing sample is chosen, a failing one
+    rejected; one whose verdict is an error or a timeout is neither, and one never judged
+    takes no part."""
+    from selftaught.loops.arithmetic import make_problem
+    from selftaught.records import Judged, Outcome, Sample, SampleSource, SamplingParams, Verdict
+    from selftaught.service.export import dataset_rows
+    from selftaught.store import Store
+
+    p = make_problem(23, 45, 2)
+    texts = {" 68": Outcome.PASS, " 67": Outcome.FAIL, " 66": Outcome.ERROR, " 65": Outcome.TIMEOUT, " 64": None}
+    samples = [Sample(p.id, i, p.prompt, t, SampleSource.GENERATE, seed=i, params=SamplingParams())
+               for i, t in enumerate(texts)]  # fmt: skip
+    with Store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        store.create_run("r", name="r", recipe={})
+        store.add_problems([p])
+        store.add_samples("r", 1, samples)
+        store.add_verdicts("r", 1, [Judged(s, Verdict("arithmetic", texts[s.completion], 0.0))
+                                    for s in samples if texts[s.completion] is not None])  # fmt: skip
+        rows = dataset_rows(store.export_samples(run_id="r"), "preference", pairs_per_problem=4)
+    assert [(r["chosen"], r["rejected"]) for r in rows] == [(" 68", " 67")]

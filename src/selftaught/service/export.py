@@ -45,29 +45,49 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal
 
 from selftaught.errors import ConfigError, DataError
+from selftaught.records import Outcome
 from selftaught.service.problems import task_row
+
+if TYPE_CHECKING:
+    from selftaught.store import ExportedSample
 
 Kind = Literal["sft", "messages", "preference", "prompt"]
 KINDS: tuple[str, ...] = ("sft", "messages", "preference", "prompt")
 _SPLIT_NAMES = {"train": "train", "heldout": "test"}
 
-def _sample_groups(rows: Iterable[dict]) -> Iterator[tuple[dict, bool]]:
-    """(first row, passed) per sample: rows come in sample-id order, one per verdict."""
-    current: dict | None = None
-    passed = True
+def _sample_outcomes(rows: Iterable[ExportedSample]) -> Iterator[tuple[ExportedSample, Outcome | None]]:
+    """(first row, outcome) per sample: rows come in sample-id order, one per verdict. The
+    outcome is None for a sample never judged, PASS when every verdict passes, ERROR or TIMEOUT
+    when a verdict could not judge it (not a trustworthy failure), else FAIL."""
+    current: ExportedSample | None = None
+    outcomes: list[Outcome | None] = []
     for row in rows:
         if current is not None and row.sample_id != current.sample_id:
-            yield current, passed
+            yield current, _combined(outcomes)
             current = None
         if current is None:
-            current, passed = row, True
-        if row.outcome != "pass":  # no verdict (None) is not a pass either
-            passed = False
+            current, outcomes = row, []
+        outcomes.append(row.outcome)
     if current is not None:
-        yield current, passed
+        yield current, _combined(outcomes)
+
+
+def _combined(outcomes: list[Outcome | None]) -> Outcome | None:
+    if all(o is None for o in outcomes):
+        return None
+    if all(o == Outcome.PASS for o in outcomes):
+        return Outcome.PASS
+    unsure = [o for o in outcomes if o in (Outcome.ERROR, Outcome.TIMEOUT)]
+    return Outcome(unsure[0]) if unsure else Outcome.FAIL
+
+
+def _sample_groups(rows: Iterable[ExportedSample]) -> Iterator[tuple[ExportedSample, bool]]:
+    """(first row, passed) per sample: passed when every verdict on it passes."""
+    for row, outcome in _sample_outcomes(rows):
+        yield row, outcome is Outcome.PASS
 
 
 def _meta(row: dict) -> dict:
@@ -108,23 +128,25 @@ def dataset_rows(rows: Iterable[dict], kind: str, *, with_meta: bool = False,
 def _preference_pairs(rows: Iterable[dict], pairs_per_problem: int) -> Iterator[tuple[dict, dict]]:
     """(chosen row, rejected row) per pair: ``loops/dpo.build_pairs`` on each (run, round)'s
     samples. Each sample becomes one ``Judged`` whose outcome is PASS when every verdict on
-    it passes and FAIL otherwise; a sample never judged takes no part. A sample's index is
+    it passes, ERROR/TIMEOUT when a verdict could not judge it, FAIL otherwise (``_sample_outcomes``);
+    a sample never judged takes no part. A sample's index is
     its place in sample-id order, so build_pairs pairs in that order; rounds come in the
     order of ``str((run, round))``, as export has always written them."""
     from selftaught.loops.dpo import build_pairs
-    from selftaught.records import Judged, Outcome, Problem, Sample, SampleSource, SamplingParams, Verdict
+    from selftaught.records import Judged, Problem, Sample, SampleSource, SamplingParams, Verdict
 
     rounds: dict[tuple, list[Judged]] = defaultdict(list)
     problems: dict[str, Problem] = {}
     by_key: dict[tuple, dict] = {}
-    for n, (row, passed) in enumerate(_sample_groups(rows)):
-        if row.outcome is None:
+    for n, (row, outcome) in enumerate(_sample_outcomes(rows)):
+        if outcome is None:
             continue  # never judged: neither chosen nor rejected
         sample = Sample(row.problem_id, n, row.problem_prompt, row.completion, SampleSource(row.source),
                         seed=0, params=SamplingParams())  # fmt: skip
         by_key[sample.key] = row
         problems.setdefault(row.problem_id, Problem(row.problem_id, row.problem_prompt))
-        verdict = Verdict("export", Outcome.PASS if passed else Outcome.FAIL, float(passed))
+        # build_pairs' rule, as in a DPO round: PASS is chosen, FAIL rejected, ERROR/TIMEOUT neither
+        verdict = Verdict("export", outcome, float(outcome is Outcome.PASS))
         rounds[(row.run, row.round)].append(Judged(sample, verdict))
     for key in sorted(rounds, key=str):
         for pair in build_pairs(rounds[key], problems, max_pairs_per_problem=pairs_per_problem):
