@@ -102,7 +102,8 @@ def test_file_problems_get_stable_content_scoped_ids(tmp_path):
     moved = load_problems_jsonl(_write(tmp_path, [{**rows[0], "split": "heldout"}]))
     assert moved[0].id == first[0].id  # the split is not content: the wall is kept elsewhere
     extra = load_problems_jsonl(_write(tmp_path, [{**rows[0], "choices": ["a", "b"], "tests": "assert 1"}]))
-    assert (extra[0].choices, extra[0].tests) == (("a", "b"), "assert 1") and extra[0].id != first[0].id
+    assert (extra[0].choices, extra[0].tests) == (("a", "b"), "assert 1")
+    assert extra[0].id != first[0].id  # choices and tests are content: a new id
 
 
 def test_embedded_problems_keep_their_plain_ids():
