@@ -215,10 +215,10 @@ def cai(
     recipe_file: Annotated[Path, typer.Argument(metavar="RECIPE.yaml", help="The CAI recipe (see recipes/cai-smollm2.yaml).")],
     resume: Annotated[Optional[str], typer.Option(help="Continue this run id (its stages marked done are skipped).")] = None,
     run_id: Annotated[Optional[str], typer.Option("--run-id", help="Id for a new run [default: name-date-time].")] = None,
-    force: Annotated[bool, typer.Option("--force", help="With --resume: take the run over from another live process (as `selftaught run --force`).")] = False,
-    db: Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")] = None,
-    home: Annotated[Optional[Path], typer.Option("--home", help="Folder for checkpoints [env SELFTAUGHT_HOME].")] = None,
-    threads: Annotated[Optional[int], typer.Option(min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")] = None,
+    force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
+    db: DbOpt = None,
+    home: HomeOpt = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Run (or resume) Constitutional AI rounds -- `selftaught run` under another name: SL
     (critique -> revise -> SFT) or RL (AI-feedback pairs -> DPO), then the held-out violation rate.
