@@ -3,7 +3,7 @@
 Run ``syn``: 6 training problems, 2 held-out ones, rounds 0-2. Round r gives problem i
 ``3`` generated samples of which ``min(3, i * r // 2)`` pass (so pass rates rise per round
 and problem ``t0`` is never solved), one STaR rationalization per unsolved problem, a
-training set, a checkpoint and a held-out evaluation; every stage is marked done.
+training set, a checkpoint (with a 12-step loss curve) and a held-out evaluation; every stage is marked done.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ def build(url: str) -> str:
             good = [j.sample for j in judged if j.verdict.passed] + rat
             store.add_training_set(RUN, r, TrainingSet("star", tuple(
                 TrainingExample(s.prompt.split(" (")[0], s.completion, s.problem_id, s.key) for s in good)))  # fmt: skip
-        store.add_checkpoint(RUN, Checkpoint(ckpt, f"/nowhere/{r}", sha256=f"{r:064d}", parent_id=parent, round_index=r))
+        curve = [round(2.0 / (1 + r + step / 4), 4) for step in range(12)]  # what SFT records per step
+        store.add_checkpoint(RUN, Checkpoint(ckpt, f"/nowhere/{r}", sha256=f"{r:064d}", parent_id=parent, round_index=r,
+                                             config={"method": "sft", "loss_curve": curve}))  # fmt: skip
         evals = [Sample(p.id, k, p.prompt, f"{p.answer if k < r else 'y'}", SampleSource.EVAL, seed=k, params=params,
                         checkpoint_id=ckpt) for p in HELDOUT for k in range(2)]  # fmt: skip
         store.add_samples(RUN, r, evals)

@@ -1,9 +1,11 @@
 """``selftaught report RUN``: one self-contained HTML page about a run.
 
 What comes in: a store and a run id (and a judge version: the verdicts read are each
-round's own unless ``--judge-version`` names one added by ``selftaught rejudge``). What goes out: an HTML file with no external
-resources (plots are base64 PNGs, styles inline), so it can be mailed, attached to a CI run
-or opened offline. It shows:
+round's own unless ``--judge-version`` names one added by ``selftaught rejudge``). What goes
+out: an HTML file with no external resources (plots are base64 PNGs, loss curves inline
+SVG, styles and the filter script inline), so it can be mailed, attached to a CI run or
+opened offline. The page is rendered from the Jinja2 template ``templates/report.html.j2``
+(autoescaping on: every stored text reaches the page escaped). It shows:
 
 * the run (id, name, status, created, recipe);
 * held-out accuracy per round (greedy, pass@1, pass@k, maj@k);
@@ -11,7 +13,20 @@ or opened offline. It shows:
   never solved to sometimes or always solved), as box plots over the training problems;
 * verdict score histograms per round (reward distribution), counted in SQL;
 * samples per round by source (generated, rationalized, evaluation);
-* the round table (the same numbers ``selftaught rounds RUN`` prints).
+* the round table (the same numbers ``selftaught rounds RUN`` prints);
+* per round: the training-loss curve of that round's trainer (the checkpoint config's
+  ``loss_curve``, one value per optimizer step, which SFT and DPO record), and the held-out
+  problems newly solved and newly lost relative to the previous evaluated round, where
+  *solved* means at least one of the round's held-out evaluation samples passes (its K
+  sampled completions or its greedy one; ``Store.heldout_solved``). Each problem links to
+  its rows in the sample browser;
+* a sample browser: a bounded, deterministic sample of the run's (sample, verdict) rows
+  (``Store.sample_rows``: up to an equal share of ``ROW_BUDGET`` per (round, outcome), so
+  passes and failures of every round appear), plus the linked problems' evaluation rows,
+  with the exact counts beside them (``Store.sample_counts``) and a small inline script
+  that filters them by round, outcome, judge, problem and text. Texts are cut at
+  ``PROMPT_CHARS`` / ``COMPLETION_CHARS``, so a run of a million samples still gives a page
+  of a few megabytes.
 
 A tiny inline script marks ``<body data-plots-rendered="N">`` once the page has loaded and
 N images have decoded: the headless-browser test reads that mark.
@@ -21,17 +36,31 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from selftaught.errors import StoreError
 from selftaught.records import Stage
 
 if TYPE_CHECKING:
-    from selftaught.store import ProblemPassRate, RoundRow, ScoreHistogram
+    from selftaught.records import Checkpoint
+    from selftaught.store import ProblemPassRate, ProblemSolved, RoundRow, SampleCount, SampleHit, ScoreHistogram
+
+#: sampled rows of the sample browser, shared equally among the (round, outcome) strata
+ROW_BUDGET = 1500
+#: newly solved / newly lost problems listed (and linked) per round and list
+LISTED_PROBLEMS = 10
+#: evaluation rows fetched for each listed problem
+ROWS_PER_LISTED = 3
+#: characters of a prompt and of a completion kept in the page
+PROMPT_CHARS, COMPLETION_CHARS = 400, 1200
+#: characters of the completion shown on a row before it is expanded
+PREVIEW_CHARS = 60
+#: points of a loss curve drawn (longer curves are thinned, the last step always kept)
+CURVE_POINTS = 300
 
 
 def write_report(store, run_id: str, out: str | Path, *, judge_version: str | None = None) -> Path:
@@ -57,26 +86,205 @@ def render_report(store, run_id: str, *, judge_version: str | None = None) -> st
         ("scores", "Verdict scores of generated samples per round", _plot_scores(hist)),
         ("samples", "Samples per round", _plot_samples(rows)),
     ]
-    figures = "\n".join(
-        f'<figure id="plot-{key}"><img class="plot" alt="{html.escape(caption)}" '
-        f'src="data:image/png;base64,{png}"><figcaption>{html.escape(caption)}</figcaption></figure>'
-        for key, caption, png in plots
+    changes = round_changes(store.heldout_solved(run_id, judge_version=judge_version))
+    training = {r: _training(c) for r, c in _round_checkpoints(store.list_checkpoints(run_id)).items()}
+    counts = store.sample_counts(run_id, judge_version=judge_version)
+    browser = _browser_rows(store, run_id, counts, changes, judge_version)
+    return _template().render(
+        title=f"selftaught run {run_id}",
+        run=run,
+        created=str(run.created_at)[:19],
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        plots=plots,
+        k=next((r.heldout_k for r in rows if r.heldout_k), "k"),
+        table=[_table_cells(r) for r in rows],
+        rounds=[
+            {"index": r.index, "training": training.get(r.index), "change": changes.get(r.index)}
+            for r in rows
+        ],
+        listed=LISTED_PROBLEMS,
+        browser=browser,
+        counts=_count_table(counts),
+        total=sum(c.n for c in counts),
+        recipe=json.dumps(run.recipe, indent=1, sort_keys=True),
     )
-    e = html.escape
-    recipe = json.dumps(run.recipe, indent=1, sort_keys=True)
-    return _PAGE.format(
-        title=e(f"selftaught run {run_id}"),
-        run_id=e(run_id),
-        name=e(str(run.name)),
-        status=e(str(run.status)),
-        created=e(str(run.created_at)[:19]),
-        n_rounds=len(rows),
-        generated=e(dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")),
-        figures=figures,
-        table=_round_table_html(rows),
-        recipe=e(recipe),
-        n_plots=len(plots),
+
+
+def _template():
+    """The page's Jinja2 template (a package file, so it ships in the wheel)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("selftaught.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
     )
+    env.filters["thousands"] = lambda n: f"{n:,}"
+    return env.get_template("report.html.j2")
+
+
+# ----------------------------------------------------------------------------- per round
+
+
+@dataclass(frozen=True)
+class RoundChange:
+    """Held-out problems a round solved that the previous evaluated round had not
+    (``solved``) and the other way round (``lost``), both sorted by problem id."""
+
+    previous: int
+    solved: tuple[str, ...]
+    lost: tuple[str, ...]
+
+
+def round_changes(solved: Iterable[ProblemSolved]) -> dict[int, RoundChange]:
+    """Per evaluated round after the first: problems newly solved and newly lost relative
+    to the previous evaluated round. A problem that only one of the two rounds evaluated
+    is in neither list.
+
+    >>> from selftaught.store import ProblemSolved as P
+    >>> round_changes([P(0, "a", False), P(0, "b", True), P(1, "a", True), P(1, "b", False)])[1]
+    RoundChange(previous=0, solved=('a',), lost=('b',))
+    """
+    by_round: dict[int, dict[str, bool]] = {}
+    for s in solved:
+        by_round.setdefault(s.round, {})[s.problem_id] = s.solved
+    out: dict[int, RoundChange] = {}
+    order = sorted(by_round)
+    for before, now in zip(order, order[1:]):
+        old, new = by_round[before], by_round[now]
+        both = sorted(old.keys() & new.keys())
+        out[now] = RoundChange(
+            previous=before,
+            solved=tuple(p for p in both if new[p] and not old[p]),
+            lost=tuple(p for p in both if old[p] and not new[p]),
+        )
+    return out
+
+
+def _round_checkpoints(checkpoints: Sequence[Checkpoint]) -> dict[int, Checkpoint]:
+    """The latest checkpoint of each round (as the round table picks it)."""
+    return {c.round_index: c for c in checkpoints if c.round_index is not None}
+
+
+@dataclass(frozen=True)
+class Training:
+    """What the report says about a round's trainer: its loss curve as SVG points, or why
+    there is none (``note``)."""
+
+    method: str
+    note: str
+    points: str = ""
+    steps: int = 0
+    first: float | None = None
+    last: float | None = None
+
+
+def _training(ckpt: Checkpoint) -> Training:
+    config: Mapping[str, Any] = ckpt.config or {}
+    method = str(config.get("method") or config.get("init") or "")
+    if config.get("skipped"):
+        return Training(method, "training skipped: nothing to train on, the weights are the parent's")
+    curve = [float(v) for v in config.get("loss_curve") or []]
+    if not curve:
+        loss = config.get("train_loss")
+        note = "no per-step loss recorded for this trainer"
+        return Training(method, note + (f" (mean training loss {loss:.4g})" if loss is not None else ""))
+    return Training(method, "", points=svg_points(curve), steps=len(curve), first=curve[0], last=curve[-1])
+
+
+def svg_points(values: Sequence[float], width: int = 320, height: int = 90) -> str:
+    """A polyline's ``points`` for ``values`` scaled into width x height (y grows downward),
+    thinned to ``CURVE_POINTS`` points.
+
+    >>> svg_points([2.0, 1.0, 0.0], width=10, height=10)
+    '0.0,0.0 5.0,5.0 10.0,10.0'
+    """
+    step = max(1, -(-len(values) // CURVE_POINTS))
+    picked = list(range(0, len(values), step))
+    if picked[-1] != len(values) - 1:
+        picked.append(len(values) - 1)
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    last = max(1, len(values) - 1)
+    return " ".join(
+        f"{width * i / last:.1f},{height * (high - values[i]) / span:.1f}" for i in picked
+    )
+
+
+# ----------------------------------------------------------------------------- sample browser
+
+
+def per_stratum_cap(sizes: Iterable[int], budget: int) -> int:
+    """The largest per-stratum cap c with sum(min(n, c)) <= budget (at least 1), so small
+    strata keep all their rows and large ones share the rest equally.
+
+    >>> per_stratum_cap([5, 100, 100], 105)
+    50
+    """
+    sizes = sorted(sizes)
+    if not sizes:
+        return 1
+    low, high = 1, max(sizes)
+    while low < high:  # bisect on c: the shown total grows with c
+        mid = (low + high + 1) // 2
+        if sum(min(n, mid) for n in sizes) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+def _browser_rows(store, run_id: str, counts: Sequence[SampleCount], changes: Mapping[int, RoundChange],
+                  judge_version: str | None) -> list[dict[str, Any]]:  # fmt: skip
+    """The sample browser's rows: the stratified sample plus the listed problems'
+    evaluation rows, each row once, by round and sample id, texts cut."""
+    strata: dict[tuple[int, Any], int] = {}
+    for c in counts:
+        strata[(c.round, c.outcome)] = strata.get((c.round, c.outcome), 0) + c.n
+    cap = per_stratum_cap(strata.values(), ROW_BUDGET)
+    hits: dict[tuple[int, str | None, str | None], SampleHit] = {}
+    for hit in store.sample_rows(run_id, per_stratum=cap, judge_version=judge_version):
+        hits[(hit.sample_id, hit.judge, hit.judge_version)] = hit
+    for index, change in changes.items():
+        for pid in change.solved[:LISTED_PROBLEMS] + change.lost[:LISTED_PROBLEMS]:
+            for hit in store.query_samples(run_id=run_id, round_index=index, problem=pid, source="eval",
+                                           judge_version=judge_version, limit=ROWS_PER_LISTED):  # fmt: skip
+                hits[(hit.sample_id, hit.judge, hit.judge_version)] = hit
+    return [_row(h) for h in sorted(hits.values(), key=lambda h: (h.round, h.sample_id, h.judge or ""))]
+
+
+def _cut(text: str, limit: int) -> tuple[str, int]:
+    """``text`` cut to ``limit`` characters, and how many were cut."""
+    return (text, 0) if len(text) <= limit else (text[:limit], len(text) - limit)
+
+
+def _row(hit: SampleHit) -> dict[str, Any]:
+    prompt, prompt_cut = _cut(hit.prompt, PROMPT_CHARS)
+    completion, completion_cut = _cut(hit.completion, COMPLETION_CHARS)
+    return {
+        "id": hit.sample_id, "round": hit.round, "problem": hit.problem_id, "source": str(hit.source),
+        "outcome": "unjudged" if hit.outcome is None else str(hit.outcome),
+        "score": "-" if hit.score is None else f"{hit.score:.3g}", "judge": hit.judge or "-",
+        "prompt": prompt, "prompt_cut": prompt_cut, "completion": completion, "completion_cut": completion_cut,
+        "preview": " ".join(hit.completion[:PREVIEW_CHARS].split()),
+    }  # fmt: skip
+
+
+def _count_table(counts: Sequence[SampleCount]) -> dict[str, Any]:
+    """Exact row counts by round (rows) and outcome (columns), for the page."""
+    outcomes = sorted({"unjudged" if c.outcome is None else str(c.outcome) for c in counts})
+    by_round: dict[int, dict[str, int]] = {}
+    for c in counts:
+        cell = by_round.setdefault(c.round, {})
+        key = "unjudged" if c.outcome is None else str(c.outcome)
+        cell[key] = cell.get(key, 0) + c.n
+    return {
+        "outcomes": outcomes,
+        "rounds": [(r, [by_round[r].get(o, 0) for o in outcomes], sum(by_round[r].values())) for r in sorted(by_round)],
+        "judges": sorted({c.judge for c in counts if c.judge is not None}),
+    }
 
 
 # ----------------------------------------------------------------------------- plots
@@ -205,54 +413,15 @@ def _plot_samples(rows: list[RoundRow]) -> str:
 # ----------------------------------------------------------------------------- table
 
 
-def _round_table_html(rows: list[RoundRow]) -> str:
+def _table_cells(r: RoundRow) -> list[Any]:
+    """One line of the round table, as ``selftaught rounds`` prints it."""
+
     def pct(v: Any) -> str:
         return "-" if v is None else f"{v:.1%}"
 
-    k = next((r.heldout_k for r in rows if r.heldout_k), "k")
-    head = ["round", "stages", "samples", "train pass", "rationalized", "train rows", "checkpoint",
-            "greedy", "pass@1", f"pass@{k}", f"maj@{k}", "seconds"]  # fmt: skip
-    out = ['<table id="rounds"><thead><tr>' + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"]
-    for r in rows:
-        cells = [
-            r.index, f"{len(r.stages_done)}/{len(Stage)}", r.n_samples, pct(r.pass_rate),
-            r.n_rationalized, r.n_train, r.checkpoint_id or "-", pct(r.heldout_greedy),
-            pct(r.heldout_pass_at_1), pct(r.heldout_pass_at_k), pct(r.heldout_maj_at_k),
-            f"{sum(r.seconds.values()):.0f}",
-        ]  # fmt: skip
-        out.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
-    out.append("</tbody></table>")
-    return "\n".join(out)
-
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<title>{title}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
-h1 {{ font-size: 1.4em; }} dl {{ display: grid; grid-template-columns: max-content auto; gap: .2em 1em; }}
-dt {{ font-weight: 600; }} .plots {{ display: flex; flex-wrap: wrap; gap: 1em; }}
-figure {{ margin: 0; }} figcaption {{ font-size: .9em; color: #555; text-align: center; }}
-img.plot {{ width: 520px; border: 1px solid #ddd; }}
-table {{ border-collapse: collapse; font-size: .9em; }} th, td {{ border: 1px solid #ccc; padding: .25em .6em; text-align: right; }}
-th {{ background: #f3f3f3; }} pre {{ background: #f7f7f7; padding: 1em; overflow-x: auto; }}
-</style></head>
-<body data-plots="{n_plots}" data-plots-rendered="0">
-<h1>{title}</h1>
-<dl><dt>run</dt><dd>{run_id}</dd><dt>name</dt><dd>{name}</dd><dt>status</dt><dd>{status}</dd>
-<dt>created</dt><dd>{created}</dd><dt>rounds</dt><dd>{n_rounds} (round 0 is the cold start)</dd>
-<dt>report written</dt><dd>{generated}</dd></dl>
-<div class="plots">
-{figures}
-</div>
-<h2>Rounds</h2>
-{table}
-<details><summary>Recipe</summary><pre>{recipe}</pre></details>
-<script>
-window.addEventListener("load", function () {{
-  var ok = Array.prototype.filter.call(document.images, function (i) {{ return i.complete && i.naturalWidth > 0; }});
-  document.body.setAttribute("data-plots-rendered", String(ok.length));
-}});
-</script>
-</body></html>
-"""
+    return [
+        r.index, f"{len(r.stages_done)}/{len(Stage)}", r.n_samples, pct(r.pass_rate),
+        r.n_rationalized, r.n_train, r.checkpoint_id or "-", pct(r.heldout_greedy),
+        pct(r.heldout_pass_at_1), pct(r.heldout_pass_at_k), pct(r.heldout_maj_at_k),
+        f"{sum(r.seconds.values()):.0f}",
+    ]  # fmt: skip

@@ -22,11 +22,13 @@ from selftaught.store.rows import (
     ProblemHistory,
     ProblemPassRate,
     ProblemRound,
+    ProblemSolved,
     RewardModelInfo,
     RoundRef,
     RoundRow,
     RunInfo,
     RunStatus,
+    SampleCount,
     SampleHit,
     ScoreHistogram,
     SearchInfo,
@@ -41,7 +43,7 @@ from selftaught.store.store import QUERY_ORDERS, Store
 
 __all__ = [
     "QUERY_ORDERS", "ROUND_TABLE_KEYS", "CaiRecords", "ExportedSample", "ProblemHistory", "ProblemPassRate",
-    "ProblemRound", "RewardModelInfo", "RoundRef", "RoundRow", "RunInfo", "RunStatus", "SampleHit",
+    "ProblemRound", "ProblemSolved", "RewardModelInfo", "RoundRef", "RoundRow", "RunInfo", "RunStatus", "SampleCount", "SampleHit",
     "ScoreHistogram", "SearchInfo", "StagePlacement", "StageStatus", "StaleCheckpoint",
     "StoredConstitution", "StoredPair", "Store", "VerdictFlips",
 ]  # fmt: skip

@@ -195,6 +195,28 @@ class ProblemPassRate(_Record):
 
 
 @dataclass(frozen=True)
+class SampleCount(_Record):
+    """How many (sample, verdict) rows of one (round, outcome, judge) a run holds, counted
+    in SQL (``Store.sample_counts``); ``outcome`` and ``judge`` are None for samples that
+    have no verdict."""
+
+    round: int
+    outcome: Outcome | None
+    judge: str | None
+    n: int
+
+
+@dataclass(frozen=True)
+class ProblemSolved(_Record):
+    """One (round, held-out problem): whether any of the round's evaluation samples of it
+    passed (every verdict on the sample passes; ``Store.heldout_solved``)."""
+
+    round: int
+    problem_id: str
+    solved: bool
+
+
+@dataclass(frozen=True)
 class ScoreHistogram(_Record):
     """Verdict scores of one (round, judge) in equal bins over [0, 1] (``Store.score_histogram``)."""
 

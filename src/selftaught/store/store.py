@@ -42,7 +42,8 @@ its classes do not declare). The parts: this module holds the ``Store`` and prob
 samples and verdicts; ``runs`` runs, rounds and stages; ``training_store`` training sets
 and DPO pairs; ``checkpoint_store`` checkpoints and evaluations; ``cai_store`` the
 Constitutional AI records; ``history`` the read-side queries (round table, sample search,
-pass rates); ``summaries`` the rounds' cached counts; ``text_index`` the completions'
+pass rates); ``report_store`` the report's (exact counts, a bounded sample of rows);
+``summaries`` the rounds' cached counts; ``text_index`` the completions'
 substring index; ``lease_store`` the run leases (one process works on a run);
 ``supersede`` moving a run's later rounds aside (``--retrain-from``); ``rejudge_store``
 verdicts of several judge versions (``selftaught rejudge``, and which version each read
@@ -70,6 +71,7 @@ from selftaught.store.convert import SAMPLE_COLS, VERDICT_COLS
 from selftaught.store.history import QUERY_ORDERS, HistoryMixin
 from selftaught.store.models import ProblemRow, Round, SampleRow, VerdictRow, utcnow
 from selftaught.store.prm_store import PrmStoreMixin
+from selftaught.store.report_store import ReportStoreMixin
 from selftaught.store.rows import ROUND_TABLE_KEYS
 from selftaught.store.runs import RunStoreMixin
 from selftaught.store.search_store import SearchStoreMixin
@@ -79,8 +81,8 @@ from selftaught.store.training_store import TrainingStoreMixin
 __all__ = ["QUERY_ORDERS", "ROUND_TABLE_KEYS", "CaiRecords", "Store"]
 
 
-class Store(RunStoreMixin, TrainingStoreMixin, HistoryMixin, PrmStoreMixin, CaiStoreMixin,
-            SearchStoreMixin, SupersedeMixin):
+class Store(RunStoreMixin, TrainingStoreMixin, ReportStoreMixin, HistoryMixin, PrmStoreMixin,
+            CaiStoreMixin, SearchStoreMixin, SupersedeMixin):
     """A selftaught store at ``url`` (``sqlite:///path.db`` or ``postgresql+psycopg://...``).
 
     >>> store = Store("sqlite://")          # in memory, schema created
