@@ -18,8 +18,10 @@ def report(
     judge_version: Annotated[Optional[str], typer.Option("--judge-version", help="Read the verdicts of this judge version (`selftaught rejudge`) [default: the version each round used].")] = None,
 ) -> None:
     """Write an HTML report of a run: held-out accuracy, pass-rate distribution, score
-    histograms and samples per round, and the round table. Plots are embedded (base64 PNG):
-    the file has no external resources.
+    histograms and samples per round, the round table, each round's training-loss curve
+    and held-out problems newly solved or lost, and a filterable sample browser (a bounded
+    sample of rows with the exact counts). Plots are embedded: the file has no external
+    resources.
 
     Example:  selftaught report demo-star-20261125-101500-0042 -o report.html
     """

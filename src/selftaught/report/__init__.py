@@ -2,7 +2,10 @@
 that each round publishes as a Prefect artifact (``markdown.py``).
 
 Both read the store only (``round_table``, ``problem_pass_rates``, ``score_histogram``,
-``get_run``); neither imports torch. matplotlib is imported inside the plotting functions.
+``get_run``; the page also ``list_checkpoints``, ``heldout_solved``, ``sample_counts``,
+``sample_rows``, ``query_samples``); neither imports torch. matplotlib and jinja2 are
+imported inside the functions that use them; the page's template is a package file
+(``templates/report.html.j2``).
 """
 
 from selftaught.report.html import write_report
