@@ -236,8 +236,7 @@ def test_a_large_run_gives_a_bounded_page_with_exact_counts(tmp_path):
           f"in {time.perf_counter() - started - built:.1f} s")  # fmt: skip
     assert size < 5_000_000
     shown = len(re.findall(r'<tr id="s\d+"', text))
-    linked = 2 * report_html.LISTED_PROBLEMS * report_html.ROWS_PER_LISTED * big_store.ROUNDS
-    assert report_html.ROW_BUDGET // 2 < shown <= report_html.ROW_BUDGET + linked
+    assert report_html.ROW_BUDGET // 2 < shown <= report_html.ROW_BUDGET + report_html.LINKED_ROWS
     assert f"showing <b>{shown:,}</b> of <b>{big_store.total_rows():,}</b> samples" in text
     assert "more characters]" in text  # long completions are cut
 

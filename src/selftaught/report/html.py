@@ -22,7 +22,8 @@ opened offline. The page is rendered from the Jinja2 template ``templates/report
   its rows in the sample browser;
 * a sample browser: a bounded, deterministic sample of the run's (sample, verdict) rows
   (``Store.sample_rows``: up to an equal share of ``ROW_BUDGET`` per (round, outcome), so
-  passes and failures of every round appear), plus the linked problems' evaluation rows,
+  passes and failures of every round appear), plus the linked problems' evaluation rows
+  (at most ``LINKED_ROWS``; past that a link shows the rows of the sample it holds),
   with the exact counts beside them (``Store.sample_counts``) and a small inline script
   that filters them by round, outcome, judge, problem and text. Texts are cut at
   ``PROMPT_CHARS`` / ``COMPLETION_CHARS``, so a run of a million samples still gives a page
@@ -53,10 +54,11 @@ if TYPE_CHECKING:
 ROW_BUDGET = 1500
 #: newly solved / newly lost problems listed (and linked) per round and list
 LISTED_PROBLEMS = 10
-#: evaluation rows fetched for each listed problem
-ROWS_PER_LISTED = 3
-#: characters of a prompt and of a completion kept in the page
-PROMPT_CHARS, COMPLETION_CHARS = 400, 1200
+#: evaluation rows fetched for each listed problem, and at most this many in all
+ROWS_PER_LISTED, LINKED_ROWS = 3, 500
+#: characters of a prompt and of a completion kept in the page (at most ~2,000 rows of
+#: ~1,300 characters plus markup: a page of a few megabytes, however large the run)
+PROMPT_CHARS, COMPLETION_CHARS = 300, 1000
 #: characters of the completion shown on a row before it is expanded
 PREVIEW_CHARS = 60
 #: points of a loss curve drawn (longer curves are thinned, the last step always kept)
@@ -247,11 +249,12 @@ def _browser_rows(store, run_id: str, counts: Sequence[SampleCount], changes: Ma
     hits: dict[tuple[int, str | None, str | None], SampleHit] = {}
     for hit in store.sample_rows(run_id, per_stratum=cap, judge_version=judge_version):
         hits[(hit.sample_id, hit.judge, hit.judge_version)] = hit
-    for index, change in changes.items():
-        for pid in change.solved[:LISTED_PROBLEMS] + change.lost[:LISTED_PROBLEMS]:
-            for hit in store.query_samples(run_id=run_id, round_index=index, problem=pid, source="eval",
-                                           judge_version=judge_version, limit=ROWS_PER_LISTED):  # fmt: skip
-                hits[(hit.sample_id, hit.judge, hit.judge_version)] = hit
+    linked = [(index, pid) for index, change in sorted(changes.items())
+              for pid in change.solved[:LISTED_PROBLEMS] + change.lost[:LISTED_PROBLEMS]]  # fmt: skip
+    for index, pid in linked[: LINKED_ROWS // ROWS_PER_LISTED]:
+        for hit in store.query_samples(run_id=run_id, round_index=index, problem=pid, source="eval",
+                                       judge_version=judge_version, limit=ROWS_PER_LISTED):  # fmt: skip
+            hits[(hit.sample_id, hit.judge, hit.judge_version)] = hit
     return [_row(h) for h in sorted(hits.values(), key=lambda h: (h.round, h.sample_id, h.judge or ""))]
 
 
