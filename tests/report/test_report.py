@@ -246,6 +246,14 @@ def test_a_large_run_gives_a_bounded_page_with_exact_counts(tmp_path):
     assert "more characters]" in text  # long completions are cut
 
 
+def test_a_run_without_rounds_gives_a_page_that_says_so(tmp_path):
+    with Store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        store.create_run("empty", name="empty", recipe={})
+        text = report_html.render_report(store, "empty")
+    assert "showing <b>0</b> of <b>0</b> samples" in text and 'data-plots="4"' in text
+    assert not re.search(r'<tr id="s\d+"', text) and '<div class="round-card"' not in text
+
+
 def test_unknown_run_is_an_error(tmp_path):
     db = f"sqlite:///{tmp_path / 's.db'}"
     Store(db).close()
