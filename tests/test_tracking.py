@@ -1,0 +1,174 @@
+"""Experiment tracking (the recipe's ``log:`` section; ``loops/tracking.py``, ``flows/tracking.py``).
+
+The section's checks (an unknown backend, a backend not installed) as one line with file and
+line; the default (no ``log:``) reporting to nothing and importing no backend; a backend that
+fails costing one line, not the round; and one real tiny run logging to TensorBoard and MLflow,
+read back with TensorBoard's ``EventAccumulator`` and ``mlflow.search_runs``, then resumed
+for one more round after its TensorBoard folder was deleted. W&B offline where it is installed.
+"""
+
+from __future__ import annotations
+
+import doctest
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from selftaught.errors import ConfigError
+from selftaught.loops import tracking
+from selftaught.loops.tracking import LogSettings, TrackingTarget, log_round, not_installed, trainer_args
+from selftaught.recipe import load_recipe
+from tests.conftest import tiny_recipe_text
+
+#: a tiny rft recipe: a cold start (round 0) that trains, then short rounds
+SMALL = dict(
+    name="trk", method="rft",
+    task="{n_train: 16, prompts_per_round: 6, n_heldout: 4, n_cold_start: 16}",
+    policy="{cold_start_steps: 6, cold_start_batch_size: 8}",
+    generate="{k: 2, max_new_tokens: 24, batch_size: 16}", train="{steps: 2, batch_size: 4}", evaluate="{k: 1}",
+)  # fmt: skip
+ROUND_KEYS = {"heldout/greedy", "heldout/pass_at_1", "heldout/pass_at_k", "heldout/maj_at_k", "train/rows",
+              "seconds/round", "seconds/train", "seconds/evaluate"}  # fmt: skip
+
+
+def _recipe(tmp_path: Path, **overrides: str) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(tiny_recipe_text(**{**SMALL, **overrides}))
+    return path
+
+
+def test_doctests():
+    from selftaught.flows import tracking as flow_tracking
+
+    assert doctest.testmod(tracking).failed == 0
+    assert doctest.testmod(flow_tracking, optionflags=doctest.NORMALIZE_WHITESPACE).failed == 0
+
+
+# --------------------------------------------------------------------------- the section
+
+BAD = [
+    # (why, log: value, the message's words)
+    ("an unknown backend names the key and the valid ones", "{to: [tensorboard, neptune]}",
+     "log.to: unknown backend 'neptune'; valid: tensorboard, mlflow, wandb, trackio"),
+    ("one name instead of a list is checked the same", "{to: comet}", "unknown backend 'comet'"),
+    ("an unknown key of the section", "{to: [tensorboard], folder: x}", "log.folder: unknown key"),
+]
+
+
+@pytest.mark.parametrize(("why", "value", "words"), BAD, ids=[row[0] for row in BAD])
+def test_a_bad_log_section_is_one_line_with_file_and_line(tmp_path, why, value, words):
+    path = _recipe(tmp_path, log=value)
+    with pytest.raises(ConfigError) as err:
+        load_recipe(path)
+    line = str(err.value)
+    assert words in line and "\n" not in line
+    assert line.startswith(f"{path}:10:"), line  # `log:` is the file's 10th line
+
+
+def test_a_backend_not_installed_is_one_line_saying_what_to_install(tmp_path, monkeypatch):
+    # wandb stands for any backend whose module cannot be found on this machine
+    monkeypatch.setitem(tracking.NEEDS, "wandb", ("selftaught_no_such_module", "wandb"))
+    path = _recipe(tmp_path, log="{to: [wandb]}")
+    with pytest.raises(ConfigError, match=r"recipe.yaml:10: log.to: wandb is not installed: pip install wandb"):
+        load_recipe(path)
+    assert not_installed(("tensorboard", "mlflow")) is None  # both come with the dev extra
+
+
+def test_a_run_refuses_a_missing_backend_before_any_work(tmp_path, monkeypatch):
+    """A stored recipe resumed where a backend is missing: one line, and no run row written."""
+    from selftaught.flows.rounds import run_rounds
+    from selftaught.store import Store
+
+    recipe = load_recipe(_recipe(tmp_path, log="{to: [mlflow]}")).model_dump(mode="json")
+    monkeypatch.setitem(tracking.NEEDS, "mlflow", ("selftaught_no_such_module", "mlflow-skinny"))
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    with pytest.raises(ConfigError, match=r"^the recipe of run r: log.to: mlflow is not installed: pip install 'selftaught\[tracking\]'$"):
+        run_rounds("r", recipe, url, str(tmp_path / "home"))
+    with Store(url) as store:
+        assert store.get_run("r") is None
+
+
+def test_a_relative_dir_is_the_recipe_folders_and_the_default_is_off(tmp_path):
+    recipe = load_recipe(_recipe(tmp_path, log="{to: [tensorboard], dir: runs/tb}"))
+    assert recipe.log == LogSettings(to=("tensorboard",), dir=str(tmp_path / "runs" / "tb"))
+    assert load_recipe(_recipe(tmp_path)).log is None
+    assert trainer_args(None) == {"report_to": "none"}
+
+
+def test_no_log_section_imports_no_backend(tmp_path):
+    """The default adds no import: a recipe loaded and the train stage's modules imported."""
+    path = _recipe(tmp_path)
+    code = ("import sys; from selftaught.recipe import load_recipe; load_recipe(sys.argv[1]); "
+            "import selftaught.flows.rounds, selftaught.loops.train, selftaught.loops.rl; "
+            "print(sorted(m for m in ('tensorboard', 'mlflow', 'wandb', 'trackio') if m in sys.modules))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_failing_backend_costs_one_line_not_the_round(tmp_path):
+    """The folder is a file: both backends fail, each in one line, and nothing raises."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    target = TrackingTarget(to=("tensorboard", "mlflow"), project="p", dir=str(blocked), run_id="r", name="r")
+    lines = log_round(target, 3, {"heldout/greedy": 0.5})
+    assert [line.split(":")[0] for line in lines] == ["tensorboard", "mlflow"]
+    assert all("round 3 not logged" in line and "\n" not in line for line in lines)
+
+
+# --------------------------------------------------------------------------- a real run
+
+
+def _scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar tag of a TensorBoard folder -> [(step, value)], read back by TensorBoard."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    return {tag: [(e.step, e.value) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+@pytest.mark.slow
+def test_a_run_logs_its_rounds_and_its_trainers_to_tensorboard_and_mlflow(tmp_path):
+    import mlflow
+
+    from selftaught.flows.rounds import run_rounds
+    from selftaught.store import Store
+
+    path = _recipe(tmp_path, rounds="1", log="{to: [tensorboard, mlflow], project: tracked, dir: track}")
+    recipe = load_recipe(path).model_dump(mode="json")
+    url, home = f"sqlite:///{tmp_path / 'store.db'}", str(tmp_path / "home")
+    run_rounds("t", recipe, url, home, threads=1)
+
+    track = tmp_path / "track"
+    rounds = _scalars(track / "tensorboard" / "t" / "rounds")
+    assert ROUND_KEYS <= set(rounds)
+    assert all([step for step, _ in rounds[key]] == [0, 1] for key in ROUND_KEYS)
+    with Store(url) as store:
+        table = store.round_table("t")
+    assert [v for _, v in rounds["heldout/greedy"]] == pytest.approx([row.heldout_greedy for row in table])
+    assert [v for _, v in rounds["train/rows"]] == [row.n_train for row in table]
+    loss = _scalars(track / "tensorboard" / "t" / "round-0-train")["train/loss"]  # the cold start's trainer
+    assert [step for step, _ in loss] == list(range(1, len(loss) + 1)) and len(loss) >= 2
+    assert all(v > 0 for _, v in loss)
+
+    mlflow.set_tracking_uri(f"sqlite:///{track / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["tracked"])
+    by_name = {row["tags.mlflow.runName"]: row for _, row in runs.iterrows()}
+    assert {"t", "t/round-0-train"} <= set(by_name)
+    assert by_name["t"]["tags.selftaught.kind"] == "rounds"
+    assert by_name["t"]["metrics.heldout/greedy"] == pytest.approx(table[-1].heldout_greedy)  # the latest step
+    assert by_name["t/round-0-train"]["metrics.loss"] > 0
+    client = mlflow.MlflowClient()
+    history = client.get_metric_history(by_name["t"]["run_id"], "seconds/round")
+    assert sorted(m.step for m in history) == [0, 1]
+
+    # resumed with one more round after the TensorBoard folder was deleted: round 2 only, same MLflow run
+    shutil.rmtree(track / "tensorboard")
+    run_rounds("t", {**recipe, "rounds": 2}, url, home, threads=1)
+    assert [step for step, _ in _scalars(track / "tensorboard" / "t" / "rounds")["seconds/round"]] == [2]
+    again = mlflow.search_runs(experiment_names=["tracked"], filter_string="tags.`selftaught.kind` = 'rounds'")
+    assert len(again) == 1
+    assert sorted(m.step for m in client.get_metric_history(again["run_id"][0], "seconds/round")) == [0, 1, 2]
