@@ -172,3 +172,52 @@ def test_a_run_logs_its_rounds_and_its_trainers_to_tensorboard_and_mlflow(tmp_pa
     again = mlflow.search_runs(experiment_names=["tracked"], filter_string="tags.`selftaught.kind` = 'rounds'")
     assert len(again) == 1
     assert sorted(m.step for m in client.get_metric_history(again["run_id"][0], "seconds/round")) == [0, 1, 2]
+
+
+# --------------------------------------------------------------------------- every trainer
+
+
+def _target(tmp_path: Path, to: tuple[str, ...] = ("tensorboard", "mlflow")) -> TrackingTarget:
+    return TrackingTarget(to=to, project="p", dir=str(tmp_path / "track"), run_id="r", name="r/round-1-train")
+
+
+def test_every_trl_config_reports_to_the_target(tmp_path):
+    """SFT, DPO, GRPO, RLOO and the reward models: report_to and the run name from one target."""
+    from selftaught.loops.dpo import DPOSettings, build_dpo_config
+    from selftaught.loops.rl import RLSettings, build_grpo_config, build_rloo_config
+    from selftaught.loops.train import SFTSettings, build_sft_config
+    from selftaught.prm.train import RMSettings, build_args
+
+    target, out = _target(tmp_path), str(tmp_path / "out")
+    configs = [build_sft_config(SFTSettings(), out, target), build_dpo_config(DPOSettings(), out, target),
+               build_grpo_config(RLSettings(), out, target), build_rloo_config(RLSettings(), out, target),
+               build_args(RMSettings(), out, tracking=target)]  # fmt: skip
+    assert [(c.report_to, c.run_name) for c in configs] == [(["tensorboard", "mlflow"], "r/round-1-train")] * 5
+    assert build_args(RMSettings(), out).report_to == [] and build_sft_config(SFTSettings(), out).report_to == []
+
+
+def test_a_target_travels_to_a_train_worker_as_json(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    from selftaught.loops.tracking import target_from
+
+    target = _target(tmp_path)
+    assert target_from(json.loads(json.dumps(asdict(target)))) == target and target_from(None) is None
+
+
+def test_a_reward_model_trainer_logs_its_loss(tmp_path):
+    """``prm/train.py``'s trainer (the ORM here) reports every step to TensorBoard."""
+    from selftaught.loops.arithmetic import make_problems
+    from selftaught.loops.tinymodel import init_policy
+    from selftaught.prm.train import RMSettings, train_orm
+    from selftaught.records import Split
+
+    policy = init_policy(tmp_path / "policy", seed=0, size="micro")
+    train = make_problems(8, Split.TRAIN, seed=0)
+    rows = [(p.prompt, p.solution, True) for p in train] + [(p.prompt, "<think>1+1</think> 7", False) for p in train]
+    target = _target(tmp_path, ("tensorboard",))
+    train_orm(policy, rows, str(tmp_path / "orm"), cfg=RMSettings(steps=3, batch_size=8, warmup=0), threads=1,
+              tracking=target)  # fmt: skip
+    loss = _scalars(target.tensorboard_dir())["train/loss"]
+    assert [step for step, _ in loss] == [1, 2, 3]

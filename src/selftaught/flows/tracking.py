@@ -23,7 +23,7 @@ import logging
 
 from selftaught.errors import ConfigError
 from selftaught.flows.context import RunContext
-from selftaught.loops.tracking import TrackingTarget, log_round as write_round, not_installed
+from selftaught.loops.tracking import TrackingTarget, log_round as write_round, not_installed, target_for
 from selftaught.recipe import Recipe
 from selftaught.store.rows import RoundRow
 
@@ -39,12 +39,7 @@ def check_installed(recipe: Recipe, run_id: str) -> None:
 def run_target(ctx: RunContext, name: str | None = None) -> TrackingTarget | None:
     """Where this run's metrics go (``name``: a trainer's run name; default the run id), or
     None without a ``log:`` section."""
-    log = ctx.recipe.log
-    if log is None or not log.to:
-        return None
-    folder = log.dir if log.dir is not None else str(ctx.home / "tracking")
-    return TrackingTarget(to=tuple(log.to), project=log.project or ctx.recipe.name, dir=folder,
-                          run_id=ctx.run_id, name=name or ctx.run_id)  # fmt: skip
+    return target_for(ctx.recipe.log, project=ctx.recipe.name, home=ctx.home, run_id=ctx.run_id, name=name)
 
 
 def trainer_target(ctx: RunContext, index: int, stage: str = "train") -> TrackingTarget | None:

@@ -126,6 +126,21 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
 
+def target_for(
+    log: LogSettings | Mapping[str, Any] | None, *, project: str, home: Path, run_id: str, name: str | None = None
+) -> TrackingTarget | None:
+    """Where run ``run_id``'s metrics go under its recipe's ``log`` section (or its stored
+    form), or None without one: ``project`` and ``HOME/tracking`` where the section names
+    none; ``name`` a trainer's run name (default: the run id, for the round metrics)."""
+    if log is not None and not isinstance(log, LogSettings):
+        log = LogSettings.model_validate(log)
+    if log is None or not log.to:
+        return None
+    folder = log.dir if log.dir is not None else str(Path(home) / "tracking")
+    return TrackingTarget(to=tuple(log.to), project=log.project or project, dir=folder, run_id=run_id,
+                          name=name or run_id)  # fmt: skip
+
+
 def target_from(data: Mapping[str, Any] | None) -> TrackingTarget | None:
     """A ``TrackingTarget`` read back from its JSON form (a train worker's call)."""
     return None if data is None else TrackingTarget(**{**data, "to": tuple(data["to"])})
