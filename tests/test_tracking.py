@@ -221,3 +221,75 @@ def test_a_reward_model_trainer_logs_its_loss(tmp_path):
               tracking=target)  # fmt: skip
     loss = _scalars(target.tensorboard_dir())["train/loss"]
     assert [step for step, _ in loss] == [1, 2, 3]
+
+
+# --------------------------------------------------------------------------- W&B, offline
+
+
+def _wandb_records(path: Path) -> list:
+    """The records of an offline W&B run file (``run-ID.wandb``): W&B's LevelDB-style log of
+    ``wandb_internal_pb2.Record`` messages -- a 7-byte file header, then 32 KiB blocks of
+    records, each with a 7-byte header (crc32, length, type: 1 full, 2-4 first/middle/last)."""
+    from wandb.proto import wandb_internal_pb2 as pb
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B", path
+    records, part, pos = [], b"", 7
+    while pos + 7 <= len(data):
+        room = 32768 - pos % 32768
+        if room < 7:  # a block's tail too short for a header is padding
+            pos += room
+            continue
+        length, kind = int.from_bytes(data[pos + 4 : pos + 6], "little"), data[pos + 6]
+        if kind == 0:
+            break
+        part += data[pos + 7 : pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):
+            record = pb.Record()
+            record.ParseFromString(part)
+            records.append(record)
+            part = b""
+    return records
+
+
+def _wandb_runs(folder: Path) -> dict[str, list[dict]]:
+    """Run display name -> every history row ({key: value}) of the offline runs under ``folder``."""
+    import json
+
+    runs: dict[str, list[dict]] = {}
+    for path in sorted(folder.glob("wandb/offline-run-*/run-*.wandb")):
+        records = _wandb_records(path)
+        name = next(r.run.display_name for r in records if r.WhichOneof("record_type") == "run")
+        runs.setdefault(name, []).extend(
+            {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in r.history.item}
+            for r in records if r.WhichOneof("record_type") == "history"
+        )  # fmt: skip
+    return runs
+
+
+def test_wandb_offline_takes_the_rounds_and_a_trainer(tmp_path, monkeypatch):
+    """Round metrics at steps 0 and 1 on the run's W&B run, and an SFT trainer's loss on its
+    own (``RUN/round-1-train``), as W&B writes them offline (``WANDB_MODE=offline``)."""
+    pytest.importorskip("wandb")
+    from selftaught.loops.tinymodel import init_policy
+    from selftaught.loops.train import SFTSettings, gold_training_set, train_sft
+    from selftaught.loops.arithmetic import make_problems
+    from selftaught.records import Split
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    target = _target(tmp_path, ("wandb",))
+    rounds = TrackingTarget(**{**target.__dict__, "name": target.run_id})
+    assert log_round(rounds, 0, {"heldout/greedy": 0.25}) == []
+    assert log_round(rounds, 1, {"heldout/greedy": 0.5}) == []
+
+    policy = init_policy(tmp_path / "policy", seed=0, size="micro")
+    ts = gold_training_set(make_problems(8, Split.TRAIN, seed=0))
+    train_sft(policy, ts, str(tmp_path / "ckpt"), cfg=SFTSettings(steps=3, batch_size=4), checkpoint_id="c",
+              parent_id=None, round_index=1, threads=1, tracking=target)  # fmt: skip
+
+    runs = _wandb_runs(Path(target.dir))
+    assert [(row["_step"], row["heldout/greedy"]) for row in runs["r"]] == [(0, 0.25), (1, 0.5)]
+    losses = [row["train/loss"] for row in runs["r/round-1-train"] if "train/loss" in row]
+    assert len(losses) == 3 and all(v > 0 for v in losses)

@@ -7,8 +7,8 @@ Out: nothing returned -- metrics written to those backends, in two places:
 - every TRL trainer reports its own step-level logs (``train/loss``, learning rate, ...) as
   transformers' ``report_to`` integrations do: ``trainer_args`` gives the trainer arguments
   (``report_to``, ``run_name``, ``project``) and ``trainer_env`` the environment those
-  integrations read (``TENSORBOARD_LOGGING_DIR``, ``MLFLOW_TRACKING_URI``, ``WANDB_DIR``,
-  ...) while one trainer runs. Both take a ``TrackingTarget``: where one trainer of one
+  integrations read (``TENSORBOARD_LOGGING_DIR``, ``MLFLOW_TRACKING_URI``, ...; for W&B, the
+  run itself) while one trainer runs. Both take a ``TrackingTarget``: where one trainer of one
   round logs (its run name is ``RUN/round-N-train``);
 - ``log_round`` writes one round's metrics (held-out accuracy, judge pass rate, training
   rows, stage seconds; computed by the flow) with the round index as the step.
@@ -168,7 +168,7 @@ _ENV: dict[str, Callable[[TrackingTarget], dict[str, str]]] = {
         "MLFLOW_TRACKING_URI": t.mlflow_uri(), "MLFLOW_EXPERIMENT_NAME": t.project,
         "MLFLOW_TAGS": json.dumps({"selftaught.run": t.run_id, "selftaught.kind": "trainer"}),
     },
-    "wandb": lambda t: {"WANDB_PROJECT": t.project, "WANDB_DIR": str(Path(t.dir).resolve())},
+    "wandb": lambda t: {"WANDB_PROJECT": t.project},  # and the run opened by ``trainer_env``
     "trackio": lambda t: {},
 }
 
@@ -191,6 +191,12 @@ def trainer_env(target: TrackingTarget | None) -> Iterator[None]:
 
         _quiet_mlflow()
         mlflow.set_tracking_uri(target.mlflow_uri())  # the callback keeps a URI set earlier
+    if "wandb" in target.to and int(os.environ.get("RANK", "0")) == 0:
+        import wandb
+
+        # W&B reads WANDB_DIR once per process: the run is opened here, the callback takes it
+        wandb.init(project=target.project, dir=str(Path(target.dir).resolve()), name=target.name,
+                   job_type="train", reinit="finish_previous")  # fmt: skip
     os.environ.update(env)
     failed = True
     try:
