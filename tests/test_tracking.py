@@ -293,3 +293,47 @@ def test_wandb_offline_takes_the_rounds_and_a_trainer(tmp_path, monkeypatch):
     assert [(row["_step"], row["heldout/greedy"]) for row in runs["r"]] == [(0, 0.25), (1, 0.5)]
     losses = [row["train/loss"] for row in runs["r/round-1-train"] if "train/loss" in row]
     assert len(losses) == 3 and all(v > 0 for v in losses)
+
+
+# --------------------------------------------------------------------------- Trackio
+
+#: in a fresh process, because Trackio reads TRACKIO_DIR (its local store) once, at import
+TRACKIO_SCRIPT = """
+import json, sys
+from pathlib import Path
+from selftaught.loops.arithmetic import make_problems
+from selftaught.loops.tinymodel import init_policy
+from selftaught.loops.tracking import TrackingTarget, log_round
+from selftaught.loops.train import SFTSettings, gold_training_set, train_sft
+from selftaught.records import Split
+
+tmp = Path(sys.argv[1])
+target = TrackingTarget(to=("trackio",), project="p", dir=str(tmp / "track"), run_id="r", name="r/round-1-train")
+rounds = TrackingTarget(to=("trackio",), project="p", dir=str(tmp / "track"), run_id="r", name="r")
+failed = log_round(rounds, 0, {"heldout/greedy": 0.25}) + log_round(rounds, 1, {"heldout/greedy": 0.5})
+policy = init_policy(tmp / "policy", seed=0, size="micro")
+ts = gold_training_set(make_problems(8, Split.TRAIN, seed=0))
+train_sft(policy, ts, str(tmp / "ckpt"), cfg=SFTSettings(steps=3, batch_size=4), checkpoint_id="c",
+          parent_id=None, round_index=1, threads=1, tracking=target)
+from trackio.sqlite_storage import SQLiteStorage
+logs = {run: SQLiteStorage.get_logs("p", run) for run in ("r", "r/round-1-train")}
+print("RESULT " + json.dumps({"failed": failed, "logs": logs}, default=str))
+"""
+
+
+def test_trackio_takes_the_rounds_and_a_trainer(tmp_path):
+    """Round metrics at steps 0 and 1, and an SFT trainer's loss, in Trackio's local store."""
+    import json
+    import os
+
+    pytest.importorskip("trackio")
+    env = {**os.environ, "TRACKIO_DIR": str(tmp_path / "trackio")}
+    out = subprocess.run([sys.executable, "-c", TRACKIO_SCRIPT, str(tmp_path)], capture_output=True, text=True,
+                         env=env, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.split("RESULT ", 1)[1])
+    assert result["failed"] == []
+    rounds = [(row["step"], row["heldout/greedy"]) for row in result["logs"]["r"] if "heldout/greedy" in row]
+    assert rounds == [(0, 0.25), (1, 0.5)]
+    losses = [row["train/loss"] for row in result["logs"]["r/round-1-train"] if "train/loss" in row]
+    assert len(losses) == 3 and all(v > 0 for v in losses)
