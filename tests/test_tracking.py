@@ -337,3 +337,24 @@ def test_trackio_takes_the_rounds_and_a_trainer(tmp_path):
     assert rounds == [(0, 0.25), (1, 0.5)]
     losses = [row["train/loss"] for row in result["logs"]["r/round-1-train"] if "train/loss" in row]
     assert len(losses) == 3 and all(v > 0 for v in losses)
+
+
+@pytest.mark.slow
+def test_a_multi_process_trainer_logs_once_from_rank_0(tmp_path):
+    """``processes: 2``: the target travels to the ``accelerate launch`` workers in their call,
+    and rank 0 alone writes the loss curve (one event file, the checkpoint's own curve)."""
+    from selftaught.loops.arithmetic import make_problems
+    from selftaught.loops.launch import train_sft
+    from selftaught.loops.tinymodel import init_policy
+    from selftaught.loops.train import SFTSettings, gold_training_set
+    from selftaught.records import Split
+
+    target = _target(tmp_path, ("tensorboard",))
+    policy = init_policy(tmp_path / "policy", seed=0, size="micro")
+    ts = gold_training_set(make_problems(8, Split.TRAIN, seed=0))
+    ckpt = train_sft(policy, ts, str(tmp_path / "ckpt"), cfg=SFTSettings(steps=3, batch_size=4, processes=2),
+                     checkpoint_id="c", parent_id=None, round_index=1, threads=2, tracking=target)  # fmt: skip
+    assert len(list(target.tensorboard_dir().glob("events.out.tfevents.*"))) == 1
+    loss = _scalars(target.tensorboard_dir())["train/loss"]
+    assert [step for step, _ in loss] == [1, 2, 3]
+    assert [v for _, v in loss] == pytest.approx(ckpt.config["loss_curve"])
