@@ -358,3 +358,24 @@ def test_a_multi_process_trainer_logs_once_from_rank_0(tmp_path):
     loss = _scalars(target.tensorboard_dir())["train/loss"]
     assert [step for step, _ in loss] == [1, 2, 3]
     assert [v for _, v in loss] == pytest.approx(ckpt.config["loss_curve"])
+
+
+def test_a_tracker_that_cannot_start_costs_a_warning_not_the_training(tmp_path, caplog):
+    """The tracking folder is a file: the trainer trains without its trackers, one line each."""
+    from selftaught.loops.arithmetic import make_problems
+    from selftaught.loops.tinymodel import init_policy
+    from selftaught.loops.train import SFTSettings, gold_training_set, train_sft
+    from selftaught.records import Split
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    target = TrackingTarget(to=("tensorboard", "mlflow"), project="p", dir=str(blocked), run_id="r", name="r/x")
+    policy = init_policy(tmp_path / "policy", seed=0, size="micro")
+    ts = gold_training_set(make_problems(8, Split.TRAIN, seed=0))
+    with caplog.at_level("WARNING", logger="selftaught"):
+        ckpt = train_sft(policy, ts, str(tmp_path / "ckpt"), cfg=SFTSettings(steps=2, batch_size=4),
+                         checkpoint_id="c", parent_id=None, round_index=1, threads=1, tracking=target)  # fmt: skip
+    assert len(ckpt.config["loss_curve"]) == 2
+    lines = [r.getMessage() for r in caplog.records if r.name == "selftaught"]
+    assert [line.split(":")[:2] for line in lines] == [["tracking", " tensorboard"], ["tracking", " mlflow"]]
+    assert all("trainer r/x not logged" in line for line in lines)

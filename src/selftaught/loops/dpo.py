@@ -243,7 +243,7 @@ def train_dpo(
         # the reference is the starting policy: a frozen copy, or (LoRA) adapters disabled
         ref = None if cfg.lora is not None else load_for_training(
             base_path, master_dtype=cfg.master_dtype, placement=cfg.placement)[0]  # fmt: skip
-        with tempfile.TemporaryDirectory(prefix="selftaught-dpo-") as scratch, trainer_env(tracking):
+        with tempfile.TemporaryDirectory(prefix="selftaught-dpo-") as scratch, trainer_env(tracking) as tracking:
             trainer = DPOTrainer(
                 model=model,
                 ref_model=ref,

@@ -402,7 +402,7 @@ def train_rl(
         [{"prompt": style.prompt_for_training(p.prompt), "problem_id": p.id} for p in problems]
     )
     spec = TRAINERS[algorithm]
-    with tempfile.TemporaryDirectory(prefix=f"selftaught-{algorithm.value}-") as scratch, trainer_env(tracking):
+    with tempfile.TemporaryDirectory(prefix=f"selftaught-{algorithm.value}-") as scratch, trainer_env(tracking) as tracking:
         trainer = getattr(trl, spec.trainer_class)(
             model=model,
             reward_funcs=[reward],

@@ -41,7 +41,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -173,34 +173,71 @@ _ENV: dict[str, Callable[[TrackingTarget], dict[str, str]]] = {
 }
 
 
+def _open_mlflow(target: TrackingTarget) -> None:
+    import mlflow
+
+    _quiet_mlflow()
+    mlflow.set_tracking_uri(target.mlflow_uri())  # the callback keeps a URI set earlier
+
+
+def _open_wandb(target: TrackingTarget) -> None:
+    """W&B reads WANDB_DIR once per process: the trainer's run is opened here (rank 0), and
+    transformers' callback logs into it."""
+    import wandb
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        wandb.init(project=target.project, dir=str(Path(target.dir).resolve()), name=target.name,
+                   job_type="train", reinit="finish_previous")  # fmt: skip
+
+
+def _close_mlflow(failed: bool) -> None:
+    import mlflow
+
+    if mlflow.active_run() is not None:
+        mlflow.end_run(status="FAILED" if failed else "FINISHED")
+
+
+def _close_wandb(failed: bool) -> None:
+    import wandb
+
+    if wandb.run is not None:
+        wandb.finish(exit_code=1 if failed else 0)
+
+
+#: backend -> what it needs before a trainer starts / after it ends (the others: nothing)
+_OPEN: dict[str, Callable[[TrackingTarget], None]] = {"mlflow": _open_mlflow, "wandb": _open_wandb}
+_CLOSE: dict[str, Callable[[bool], None]] = {"mlflow": _close_mlflow, "wandb": _close_wandb}
+
+
 @contextmanager
-def trainer_env(target: TrackingTarget | None) -> Iterator[None]:
+def trainer_env(target: TrackingTarget | None) -> Iterator[TrackingTarget | None]:
     """While one trainer is built and trains: the environment its ``report_to`` integrations
-    read, restored afterwards; then each backend's run closed (W&B and MLflow keep a run
-    open per process, which the next trainer would otherwise log into)."""
+    read (restored afterwards), and each backend's run closed at the end (W&B and MLflow keep
+    a run open per process, which the next trainer would otherwise log into).
+
+    Yields the target to build the trainer's arguments from: ``target`` less any backend that
+    failed to open (one warning line each: a tracker never costs the training).
+    """
     if target is None or not target.to:
-        yield
+        yield target
         return
+    usable = []
+    for name in target.to:
+        try:
+            Path(target.dir).mkdir(parents=True, exist_ok=True)
+            _OPEN.get(name, lambda t: None)(target)
+            usable.append(name)
+        except Exception as exc:  # noqa: BLE001 - a tracker must never cost the training
+            _warn(f"{name}: trainer {target.name} not logged: {_reason(exc)}")
+    target = replace(target, to=tuple(usable))
     env: dict[str, str] = {}
     for name in target.to:
         env.update(_ENV[name](target))
     saved = {k: os.environ.get(k) for k in env}
-    Path(target.dir).mkdir(parents=True, exist_ok=True)
-    if "mlflow" in target.to:
-        import mlflow
-
-        _quiet_mlflow()
-        mlflow.set_tracking_uri(target.mlflow_uri())  # the callback keeps a URI set earlier
-    if "wandb" in target.to and int(os.environ.get("RANK", "0")) == 0:
-        import wandb
-
-        # W&B reads WANDB_DIR once per process: the run is opened here, the callback takes it
-        wandb.init(project=target.project, dir=str(Path(target.dir).resolve()), name=target.name,
-                   job_type="train", reinit="finish_previous")  # fmt: skip
     os.environ.update(env)
     failed = True
     try:
-        yield
+        yield target
         failed = False
     finally:
         for key, value in saved.items():
@@ -208,21 +245,23 @@ def trainer_env(target: TrackingTarget | None) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        _close_trainer_runs(target, failed)
+        for name in target.to:
+            try:
+                _CLOSE.get(name, lambda f: None)(failed)
+            except Exception as exc:  # noqa: BLE001
+                _warn(f"{name}: trainer {target.name}'s run not closed: {_reason(exc)}")
 
 
-def _close_trainer_runs(target: TrackingTarget, failed: bool) -> None:
-    """End the runs the trainer's integrations left open in this process."""
-    if "mlflow" in target.to:
-        import mlflow
+def _reason(exc: BaseException) -> str:
+    """An exception as one short line."""
+    return f"{type(exc).__name__}: " + " ".join(str(exc).split())[:200]
 
-        if mlflow.active_run() is not None:
-            mlflow.end_run(status="FAILED" if failed else "FINISHED")
-    if "wandb" in target.to:
-        import wandb
 
-        if wandb.run is not None:
-            wandb.finish(exit_code=1 if failed else 0)
+def _warn(line: str) -> None:
+    """One warning line (``tracking: ...``) on the ``selftaught`` logger."""
+    import logging
+
+    logging.getLogger("selftaught").warning("tracking: %s", line)
 
 
 def _quiet_mlflow() -> None:
@@ -230,7 +269,6 @@ def _quiet_mlflow() -> None:
     import logging
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 # ----------------------------------------------------------------------- rounds
@@ -247,8 +285,7 @@ def log_round(target: TrackingTarget, step: int, metrics: Mapping[str, float]) -
         try:
             _ROUND_WRITERS[name](target, step, dict(metrics))
         except Exception as exc:  # noqa: BLE001 - a tracking backend must never cost the round
-            reason = " ".join(str(exc).split())[:200]
-            failures.append(f"{name}: round {step} not logged: {type(exc).__name__}: {reason}")
+            failures.append(f"{name}: round {step} not logged: {_reason(exc)}")
     return failures
 
 

@@ -260,7 +260,7 @@ def train_sft(
         callbacks = [_progress_callback(progress)] if progress else []
         if stop is not None:
             callbacks.append(_stop_callback(stop, tokenizer, config))
-        with tempfile.TemporaryDirectory(prefix="selftaught-sft-") as scratch, trainer_env(tracking):
+        with tempfile.TemporaryDirectory(prefix="selftaught-sft-") as scratch, trainer_env(tracking) as tracking:
             from transformers.trainer_callback import PrinterCallback
             from trl import SFTTrainer
 

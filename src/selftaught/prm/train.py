@@ -211,7 +211,7 @@ def _train(kind: str, base_path: str, auto_class: str, features: list[dict], tar
             loss = (losses * w).sum() / w.sum().clamp_min(1e-8)
             return (loss, outputs) if return_outputs else loss
 
-    with tempfile.TemporaryDirectory(prefix=f"selftaught-{kind}-") as scratch, trainer_env(tracking):
+    with tempfile.TemporaryDirectory(prefix=f"selftaught-{kind}-") as scratch, trainer_env(tracking) as tracking:
         trainer = WeightedTrainer(
             model=model, args=build_args(cfg, scratch, tracking=tracking), train_dataset=features, data_collator=collate
         )
@@ -315,7 +315,7 @@ def _train_pairwise(base_path: str, tokenizer: Any, rows: Sequence[tuple[str, st
     })  # fmt: skip
     model = _new_model(base_path, "AutoModelForSequenceClassification", 1, cfg, tokenizer.pad_token_id)
     with tempfile.TemporaryDirectory(prefix="selftaught-orm-") as scratch, warnings.catch_warnings(), \
-            trainer_env(tracking):
+            trainer_env(tracking) as tracking:
         # transformers 5 renamed gradient_checkpointing; TRL's configs still set it (we turn it off)
         warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
         # a small pull of the mean score towards 0 keeps sigmoid(score) near 0.5 on average
