@@ -379,3 +379,20 @@ def test_a_tracker_that_cannot_start_costs_a_warning_not_the_training(tmp_path, 
     lines = [r.getMessage() for r in caplog.records if r.name == "selftaught"]
     assert [line.split(":")[:2] for line in lines] == [["tracking", " tensorboard"], ["tracking", " mlflow"]]
     assert all("trainer r/x not logged" in line for line in lines)
+
+
+def test_a_reward_model_of_a_tracked_run_reports_where_the_run_does(tmp_path, monkeypatch):
+    """``prm train RUN``: the run's stored ``log:`` section names the reward model's target;
+    a run without one has none; a backend missing here is one line before any work."""
+    from selftaught.prm.stored import _tracking
+    from selftaught.store import Store
+
+    with Store(f"sqlite:///{tmp_path / 's.db'}", home=tmp_path / "home") as store:
+        store.create_run("a", name="arith", recipe={"log": {"to": ["tensorboard"]}})
+        store.create_run("b", name="arith", recipe={})
+        assert _tracking(store, "a", "a/orm-r1") == TrackingTarget(
+            to=("tensorboard",), project="arith", dir=str(tmp_path / "home" / "tracking"), run_id="a", name="a/orm-r1")
+        assert _tracking(store, "b", "b/orm-r1") is None
+        monkeypatch.setitem(tracking.NEEDS, "tensorboard", ("selftaught_no_such_module", "tensorboard"))
+        with pytest.raises(ConfigError, match=r"^the recipe of run a: log.to: tensorboard is not installed"):
+            _tracking(store, "a", "a/orm-r1")

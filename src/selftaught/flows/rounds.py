@@ -92,7 +92,6 @@ from selftaught.flows.cai_stages import (
 from selftaught.flows.context import RunContext, run_stage, start_run
 from selftaught.flows.integrity import require_verified
 from selftaught.flows.prune import prune_run, require_unpruned
-from selftaught.flows.tracking import check_installed, log_round
 from selftaught.flows.stages import (
     cold_start_stage,
     curate_pairs_stage,
@@ -106,6 +105,7 @@ from selftaught.flows.stages import (
     train_dpo_stage,
     train_stage,
 )
+from selftaught.flows.tracking import check_installed, log_round
 from selftaught.loops.methods import Skip, Step
 from selftaught.recipe import Recipe, recipe_from_dict
 from selftaught.records import Stage

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack, nullcontext
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from selftaught.errors import DataError, StoreError
 from selftaught.prm.label import LabelStats, label_steps, stepwise_rows
@@ -35,6 +35,9 @@ from selftaught.records import (
     SampleSource,
     SamplingParams,
 )
+
+if TYPE_CHECKING:
+    from selftaught.loops.tracking import TrackingTarget
 
 
 def _problems(store: Any, samples: Sequence[Sample]) -> dict[str, Problem]:
@@ -150,7 +153,7 @@ def _resolve_base(store: Any, run_id: str, rounds: Sequence[int], base: str | No
     return str(base), None
 
 
-def _tracking(store: Any, run_id: str, name: str) -> Any:
+def _tracking(store: Any, run_id: str, name: str) -> TrackingTarget | None:
     """The run's ``log:`` target for a reward model's trainer (None without one); a backend
     this machine lacks is one ConfigError line before any work."""
     from selftaught.errors import ConfigError
