@@ -37,7 +37,9 @@ recipe file's folder. ``load_recipe``
 fails with file, line and reason before anything runs: a model folder without
 ``config.json``, a chat prompt for a tokenizer with no template, a judge or reward that does
 not fit the task, an offline hub name, a vLLM backend (``generate.backend`` or GRPO/RLOO's
-``backend``) where vLLM or a CUDA GPU is missing.
+``backend``) where vLLM or a CUDA GPU is missing, a ``log.to`` backend whose package is
+not installed. ``log:`` sends every trainer's logs and each round's metrics to TensorBoard,
+MLflow, W&B or Trackio (``loops/tracking.py``).
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from selftaught.loops.methods import CAI_FAMILIES, FAMILY, Family, Method
 from selftaught.loops.prompting import PromptSpec
 from selftaught.loops.rl import RLOOSettings, RLSettings
 from selftaught.loops.section import Backend, Section
+from selftaught.loops.tracking import LogSettings, not_installed
 from selftaught.loops.train import SFTSettings
 from selftaught.recipe_cai import ConstitutionSpec, check_cai, is_cai, is_old_cai, translate_old, with_cai_defaults
 from selftaught.search.run import SearchConfig
@@ -102,6 +105,8 @@ class Recipe(DemoConfig):
     "Test-time search instead of plain sampling in rft/star rounds' generate stage (off when absent)."
     constitution: ConstitutionSpec | None = None
     "Constitutional AI: the constitution and its settings (sl-cai/rl-cai rounds only; filled in for them)."
+    log: LogSettings | None = None
+    "Experiment tracking: every trainer's logs and each round's metrics to TensorBoard, MLflow, W&B or Trackio (loops/tracking.py; off when absent)."
     keep_checkpoints: int | None = Field(None, ge=1)
     "Keep the weights of only the newest N checkpoints of the run (older ones are pruned; the store keeps their rows, marked pruned). None keeps all."
 
@@ -281,6 +286,9 @@ def _resolve_paths(recipe: Recipe, base: Path, root, file: str) -> Recipe:
                                   file=file, line=line_of(root, ("search", key)))  # fmt: skip
             models[key] = str(p)
         search = search.model_copy(update=models)
+    log = recipe.log
+    if log is not None and log.dir is not None and not Path(log.dir).is_absolute():
+        log = log.replace(dir=str((base / log.dir).resolve()))
     constitution = recipe.constitution
     if constitution is not None:
         from selftaught.constitution import BUNDLED
@@ -290,7 +298,7 @@ def _resolve_paths(recipe: Recipe, base: Path, root, file: str) -> Recipe:
             constitution = constitution.model_copy(update={"name": str((base / name).resolve())})
     return recipe.model_copy(
         update={"task": task.model_copy(update=updates), "teacher": teacher, "search": search,
-                "constitution": constitution}
+                "constitution": constitution, "log": log}
     )  # fmt: skip
 
 
@@ -306,6 +314,13 @@ def _check_backends(recipe: Recipe, root, file: str) -> None:
                 why = vllm_unavailable()
             if why is not None:
                 raise ConfigError(f"{'.'.join(loc)}: vllm {why}", file=file, line=line_of(root, loc))
+
+
+def _check_trackers(recipe: Recipe, root, file: str) -> None:
+    """``log.to`` names a backend whose package is missing: one line saying what to install."""
+    why = None if recipe.log is None else not_installed(recipe.log.to)
+    if why is not None:
+        raise ConfigError(f"log.to: {why}", file=file, line=line_of(root, ("log", "to")))
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -339,6 +354,7 @@ def load_recipe(path: str | Path) -> Recipe:
         data = {**data, "policy": {**data["policy"], "init": init}}
     recipe = validate(Recipe, data, root, file)
     _check_backends(recipe, root, file)
+    _check_trackers(recipe, root, file)
     return _resolve_paths(recipe, base, root, file)
 
 

@@ -105,6 +105,7 @@ from selftaught.flows.stages import (
     train_dpo_stage,
     train_stage,
 )
+from selftaught.flows.tracking import check_installed, log_round
 from selftaught.loops.methods import Skip, Step
 from selftaught.recipe import Recipe, recipe_from_dict
 from selftaught.records import Stage
@@ -222,6 +223,7 @@ def run_rounds(
     teacher = ctx.recipe.teacher
     if teacher is not None and teacher.path is not None and not (Path(teacher.path) / "config.json").is_file():
         raise ConfigError(f"teacher.path: not a saved model (no config.json): {teacher.path}")
+    check_installed(ctx.recipe, run_id)  # a log: backend this machine lacks: one line, before any work
     with start_run(ctx, name=ctx.recipe.name, recipe=recipe, problems=ctx.train_pool + ctx.heldout):
         return _run_rounds(ctx, recipe, db_url, home, threads, round_fn)
 
@@ -241,6 +243,7 @@ def _run_rounds(ctx: RunContext, recipe: dict, db_url: str, home: str, threads: 
             stages = [s for s in store.round_table(run_id) if s.index == index]
             work = sum(stages[0].seconds.values()) if stages else 0.0
             timings.append(RoundTiming(index, wall, work).as_dict())
+            log_round(ctx, index)  # the round's metrics to the recipe's log: backends, if any
             if ctx.recipe.keep_checkpoints is not None:
                 prune_run(ctx, ctx.recipe.keep_checkpoints)
         if ctx.recipe.keep_checkpoints is not None:  # a resume after a crash between round and prune

@@ -25,6 +25,7 @@ from prefect.cache_policies import NO_CACHE
 from selftaught.errors import CheckpointError
 from selftaught.flows.context import RunContext, _seed, run_stage
 from selftaught.flows.progress import Advance
+from selftaught.flows.tracking import trainer_target
 from selftaught.hardware import Placement
 from selftaught.loops.methods import Family
 from selftaught.loops.prompting import PromptStyle
@@ -265,6 +266,7 @@ def train_stage(ctx: RunContext, index: int) -> None:
                 cfg=ctx.recipe.sft_settings(seed=_seed(ctx, index, "train")),
                 checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
                 progress=advance, threads=ctx.threads, lora=ctx.recipe.lora, style=style,
+                tracking=trainer_target(ctx, index),
             )
         ctx.store.add_checkpoint(ctx.run_id, ckpt)
         return {"checkpoint": ckpt.id, "train_loss": ckpt.config.get("train_loss"), "n_examples": ckpt.config.get("n_examples")}
@@ -297,7 +299,7 @@ def _train_dpo(ctx: RunContext, index: int, advance: Advance) -> Checkpoint:
         parent.path, pairs, str(ctx.checkpoint_dir(index)),
         cfg=ctx.recipe.dpo_settings(seed=_seed(ctx, index, "train")),
         checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
-        progress=advance, threads=ctx.threads, style=style,
+        progress=advance, threads=ctx.threads, style=style, tracking=trainer_target(ctx, index),
     )
 
 
@@ -318,7 +320,7 @@ def rl_train_stage(ctx: RunContext, index: int) -> None:
                 cfg=settings,
                 verifier=reward_verifier(ctx.recipe.reward, ctx.judge(), format_style=ctx.format_style()),
                 checkpoint_id=ctx.checkpoint_id(index), parent_id=parent.id, round_index=index,
-                progress=advance, threads=ctx.threads, style=ctx.style,
+                progress=advance, threads=ctx.threads, style=ctx.style, tracking=trainer_target(ctx, index),
             )
             ckpt, rollouts = result.checkpoint, list(result.rollouts)
         else:  # trained before an interruption: the checkpoint carries its rollouts
@@ -372,7 +374,7 @@ def cold_start_stage(ctx: RunContext) -> None:
                     checkpoint_id=ctx.checkpoint_id(0), parent_id=None, round_index=0,
                     progress=advance, threads=ctx.threads,
                     hint_fraction=ctx.recipe.policy.cold_start_hint_fraction,
-                    stop=ctx.recipe.cold_start_stop(pool),
+                    stop=ctx.recipe.cold_start_stop(pool), tracking=trainer_target(ctx, 0),
                 ) if examples else _save_untrained(ctx, init)
         ctx.store.add_checkpoint(ctx.run_id, ckpt)
         return {"checkpoint": ckpt.id, "train_loss": ckpt.config.get("train_loss")}

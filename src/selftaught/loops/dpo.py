@@ -48,6 +48,7 @@ from selftaught.loops.lora import LoRASettings, adapter_meta, build_lora_config,
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
 from selftaught.loops.section import BatchedTrainerSection, runtime
+from selftaught.loops.tracking import TrackingTarget, trainer_args, trainer_env
 from selftaught.loops.trained import HASH_KEY, dpo_rows, rows_sha256
 from selftaught.records import Checkpoint, Judged, Outcome, Problem
 
@@ -159,8 +160,9 @@ def pair_stats(judged: Sequence[Judged], pairs: Sequence[VerifiedPair]) -> dict[
     }
 
 
-def build_dpo_config(cfg: DPOSettings, output_dir: str) -> Any:
-    """The one place TRL's ``DPOConfig`` is built (device and precision: ``cfg.placement``)."""
+def build_dpo_config(cfg: DPOSettings, output_dir: str, tracking: TrackingTarget | None = None) -> Any:
+    """The one place TRL's ``DPOConfig`` is built (device and precision: ``cfg.placement``;
+    ``report_to``: ``tracking``, the recipe's ``log:`` section for this trainer)."""
     from trl import DPOConfig
 
     with warnings.catch_warnings():
@@ -181,7 +183,7 @@ def build_dpo_config(cfg: DPOSettings, output_dir: str) -> Any:
             data_seed=cfg.seed,
             **resolve(cfg.placement).trainer_flags(),  # use_cpu, bf16, fp16
             gradient_checkpointing=cfg.gradient_checkpointing,
-            report_to="none",
+            **trainer_args(tracking),  # report_to (none without a log: section), run_name
             save_strategy="no",
             logging_strategy="steps",
             logging_steps=1,  # every step's loss goes to config["loss_curve"]
@@ -205,11 +207,13 @@ def train_dpo(
     progress: Callable[[int], None] | None = None,
     threads: int = 0,
     style: PromptStyle = RAW,
+    tracking: TrackingTarget | None = None,
 ) -> Checkpoint:
     """DPO from ``base_path`` (also the reference) on ``pairs``; save atomically to ``out_dir``.
 
     Rows are shown as ``style`` shows them (raw text, or conversations for the chat
     template). No pairs trains nothing: the parent's weights are saved again with ``skipped``.
+    With ``tracking``, the trainer reports its logs there (``tracking.py``).
     """
     set_threads(threads)
     quiet_transformers()
@@ -239,11 +243,11 @@ def train_dpo(
         # the reference is the starting policy: a frozen copy, or (LoRA) adapters disabled
         ref = None if cfg.lora is not None else load_for_training(
             base_path, master_dtype=cfg.master_dtype, placement=cfg.placement)[0]  # fmt: skip
-        with tempfile.TemporaryDirectory(prefix="selftaught-dpo-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="selftaught-dpo-") as scratch, trainer_env(tracking) as tracking:
             trainer = DPOTrainer(
                 model=model,
                 ref_model=ref,
-                args=build_dpo_config(cfg, scratch),
+                args=build_dpo_config(cfg, scratch, tracking),
                 train_dataset=data,
                 processing_class=tokenizer,
                 peft_config=build_lora_config(cfg.lora),

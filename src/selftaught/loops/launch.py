@@ -11,7 +11,7 @@ How, for ``processes`` = N > 1:
    a damaged one is one ``CheckpointError`` here, not N failing workers); the workers load it
    with ``SELFTAUGHT_VERIFY=sizes`` (sizes only: it was hashed a moment ago).
 1. The call is written to a scratch folder: the rows as JSONL, everything else (settings,
-   base path, destination, checkpoint id, prompt style...) as ``call.json``.
+   base path, destination, checkpoint id, prompt style, tracking target...) as ``call.json``.
 2. ``python -m accelerate.commands.launch --multi_gpu --num_processes N -m
    selftaught.loops.train_worker SCRATCH`` starts N processes (torchrun underneath), each
    running the same train function on the same rows. TRL's trainer finds the process group
@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from selftaught.loops.dpo import DPOSettings, VerifiedPair
     from selftaught.loops.lora import LoRASettings
     from selftaught.loops.prompting import PromptStyle
+    from selftaught.loops.tracking import TrackingTarget
     from selftaught.loops.train import SFTSettings
 
 #: how rank 0 reports a finished optimizer step on its output: "<tag> <step>"
@@ -97,6 +98,7 @@ def train_sft(
     threads: int = 0,
     lora: LoRASettings | None = None,
     style: PromptStyle | None = None,
+    tracking: TrackingTarget | None = None,
 ) -> Checkpoint:
     """``train.train_sft`` on ``cfg.processes`` processes (in-process when 1)."""
     from selftaught.loops import train
@@ -104,14 +106,14 @@ def train_sft(
 
     style = style or RAW
     kwargs = dict(cfg=cfg, checkpoint_id=checkpoint_id, parent_id=parent_id, round_index=round_index,
-                  progress=progress, threads=threads, lora=lora, style=style)  # fmt: skip
+                  progress=progress, threads=threads, lora=lora, style=style, tracking=tracking)  # fmt: skip
     if cfg.processes == 1 or not ts.examples:
         return train.train_sft(base_path, ts, out_dir, **kwargs)
     call = {
         "kind": "sft", "base_path": str(base_path), "out_dir": str(out_dir), "cfg": cfg.record(),
         "checkpoint_id": checkpoint_id, "parent_id": parent_id, "round_index": round_index,
         "lora": None if lora is None else lora.record(), "style": asdict(style),
-        "method": ts.method, "stats": dict(ts.stats),
+        "method": ts.method, "stats": dict(ts.stats), "tracking": None if tracking is None else asdict(tracking),
     }  # fmt: skip
     rows = [asdict(e) for e in ts.examples]
     return launch(call, rows, processes=cfg.processes, threads=threads, progress=progress)
@@ -129,6 +131,7 @@ def train_dpo(
     progress: Callable[[int], None] | None = None,
     threads: int = 0,
     style: PromptStyle | None = None,
+    tracking: TrackingTarget | None = None,
 ) -> Checkpoint:
     """``dpo.train_dpo`` on ``cfg.processes`` processes (in-process when 1)."""
     from selftaught.loops import dpo
@@ -136,13 +139,13 @@ def train_dpo(
 
     style = style or RAW
     kwargs = dict(cfg=cfg, checkpoint_id=checkpoint_id, parent_id=parent_id, round_index=round_index,
-                  progress=progress, threads=threads, style=style)  # fmt: skip
+                  progress=progress, threads=threads, style=style, tracking=tracking)  # fmt: skip
     if cfg.processes == 1 or not pairs:
         return dpo.train_dpo(base_path, pairs, out_dir, **kwargs)
     call = {
         "kind": "dpo", "base_path": str(base_path), "out_dir": str(out_dir), "cfg": cfg.record(),
         "checkpoint_id": checkpoint_id, "parent_id": parent_id, "round_index": round_index,
-        "style": asdict(style),
+        "style": asdict(style), "tracking": None if tracking is None else asdict(tracking),
     }  # fmt: skip
     rows = [asdict(p) for p in pairs]
     return launch(call, rows, processes=cfg.processes, threads=threads, progress=progress)

@@ -82,6 +82,7 @@ from selftaught.loops.methods import Method
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
 from selftaught.loops.section import Backend, TrainerSection, check_micro, runtime
+from selftaught.loops.tracking import TrackingTarget, trainer_args, trainer_env
 from selftaught.records import Checkpoint, Judged, Outcome, Problem, Sample, SampleSource, SamplingParams, Verdict
 
 ROLLOUTS_FILE = "rollouts.jsonl"
@@ -155,8 +156,9 @@ class RLResult:
 # ------------------------------------------------------------------ TRL configs
 
 
-def _common_rl_args(cfg: RLSettings, output_dir: str) -> dict[str, Any]:
-    """Arguments GRPOConfig and RLOOConfig share (device and precision: ``cfg.placement``)."""
+def _common_rl_args(cfg: RLSettings, output_dir: str, tracking: TrackingTarget | None) -> dict[str, Any]:
+    """Arguments GRPOConfig and RLOOConfig share (device and precision: ``cfg.placement``;
+    ``report_to``: ``tracking``, the recipe's ``log:`` section for this trainer)."""
     return dict(
         output_dir=output_dir,
         learning_rate=cfg.lr,
@@ -183,7 +185,7 @@ def _common_rl_args(cfg: RLSettings, output_dir: str) -> dict[str, Any]:
         vllm_mode="colocate",
         **resolve(cfg.placement).trainer_flags(),  # use_cpu, bf16, fp16
         gradient_checkpointing=cfg.gradient_checkpointing,
-        report_to="none",
+        **trainer_args(tracking),  # report_to (none without a log: section), run_name
         save_strategy="no",
         logging_strategy="steps",
         logging_steps=10,
@@ -194,16 +196,16 @@ def _common_rl_args(cfg: RLSettings, output_dir: str) -> dict[str, Any]:
     )
 
 
-def build_grpo_config(cfg: RLSettings, output_dir: str) -> Any:
+def build_grpo_config(cfg: RLSettings, output_dir: str, tracking: TrackingTarget | None = None) -> Any:
     """The one place TRL's ``GRPOConfig`` is built."""
     from trl import GRPOConfig
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
-        return GRPOConfig(**_common_rl_args(cfg, output_dir), scale_rewards=cfg.scale_rewards)
+        return GRPOConfig(**_common_rl_args(cfg, output_dir, tracking), scale_rewards=cfg.scale_rewards)
 
 
-def build_rloo_config(cfg: RLSettings, output_dir: str) -> Any:
+def build_rloo_config(cfg: RLSettings, output_dir: str, tracking: TrackingTarget | None = None) -> Any:
     """The one place TRL's ``RLOOConfig`` is built.
 
     RLOO has no per-group scaling: ``scale_rewards="none"`` keeps the raw leave-one-out
@@ -215,13 +217,13 @@ def build_rloo_config(cfg: RLSettings, output_dir: str) -> Any:
         raise ValueError("RLOO has no per-group reward scaling: use scale_rewards 'none' or 'batch'")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
-        return RLOOConfig(**_common_rl_args(cfg, output_dir), normalize_advantages=cfg.scale_rewards == "batch")
+        return RLOOConfig(**_common_rl_args(cfg, output_dir, tracking), normalize_advantages=cfg.scale_rewards == "batch")
 
 
 @dataclass(frozen=True)
 class _Trainer:
     trainer_class: str  # attribute of the ``trl`` module
-    build_config: Callable[[RLSettings, str], Any]
+    build_config: Callable[[RLSettings, str, TrackingTarget | None], Any]
 
 
 #: the online-RL methods (``methods.FAMILY``: online_rl), each one TRL trainer
@@ -366,11 +368,13 @@ def train_rl(
     progress: Callable[[int], None] | None = None,
     threads: int = 0,
     style: PromptStyle = RAW,
+    tracking: TrackingTarget | None = None,
 ) -> RLResult:
     """``cfg.steps`` steps of GRPO/RLOO from ``base_path`` on ``problems``; save to ``out_dir``.
 
     Prompts go to TRL as ``style`` shows them: raw text, or conversations that TRL renders
     with the tokenizer's chat template (each rollout's stored prompt is that rendered text).
+    With ``tracking``, the trainer reports its logs there (``tracking.py``).
     """
     algorithm = Method(algorithm)
     if algorithm not in TRAINERS:
@@ -398,11 +402,11 @@ def train_rl(
         [{"prompt": style.prompt_for_training(p.prompt), "problem_id": p.id} for p in problems]
     )
     spec = TRAINERS[algorithm]
-    with tempfile.TemporaryDirectory(prefix=f"selftaught-{algorithm.value}-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=f"selftaught-{algorithm.value}-") as scratch, trainer_env(tracking) as tracking:
         trainer = getattr(trl, spec.trainer_class)(
             model=model,
             reward_funcs=[reward],
-            args=spec.build_config(cfg, scratch),
+            args=spec.build_config(cfg, scratch, tracking),
             train_dataset=data,
             processing_class=tokenizer,
             peft_config=build_lora_config(cfg.lora),

@@ -50,6 +50,7 @@ from selftaught.loops.curate import rationalization_prompt
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
 from selftaught.loops.section import BatchedTrainerSection
+from selftaught.loops.tracking import TrackingTarget, trainer_args, trainer_env
 from selftaught.loops.trained import HASH_KEY, rows_sha256, sft_rows
 from selftaught.records import Checkpoint, Problem, TrainingExample, TrainingSet
 
@@ -115,8 +116,9 @@ def loss_curve(log_history: Sequence[dict[str, Any]]) -> list[float]:
     return [float(row["loss"]) for row in log_history if "loss" in row]
 
 
-def build_sft_config(cfg: SFTSettings, output_dir: str) -> Any:
-    """The one place TRL's ``SFTConfig`` is built (device and precision: ``cfg.placement``)."""
+def build_sft_config(cfg: SFTSettings, output_dir: str, tracking: TrackingTarget | None = None) -> Any:
+    """The one place TRL's ``SFTConfig`` is built (device and precision: ``cfg.placement``;
+    ``report_to``: ``tracking``, the recipe's ``log:`` section for this trainer)."""
     from trl import SFTConfig
 
     with warnings.catch_warnings():
@@ -139,7 +141,7 @@ def build_sft_config(cfg: SFTSettings, output_dir: str) -> Any:
             packing=False,
             **resolve(cfg.placement).trainer_flags(),  # use_cpu, bf16, fp16
             gradient_checkpointing=cfg.gradient_checkpointing,
-            report_to="none",
+            **trainer_args(tracking),  # report_to (none without a log: section), run_name
             save_strategy="no",
             logging_strategy="steps",
             logging_steps=1,  # every step's loss goes to config["loss_curve"]
@@ -227,13 +229,14 @@ def train_sft(
     lora: LoRASettings | None = None,
     stop: StopAtAccuracy | None = None,
     style: PromptStyle = RAW,
+    tracking: TrackingTarget | None = None,
 ) -> Checkpoint:
     """Fine-tune the policy at ``base_path`` on ``ts``; save atomically to ``out_dir``.
 
     Each row's prompt is the problem's own prompt, shown as ``style`` shows it (raw text, or
     a conversation for the chat template). With ``stop``, training ends early once the probe
     accuracy reaches its target (``config["stopped_at_step"]``; every check is in
-    ``config["probe"]``).
+    ``config["probe"]``). With ``tracking``, the trainer reports its logs there (``tracking.py``).
     """
     set_threads(threads)
     quiet_transformers()
@@ -257,13 +260,13 @@ def train_sft(
         callbacks = [_progress_callback(progress)] if progress else []
         if stop is not None:
             callbacks.append(_stop_callback(stop, tokenizer, config))
-        with tempfile.TemporaryDirectory(prefix="selftaught-sft-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="selftaught-sft-") as scratch, trainer_env(tracking) as tracking:
             from transformers.trainer_callback import PrinterCallback
             from trl import SFTTrainer
 
             trainer = SFTTrainer(
                 model=model,
-                args=build_sft_config(cfg, scratch),
+                args=build_sft_config(cfg, scratch, tracking),
                 train_dataset=data,
                 processing_class=tokenizer,
                 callbacks=callbacks or None,
@@ -328,6 +331,7 @@ def cold_start(
     threads: int = 0,
     hint_fraction: float = 0.0,
     stop: StopAtAccuracy | None = None,
+    tracking: TrackingTarget | None = None,
 ) -> Checkpoint:
     """SFT on gold solutions (R1's cold start): a short run that leaves the policy weak.
 
@@ -346,4 +350,5 @@ def cold_start(
         progress=progress,
         threads=threads,
         stop=stop,
+        tracking=tracking,
     )

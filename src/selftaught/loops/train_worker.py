@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from selftaught.loops.launch import ERROR_TAG, PROGRESS_TAG
+from selftaught.loops.tracking import target_from
 
 
 def _rank() -> int:
@@ -52,7 +53,7 @@ def _sft(call: dict[str, Any], rows: list[dict[str, Any]], progress: Any) -> Any
         call["base_path"], TrainingSet(call["method"], examples, call["stats"]), call["out_dir"],
         cfg=SFTSettings(**call["cfg"]), checkpoint_id=call["checkpoint_id"], parent_id=call["parent_id"],
         round_index=call["round_index"], progress=progress, threads=call["threads"], lora=_lora(call["lora"]),
-        style=PromptStyle(**call["style"]),
+        style=PromptStyle(**call["style"]), tracking=target_from(call.get("tracking")),
     )  # fmt: skip
 
 
@@ -65,7 +66,7 @@ def _dpo(call: dict[str, Any], rows: list[dict[str, Any]], progress: Any) -> Any
     return train_dpo(
         call["base_path"], pairs, call["out_dir"], cfg=DPOSettings(**call["cfg"]), checkpoint_id=call["checkpoint_id"],
         parent_id=call["parent_id"], round_index=call["round_index"], progress=progress,
-        threads=call["threads"], style=PromptStyle(**call["style"]),
+        threads=call["threads"], style=PromptStyle(**call["style"]), tracking=target_from(call.get("tracking")),
     )  # fmt: skip
 
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from contextlib import ExitStack, nullcontext
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from selftaught.errors import DataError, StoreError
 from selftaught.prm.label import LabelStats, label_steps, stepwise_rows
@@ -35,6 +35,9 @@ from selftaught.records import (
     SampleSource,
     SamplingParams,
 )
+
+if TYPE_CHECKING:
+    from selftaught.loops.tracking import TrackingTarget
 
 
 def _problems(store: Any, samples: Sequence[Sample]) -> dict[str, Problem]:
@@ -150,6 +153,21 @@ def _resolve_base(store: Any, run_id: str, rounds: Sequence[int], base: str | No
     return str(base), None
 
 
+def _tracking(store: Any, run_id: str, name: str) -> TrackingTarget | None:
+    """The run's ``log:`` target for a reward model's trainer (None without one); a backend
+    this machine lacks is one ConfigError line before any work."""
+    from selftaught.errors import ConfigError
+    from selftaught.loops.tracking import not_installed, target_for
+
+    run = store.get_run(run_id)
+    log = None if run is None else run.recipe.get("log")
+    target = None if log is None else target_for(log, project=run.name, home=store.home, run_id=run_id, name=name)
+    why = None if target is None else not_installed(target.to)
+    if why is not None:
+        raise ConfigError(f"log.to: {why}", file=f"the recipe of run {run_id}")
+    return target
+
+
 def train_reward_model(
     store: Any, run_id: str, rounds: Sequence[int], *, kind: str, base: str | None, out_dir: str,
     cfg: RMSettings = RMSettings(), eval_fraction: float = 0.2, checkpoint_id: str | None = None,
@@ -158,7 +176,8 @@ def train_reward_model(
     """Train an ORM or a PRM from the store, evaluate it on held-out problems, record it.
 
     ``base``: a stored checkpoint id (it becomes the reward model's parent) or a path; None
-    means the checkpoint that generated the rounds' samples.
+    means the checkpoint that generated the rounds' samples. A run whose recipe has a ``log:``
+    section gets the trainer's logs there too (run name ``RUN/<kind>-r<last round>``).
     """
     from selftaught.loops.checkpoint import checkpoint_sha256
     from selftaught.prm.quality import orm_quality, prm_quality
@@ -170,6 +189,7 @@ def train_reward_model(
     if not 0 <= eval_fraction < 1:
         raise DataError(f"eval fraction must be in [0, 1), got {eval_fraction}")
     base, parent = _resolve_base(store, run_id, rounds, base)
+    tracking = _tracking(store, run_id, f"{run_id}/{kind}-r{max(rounds)}")
     data: dict[str, Any] = {"run_id": run_id, "rounds": list(rounds), "eval_fraction": eval_fraction}
     if kind == "orm":
         judged = [j for r in rounds for j in store.get_judged(run_id, r, source=SampleSource.GENERATE)]
@@ -181,7 +201,7 @@ def train_reward_model(
         held = [_held_out(j.sample.problem_id, eval_fraction) for j in judged]
         train_rows = [r for r, h in zip(rows, held) if not h]
         eval_rows = [r for r, h in zip(rows, held) if h]
-        result = train_orm(base, train_rows, out_dir, cfg=cfg, threads=threads, meta={"data": data})
+        result = train_orm(base, train_rows, out_dir, cfg=cfg, threads=threads, meta={"data": data}, tracking=tracking)
         metrics = orm_quality(load_orm(out_dir, threads=threads), *zip(*eval_rows)) if eval_rows else {}
     else:
         rows, problems = stepwise_for(store, run_id, rounds)
@@ -189,7 +209,7 @@ def train_reward_model(
             raise StoreError(f"run {run_id!r} rounds {list(rounds)}: no step labels (run `selftaught prm label` first)")
         train_rows = [r for r in rows if not _held_out(r["problem_id"], eval_fraction)]
         eval_rows = [r for r in rows if _held_out(r["problem_id"], eval_fraction)]
-        result = train_prm(base, train_rows, out_dir, cfg=cfg, threads=threads, meta={"data": data})
+        result = train_prm(base, train_rows, out_dir, cfg=cfg, threads=threads, meta={"data": data}, tracking=tracking)
         exact = problems if all((p.meta or {}).get("task") == "addition" for p in problems.values()) else None
         metrics = prm_quality(load_prm(out_dir, threads=threads), eval_rows, exact) if eval_rows else {}
     data.update(train_rows=len(train_rows), eval_rows=len(eval_rows))

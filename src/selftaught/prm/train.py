@@ -60,6 +60,7 @@ from selftaught.errors import DataError
 from selftaught.hardware import Placement, resolve
 from selftaught.loops.checkpoint import save_checkpoint, verified
 from selftaught.loops.policy import quiet_transformers, set_threads
+from selftaught.loops.tracking import TrackingTarget, trainer_args, trainer_env
 from selftaught.prm.scorers import encode_outcome, encode_steps
 
 
@@ -95,9 +96,11 @@ class TrainResult:
     seconds: float
 
 
-def build_args(cfg: RMSettings, output_dir: str, klass: Any = None, **extra: Any) -> Any:
+def build_args(cfg: RMSettings, output_dir: str, klass: Any = None, tracking: TrackingTarget | None = None,
+               **extra: Any) -> Any:  # fmt: skip
     """The one place this package builds ``TrainingArguments`` (or ``klass``, a subclass);
-    device and precision from ``cfg.placement``."""
+    device and precision from ``cfg.placement``; with ``tracking`` (the run's ``log:``
+    section), every step's logs are reported there (``loops/tracking.py``)."""
     from transformers import TrainingArguments
 
     warmup = cfg.warmup if cfg.warmup >= 1 else round(cfg.warmup * cfg.steps)
@@ -106,7 +109,8 @@ def build_args(cfg: RMSettings, output_dir: str, klass: Any = None, **extra: Any
         per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=1,
         warmup_steps=warmup, lr_scheduler_type="cosine", weight_decay=cfg.weight_decay,
         seed=cfg.seed, data_seed=cfg.seed, **resolve(cfg.placement).trainer_flags(),
-        report_to="none", save_strategy="no", logging_strategy="no", disable_tqdm=True,
+        **trainer_args(tracking), logging_strategy="no" if tracking is None else "steps", logging_steps=1,
+        save_strategy="no", disable_tqdm=True,
         dataloader_num_workers=0, dataloader_pin_memory=False, remove_unused_columns=False, **extra,
     )  # fmt: skip
 
@@ -162,7 +166,8 @@ def _new_model(base_path: str, auto_class: str, num_labels: int, cfg: RMSettings
 
 
 def _train(kind: str, base_path: str, auto_class: str, features: list[dict], targets: list[int],
-           out_dir: str, cfg: RMSettings, threads: int, meta: dict) -> TrainResult:  # fmt: skip
+           out_dir: str, cfg: RMSettings, threads: int, meta: dict,
+           tracking: TrackingTarget | None = None) -> TrainResult:  # fmt: skip
     """Cross-entropy on every labelled position, each weighted by its feature's ``weights``
     (one per label that is not -100, in order; ``target_weights``)."""
     if not any(w for f in features for w in f["weights"]):
@@ -206,9 +211,9 @@ def _train(kind: str, base_path: str, auto_class: str, features: list[dict], tar
             loss = (losses * w).sum() / w.sum().clamp_min(1e-8)
             return (loss, outputs) if return_outputs else loss
 
-    with tempfile.TemporaryDirectory(prefix=f"selftaught-{kind}-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=f"selftaught-{kind}-") as scratch, trainer_env(tracking) as tracking:
         trainer = WeightedTrainer(
-            model=model, args=build_args(cfg, scratch), train_dataset=features, data_collator=collate
+            model=model, args=build_args(cfg, scratch, tracking=tracking), train_dataset=features, data_collator=collate
         )
         trainer.remove_callback(PrinterCallback)
         result = trainer.train()
@@ -231,11 +236,13 @@ def train_orm(
     cfg: RMSettings = RMSettings(),
     threads: int = 0,
     meta: dict | None = None,
+    tracking: TrackingTarget | None = None,
 ) -> TrainResult:
     """Train the ORM on ``(prompt, completion, passed)`` rows; save it to ``out_dir``.
 
     ``cfg.objective`` picks the loss: pairwise (TRL ``RewardTrainer`` on same-prompt
-    pairs) or a classifier (module docstring).
+    pairs) or a classifier (module docstring). With ``tracking``, the trainer reports its
+    logs there (``loops/tracking.py``).
     """
     if not rows:
         raise DataError("no judged samples to train an outcome reward model on")
@@ -244,7 +251,7 @@ def train_orm(
     with verified(base_path):  # the policy it starts from (``loops.checkpoint``)
         tokenizer = AutoTokenizer.from_pretrained(base_path)
     if cfg.objective == "pairwise":
-        return _train_pairwise(base_path, tokenizer, rows, out_dir, cfg, threads, meta or {})
+        return _train_pairwise(base_path, tokenizer, rows, out_dir, cfg, threads, meta or {}, tracking)
     if cfg.objective != "classify":
         raise ValueError(f"unknown ORM objective {cfg.objective!r}; choose pairwise or classify")
     targets = [int(ok) for _, _, ok in rows]
@@ -252,7 +259,7 @@ def train_orm(
     features = [{"input_ids": encode_outcome(tokenizer, p, c), "labels": t, "weights": [w]}
                 for (p, c, _), t, w in zip(rows, targets, weights)]  # fmt: skip
     return _train("orm", base_path, "AutoModelForSequenceClassification", features, targets, out_dir,
-                  cfg, threads, {"objective": "classify", **(meta or {})})  # fmt: skip
+                  cfg, threads, {"objective": "classify", **(meta or {})}, tracking)  # fmt: skip
 
 
 def orm_pairs(rows: Sequence[tuple[str, str, bool]], per_prompt: int, seed: int) -> list[tuple[str, str, str]]:
@@ -282,7 +289,8 @@ def orm_pairs(rows: Sequence[tuple[str, str, bool]], per_prompt: int, seed: int)
 
 
 def _train_pairwise(base_path: str, tokenizer: Any, rows: Sequence[tuple[str, str, bool]], out_dir: str,
-                    cfg: RMSettings, threads: int, meta: dict) -> TrainResult:  # fmt: skip
+                    cfg: RMSettings, threads: int, meta: dict,
+                    tracking: TrackingTarget | None = None) -> TrainResult:  # fmt: skip
     """TRL ``RewardTrainer`` on same-prompt (correct, wrong) pairs; a 1-output sequence scorer."""
     pairs = orm_pairs(rows, cfg.pairs_per_prompt, cfg.seed)
     if not pairs:
@@ -306,11 +314,12 @@ def _train_pairwise(base_path: str, tokenizer: Any, rows: Sequence[tuple[str, st
         "rejected_ids": [encode_outcome(tokenizer, p, r) for p, _, r in pairs],
     })  # fmt: skip
     model = _new_model(base_path, "AutoModelForSequenceClassification", 1, cfg, tokenizer.pad_token_id)
-    with tempfile.TemporaryDirectory(prefix="selftaught-orm-") as scratch, warnings.catch_warnings():
+    with tempfile.TemporaryDirectory(prefix="selftaught-orm-") as scratch, warnings.catch_warnings(), \
+            trainer_env(tracking) as tracking:
         # transformers 5 renamed gradient_checkpointing; TRL's configs still set it (we turn it off)
         warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
         # a small pull of the mean score towards 0 keeps sigmoid(score) near 0.5 on average
-        args = build_args(cfg, scratch, RewardConfig, center_rewards_coefficient=0.01, disable_dropout=True,
+        args = build_args(cfg, scratch, RewardConfig, tracking, center_rewards_coefficient=0.01, disable_dropout=True,
                           gradient_checkpointing=False)  # fmt: skip
         trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
         trainer.remove_callback(PrinterCallback)
@@ -341,8 +350,10 @@ def train_prm(
     cfg: RMSettings = RMSettings(),
     threads: int = 0,
     meta: dict | None = None,
+    tracking: TrackingTarget | None = None,
 ) -> TrainResult:
-    """Train the PRM on stepwise-supervision rows; save it to ``out_dir``."""
+    """Train the PRM on stepwise-supervision rows; save it to ``out_dir`` (``tracking``: as
+    ``train_orm``)."""
     if not rows:
         raise DataError("no step-labelled solutions to train a process reward model on")
     from transformers import AutoTokenizer
@@ -363,7 +374,7 @@ def train_prm(
     for f in features:
         f["weights"] = [next(weights) for lab in f["labels"] if lab != -100]
     return _train("prm", base_path, "AutoModelForTokenClassification", features, targets, out_dir,
-                  cfg, threads, {"layout": cfg.layout, **(meta or {})})  # fmt: skip
+                  cfg, threads, {"layout": cfg.layout, **(meta or {})}, tracking)  # fmt: skip
 
 
 def read_training_jsonl(path: str | Path, kind: Literal["orm", "prm"]) -> list:
