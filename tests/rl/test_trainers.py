@@ -106,6 +106,8 @@ def test_lora_checkpoint_is_merged_and_loads_without_peft(micro_policy_path, tmp
     assert not any("lora" in k for k in state) and set(state) == set(_state(micro_policy_path))
     assert _changed(_state(micro_policy_path), state)
     AutoModelForCausalLM.from_pretrained(result.checkpoint.path)  # a plain HF model
+    # one loss per optimizer step, for the report's loss curve (as SFT and DPO record)
+    assert len(result.checkpoint.config["loss_curve"]) == cfg.steps
 
 
 def test_sft_with_lora_saves_a_merged_plain_model(micro_policy_path, tmp_path):

@@ -188,7 +188,7 @@ def _common_rl_args(cfg: RLSettings, output_dir: str, tracking: TrackingTarget |
         **trainer_args(tracking),  # report_to (none without a log: section), run_name
         save_strategy="no",
         logging_strategy="steps",
-        logging_steps=10,
+        logging_steps=1,  # every step's loss goes to config["loss_curve"] (the report's curve)
         disable_tqdm=True,
         dataloader_num_workers=0,
         dataloader_pin_memory=False,
@@ -420,6 +420,8 @@ def train_rl(
             for row in trainer.state.log_history
         )
     model.eval()
+    from selftaught.loops.train import loss_curve
+
     rollouts = tuple(recorder.rollouts)
     config: dict[str, Any] = {
         "method": algorithm.value,
@@ -431,6 +433,7 @@ def train_rl(
         "trained_on": "rollouts",  # online: no fixed training set (loops/trained.py)
         "rollout_pass_rate": sum(j.verdict.passed for j in rollouts) / max(len(rollouts), 1),
         "train_loss": float(result.training_loss),
+        "loss_curve": loss_curve(log),
         "prompt_format": "chat" if style.chat else "raw",
         **adapter_meta(cfg.lora, parent_id=parent_id, base_path=base_path, out_dir=out_dir),
     }
