@@ -24,7 +24,7 @@ from prefect.cache_policies import NO_CACHE
 
 from selftaught.errors import CheckpointError
 from selftaught.flows.context import RunContext, _seed, run_stage
-from selftaught.flows.progress import Advance
+from selftaught.progress import Advance
 from selftaught.hardware import Placement
 from selftaught.loops.methods import Family
 from selftaught.loops.prompting import PromptStyle

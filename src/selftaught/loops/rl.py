@@ -82,6 +82,7 @@ from selftaught.loops.methods import Method
 from selftaught.loops.policy import load_for_training, quiet_transformers, set_threads
 from selftaught.loops.prompting import RAW, PromptStyle
 from selftaught.loops.section import Backend, TrainerSection, check_micro, runtime
+from selftaught.loops.train import _progress_callback
 from selftaught.records import Checkpoint, Judged, Outcome, Problem, Sample, SampleSource, SamplingParams, Verdict
 
 ROLLOUTS_FILE = "rollouts.jsonl"
@@ -340,16 +341,6 @@ def load_rollouts(checkpoint_dir: str | Path) -> list[Judged]:
 
 
 # ------------------------------------------------------------------ the round
-
-
-def _progress_callback(progress: Callable[[int], None]) -> Any:
-    from transformers import TrainerCallback
-
-    class ProgressCallback(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            progress(state.global_step)
-
-    return ProgressCallback()
 
 
 def train_rl(
