@@ -47,6 +47,9 @@ class Reporter(Protocol):
     def skip(self, label: str, why: str) -> None:
         """The step had nothing to do (already done, or not part of this method)."""
 
+    def drop(self, label: str) -> None:
+        """The step ended too soon to be worth a line of its own: forget it quietly."""
+
 
 def brief(metrics: dict[str, Any]) -> str:
     """``k=v`` pairs of a step's metrics, floats to three significant digits."""
@@ -65,6 +68,9 @@ class LogReporter:
 
     def skip(self, label: str, why: str) -> None:
         log.info("%s: skipped (%s)", label, why)
+
+    def drop(self, label: str) -> None:
+        pass
 
 
 def interval_from_env(default: float = 10.0) -> float:
@@ -86,16 +92,19 @@ def _duration(seconds: float) -> str:
 
 
 class PlainReporter:
-    """Plain lines for logs that are not a terminal (CI, ``nohup``, a pipe): a line when a
-    step starts, at most one every ``interval`` seconds while it runs, and one when it ends::
+    """Plain lines for logs that are not a terminal (CI, ``nohup``, a pipe): while a step
+    runs, at most one line every ``interval`` seconds (the first once it has run that long),
+    and one when it ends::
 
-        round 1 train: started (200 items)
         round 1 train: 40/200 (20%), 12 s elapsed, ~48 s left, loss 0.41
         done round 1 train  61.2 s  cpu/float32  train_loss=0.398
 
-    "left" assumes the remaining items take as long as the ones done (an upper bound for a
-    training run that may stop early). No colour, no cursor movement: the file reads as text.
-    ``clock`` is injectable for tests.
+    Lines are written when the work reports progress (no thread of its own), so a step that
+    reports nothing for a while (a model loading) is quiet until it does; a step that ends
+    sooner than ``interval``, or fails at once, prints no progress line at all (a failure
+    stays the command's one ``error:`` line). "left" assumes the remaining items take as
+    long as the ones done (for a training run that may stop early: at most that).
+    No colour, no cursor movement: the file reads as text. ``clock`` is injectable for tests.
     """
 
     def __init__(self, out: TextIO | None = None, interval: float | None = None,
@@ -108,7 +117,6 @@ class PlainReporter:
         print(line, file=self.out or sys.stderr, flush=True)
 
     def start(self, label: str, total: int | None) -> Advance:
-        self._say(f"{label}: started ({total if total is not None else '?'} items)")
         began = self.clock()
         state: dict[str, Any] = {"total": total, "note": None, "last": began}
 
@@ -139,6 +147,9 @@ class PlainReporter:
     def skip(self, label: str, why: str) -> None:
         self._say(f"skip {label} ({why})")
 
+    def drop(self, label: str) -> None:
+        pass
+
 
 _current: Reporter = LogReporter()
 
@@ -155,12 +166,16 @@ def set_reporter(r: Reporter) -> Reporter:
 
 
 @contextmanager
-def step(label: str, total: int | None = None, metrics: dict[str, Any] | None = None) -> Iterator[Advance]:
-    """One long step outside a flow (``prm label``, ``search``, ``eval``, ...): start it on
-    the current reporter, yield its ``Advance``, and report it done with its seconds (and
-    ``metrics``, which the body may fill in) when the block ends without an error."""
+def step(label: str, total: int | None = None, *, min_seconds: float = 0.0) -> Iterator[Advance]:
+    """A step that may be long, outside a flow's stages (``prm label``, ``search``, ``eval``,
+    an export): start it on the current reporter, yield its ``Advance``, and when the block
+    ends without an error report it done with its seconds -- or, if it took less than
+    ``min_seconds``, drop it without a line."""
     clock = time.perf_counter()
-    metrics = {} if metrics is None else metrics
     advance = reporter().start(label, total)
     yield advance
-    reporter().finish(label, time.perf_counter() - clock, metrics)
+    seconds = time.perf_counter() - clock
+    if seconds < min_seconds:
+        reporter().drop(label)
+    else:
+        reporter().finish(label, seconds, {})

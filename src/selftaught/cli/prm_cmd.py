@@ -52,18 +52,21 @@ def label(
     import time
 
     from selftaught.cli.options import console, err, resolve, store_at
+    from selftaught.cli.progress import reporting
     from selftaught.prm.stored import label_round
+    from selftaught.progress import step
 
     if backend not in ("hf", "vllm"):
         raise typer.BadParameter(f"must be hf or vllm, got {backend!r}", param_hint="--backend")
     db, home, threads = resolve(db, home, threads)
     delim = None if delimiter is None else delimiter.encode().decode("unicode_escape")
     clock = time.perf_counter()
-    new, stats = label_round(
-        store_at(db, home), run, round_, rollouts=rollouts, temperature=temperature, max_new_tokens=max_new_tokens,
-        checkpoint=checkpoint, judge=judge, limit=limit, seed=seed, batch_size=batch_size, threads=threads,
-        delimiter=delim, backend=backend,
-    )  # fmt: skip
+    with reporting(err), step(f"prm label: prefixes of round {round_}") as advance:
+        new, stats = label_round(
+            store_at(db, home), run, round_, rollouts=rollouts, temperature=temperature, max_new_tokens=max_new_tokens,
+            checkpoint=checkpoint, judge=judge, limit=limit, seed=seed, batch_size=batch_size, threads=threads,
+            delimiter=delim, backend=backend, progress=lambda done, total: advance(done, total=total),
+        )  # fmt: skip
     seconds = time.perf_counter() - clock
     if stats.samples == 0:
         err.print(f"run {run} round {round_}: every sample is labelled already")

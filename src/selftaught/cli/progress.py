@@ -87,6 +87,11 @@ class RichReporter:
     def skip(self, label: str, why: str) -> None:
         self.console.print(f"[dim]skip {label:<26} ({why})[/]", highlight=False)
 
+    def drop(self, label: str) -> None:
+        task_id = self._tasks.pop(label, None)
+        if task_id is not None:
+            self.progress.remove_task(task_id)
+
 
 @contextmanager
 def reporting(console: Console) -> Iterator[Reporter]:

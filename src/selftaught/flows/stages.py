@@ -123,8 +123,8 @@ def judge_stage(ctx: RunContext, index: int) -> None:
         from selftaught.loops.verify import judge_all
 
         samples = ctx.store.get_samples(ctx.run_id, index, SampleSource.GENERATE)
-        judged = judge_all(samples, {p.id: p for p in ctx.round_problems(index)}, ctx.judge())
-        advance(len(samples))
+        advance(0, total=len(samples))
+        judged = judge_all(samples, {p.id: p for p in ctx.round_problems(index)}, ctx.judge(), progress=advance)
         ctx.store.add_verdicts(ctx.run_id, index, judged)
         n_pass = sum(j.verdict.passed for j in judged)
         return {"n_judged": len(judged), "n_pass": n_pass, "pass_rate": n_pass / max(1, len(judged))}
