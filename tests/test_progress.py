@@ -99,3 +99,13 @@ def test_step_reports_done_or_drops_a_quick_step_and_restores_nothing_on_error()
     assert lines[0] == "export: writing x.jsonl: 3/3 (100%), 0 s elapsed"
     assert lines[1].startswith("done export: writing x.jsonl  0.0 s")
     assert len(lines) == 2  # the quick step dropped, the failed one silent (its error is the command's line)
+
+
+def test_time_left_counts_from_the_first_report_not_from_the_model_load_before_it():
+    rep, out, clock = _plain(interval=0)
+    advance = rep.start("prm label", None)
+    clock.now += 60  # loading the policy: no item done yet
+    advance(0, total=10)
+    clock.now += 10
+    advance(5)
+    assert out.getvalue().splitlines()[-1] == "prm label: 5/10 (50%), 1 min 10 s elapsed, ~10 s left"

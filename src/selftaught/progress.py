@@ -91,6 +91,20 @@ def _duration(seconds: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
+def _time_left(first: tuple[float, int], now: float, done: int, total: int | None) -> float | None:
+    """Seconds left at the rate since the step first reported progress (so the minutes a
+    model takes to load before its first item do not count as work), or None: no total, or
+    no rate yet.
+
+    >>> _time_left((10.0, 0), 20.0, 25, 100)  # 25 items in 10 s: 75 more take 30 s
+    30.0
+    """
+    t0, d0 = first
+    if not total or done >= total or done <= d0 or now <= t0:
+        return None
+    return (total - done) * (now - t0) / (done - d0)
+
+
 class PlainReporter:
     """Plain lines for logs that are not a terminal (CI, ``nohup``, a pipe): while a step
     runs, at most one line every ``interval`` seconds (the first once it has run that long),
@@ -102,8 +116,8 @@ class PlainReporter:
     Lines are written when the work reports progress (no thread of its own), so a step that
     reports nothing for a while (a model loading) is quiet until it does; a step that ends
     sooner than ``interval``, or fails at once, prints no progress line at all (a failure
-    stays the command's one ``error:`` line). "left" assumes the remaining items take as
-    long as the ones done (for a training run that may stop early: at most that).
+    stays the command's one ``error:`` line). "left" assumes the remaining items go at the
+    rate since the step's first report (for a training run that may stop early: at most that).
     No colour, no cursor movement: the file reads as text. ``clock`` is injectable for tests.
     """
 
@@ -118,25 +132,27 @@ class PlainReporter:
 
     def start(self, label: str, total: int | None) -> Advance:
         began = self.clock()
-        state: dict[str, Any] = {"total": total, "note": None, "last": began}
+        state: dict[str, Any] = {"total": total, "note": None, "last": began, "first": None}
 
         def advance(done: int, total: int | None = None, note: str | None = None) -> None:
+            now = self.clock()
             state["total"] = state["total"] if total is None else total
             state["note"] = state["note"] if note is None else note
-            now = self.clock()
+            state["first"] = state["first"] or (now, done)
             if now - state["last"] < self.interval:
                 return
             state["last"] = now
-            self._say(self._line(label, done, state["total"], now - began, state["note"]))
+            left = _time_left(state["first"], now, done, state["total"])
+            self._say(self._line(label, done, state["total"], now - began, left, state["note"]))
 
         return advance
 
     @staticmethod
-    def _line(label: str, done: int, total: int | None, elapsed: float, note: str | None) -> str:
+    def _line(label: str, done: int, total: int | None, elapsed: float, left: float | None, note: str | None) -> str:
         parts = [f"{done}/{total} ({100 * done / total:.0f}%)" if total else f"{done} done",
                  f"{_duration(elapsed)} elapsed"]  # fmt: skip
-        if total and 0 < done < total:
-            parts.append(f"~{_duration(elapsed * (total - done) / done)} left")
+        if left is not None:
+            parts.append(f"~{_duration(left)} left")
         if note:
             parts.append(note)
         return f"{label}: " + ", ".join(parts)
