@@ -113,7 +113,8 @@ def train(
     Example:  selftaught prm train demo-20261125-101500 --round 1 --kind prm
               selftaught prm train --data steps.jsonl --base runs/x/round-001 --out prm-x
     """
-    from selftaught.cli.options import console, resolve, store_at
+    from selftaught.cli.options import console, err, resolve, store_at
+    from selftaught.cli.progress import reporting
     from selftaught.prm.stored import train_reward_model
     from selftaught.prm.train import RMSettings
 
@@ -132,10 +133,11 @@ def train(
         if base is None or (out is None and run is None):
             raise typer.BadParameter("needs --base (the model to start from) and --out or a RUN", param_hint="--data")
         dest = out or Path(home) / "runs" / str(run) / f"{kind}-file"
-        ckpt, metrics = train_from_file(
-            store_at(db, home) if run else None, run, data, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
-            threads=threads,
-        )  # fmt: skip
+        with reporting(err):
+            ckpt, metrics = train_from_file(
+                store_at(db, home) if run else None, run, data, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
+                threads=threads,
+            )  # fmt: skip
         console.print(f"{kind} checkpoint {ckpt.id} at {ckpt.path}" + ("" if run else " (not recorded: no RUN)"))
         for key, value in metrics.items():
             console.print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
@@ -143,10 +145,11 @@ def train(
     if run is None or not rounds:
         raise typer.BadParameter("give a RUN and at least one --round (or --data FILE)", param_hint="RUN")
     dest = out or Path(home) / "runs" / run / f"{kind}-r{max(rounds)}"
-    ckpt, metrics = train_reward_model(
-        store_at(db, home), run, rounds, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
-        eval_fraction=eval_fraction, threads=threads,
-    )  # fmt: skip
+    with reporting(err):
+        ckpt, metrics = train_reward_model(
+            store_at(db, home), run, rounds, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
+            eval_fraction=eval_fraction, threads=threads,
+        )  # fmt: skip
     console.print(f"{kind} checkpoint {ckpt.id} at {ckpt.path}")
     for key, value in metrics.items():
         console.print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
