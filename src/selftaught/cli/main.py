@@ -366,7 +366,8 @@ def eval_(
         prompt["instruction"] = instruction or None
     with reporting(err):
         result = evaluate_checkpoint(folder, name, probs, problems, judge=judge, prompt=prompt, k=k, seed=seed,
-                                     temperature=temperature, max_new_tokens=max_new_tokens, threads=threads)  # fmt: skip
+                                     temperature=temperature, max_new_tokens=max_new_tokens,
+                                     threads=threads)  # fmt: skip
     if as_json:
         print(json.dumps(result, indent=1))
     else:

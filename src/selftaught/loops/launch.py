@@ -29,8 +29,8 @@ torchrun launcher and starts N on any machine. The trainer arguments decide the 
 here, never a user's default one, so the recipe alone decides how training runs.
 
 Progress: rank 0 prints one tagged line per optimizer step (and one per logged loss);
-this process turns them into ``progress(step)`` (``progress(step, note="loss 0.41")``) calls. Every line of every rank goes to ``<out_dir>.train.log`` beside
-the checkpoint (kept: the record of how the checkpoint was made, or of why it was not). A
+this process turns them into ``progress(step)`` (``progress(step, note="loss 0.41")``)
+calls. Every line of every rank goes to ``<out_dir>.train.log`` beside the checkpoint (kept: the record of how the checkpoint was made, or of why it was not). A
 failing worker raises ``TrainError`` in one line with the worker's own error and the log's
 last lines; no checkpoint folder is left behind (the save is atomic and happens after
 training; a temporary folder of a killed save is removed).
