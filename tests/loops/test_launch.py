@@ -88,11 +88,17 @@ def test_dpo_on_two_processes_has_the_loss_curve_of_one(micro_policy_path, tmp_p
     """
     pairs = _pairs(16)
     steps: list[int] = []
+    notes: list[str] = []
+
+    def progress(step: int, note: str | None = None) -> None:
+        (notes if note else steps).append(note or step)
+
     two = launch.train_dpo(
         micro_policy_path, pairs, str(tmp_path / "two"), cfg=TINY_DPO.replace(processes=2),
-        checkpoint_id="two", parent_id="init", round_index=1, threads=2, progress=steps.append,
+        checkpoint_id="two", parent_id="init", round_index=1, threads=2, progress=progress,
     )  # fmt: skip
     assert steps == [1, 2, 3, 4]  # rank 0's steps, read from its output
+    assert len(notes) == 4 and all(n.startswith("loss ") for n in notes)  # and its logged losses
     assert two.sha256 == verify_checkpoint(two.path)["sha256"]
     assert two.config["dpo"]["processes"] == 2 and two.config["n_pairs"] == 16
     assert sorted(p.name for p in tmp_path.iterdir()) == ["two", "two.train.log"]  # written once, by rank 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from selftaught.errors import DataError
@@ -25,12 +24,18 @@ def test_sft_config_is_cpu_safe(tmp_path):
 
 def test_cold_start_trains_and_writes_a_loadable_checkpoint(micro_policy_path, tmp_path):
     problems = make_problems(16, Split.TRAIN, seed=0)
-    steps = []
+    steps, notes = [], []
+
+    def progress(step, note=None):
+        (notes if note else steps).append(note or step)
+
     ckpt = cold_start(
         micro_policy_path, problems, str(tmp_path / "cold"), cfg=TINY_SFT, checkpoint_id="cold",
-        progress=steps.append, threads=1,
+        progress=progress, threads=1,
     )
     assert steps == [1, 2, 3, 4]
+    # the progress bar's note: each logged step's loss (logging_steps=1), as the loss curve has it
+    assert [float(n.removeprefix("loss ")) for n in notes] == pytest.approx(ckpt.config["loss_curve"], rel=1e-2)
     assert ckpt.id == "cold" and ckpt.round_index == 0 and ckpt.parent_id is None
     assert ckpt.sha256 == verify_checkpoint(ckpt.path)["sha256"]
     assert ckpt.config["method"] == "cold_start" and ckpt.config["n_examples"] == 16

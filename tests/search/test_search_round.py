@@ -79,7 +79,10 @@ def test_rft_round_generates_by_search(real_models, tmp_path):
     from selftaught.flows.stages import _policy, _search_samples
 
     ctx = _context("srch", recipe.model_dump(mode="json"), url, str(tmp_path / "home"), 1)
-    again = _search_samples(ctx, 1, _policy(ctx.checkpoint(0).path, ctx), ctx.round_problems(1), "srch/r0")
+    done: list[int] = []
+    again = _search_samples(ctx, 1, _policy(ctx.checkpoint(0).path, ctx), ctx.round_problems(1), "srch/r0",
+                            lambda n, total=None, note=None: done.append(n))  # fmt: skip
+    assert done[0] == 0 and done[-1] == len(again)  # the stage's bar: every problem of every search
     key = lambda s: (s.problem_id, s.index)
     assert [(s.completion, s.seed, s.params) for s in sorted(again, key=key)] == \
         [(s.completion, s.seed, s.params) for s in sorted(samples, key=key)]

@@ -60,7 +60,8 @@ def export(
               selftaught export prompts/ --kind prompt --split all    # DatasetDict (train, test)
               selftaught export r3-trained.jsonl --trained --run RUN --round 3
     """
-    from selftaught.cli.options import console, fail, resolve, store_at
+    from selftaught.cli.options import console, err, fail, resolve, store_at
+    from selftaught.cli.progress import reporting
     from selftaught.service.export import KINDS, export_dataset, export_trained, format_of
 
     fmt = format_of(out, fmt)
@@ -77,9 +78,11 @@ def export(
         console.print(f"wrote {done.n_rows} {done.method} rows round {round_index} trained on to {out} "
                       f"(sha256 {done.sha256[:12]})", highlight=False)  # fmt: skip
         return
-    done = export_dataset(store, Path(out), fmt, kind, run=run, round_index=round_index, problem=problem,
-                          search=search, judge=judge, source=source, rationalized=rationalized, checkpoint=checkpoint,
-                          split=split, pairs_per_problem=pairs_per_problem, with_meta=with_meta)  # fmt: skip
+    with reporting(err):
+        done = export_dataset(store, Path(out), fmt, kind, run=run, round_index=round_index, problem=problem,
+                              search=search, judge=judge, source=source, rationalized=rationalized,
+                              checkpoint=checkpoint, split=split, pairs_per_problem=pairs_per_problem,
+                              with_meta=with_meta)  # fmt: skip
     detail = ", ".join(f"{k} {v}" for k, v in done.counts.items()) or "no rows"
     console.print(f"wrote {done.n_rows} {kind} rows to {out} ({fmt}: {detail})")
     if done.template is not None:
@@ -116,6 +119,7 @@ def import_(
               # task: {kind: file, train: data/train.jsonl, heldout: data/heldout.jsonl}
     """
     from selftaught.cli.options import console, err, resolve
+    from selftaught.cli.progress import reporting
     from selftaught.service.problems import PRESETS, import_problems, write_task_files
 
     if not source.exists():
@@ -132,8 +136,9 @@ def import_(
                    "parquet" if source.suffix.lower() == ".parquet" else "hf")  # fmt: skip
     if kind not in ("jsonl", "parquet", "hf"):
         raise ConfigError(f"--format must be jsonl, parquet or hf, not {kind!r}")
-    done = import_problems(resolve(db)[0], source, kind, mapping=mapping or [], preset=preset, split=split,
-                           heldout=heldout, hf_split=hf_split, id_prefix=id_prefix)  # fmt: skip
+    with reporting(err):
+        done = import_problems(resolve(db)[0], source, kind, mapping=mapping or [], preset=preset, split=split,
+                               heldout=heldout, hf_split=hf_split, id_prefix=id_prefix)  # fmt: skip
     problems, bad, new = done.problems, done.rejected, done.new
     for line in bad[:20]:
         err.print(f"rejected {source}: {line}", highlight=False, soft_wrap=True)

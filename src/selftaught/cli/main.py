@@ -354,6 +354,7 @@ def eval_(
               selftaught eval --checkpoint models/smollm2 --problems heldout.jsonl --judge math --k 4
               selftaught eval --checkpoint RUN/r3 --problems heldout.jsonl    # by id, from any directory
     """
+    from selftaught.cli.progress import reporting
     from selftaught.loops.arithmetic import load_problems_jsonl
     from selftaught.service.evaluate import evaluate_checkpoint
 
@@ -363,8 +364,10 @@ def eval_(
     prompt: dict = {"format": prompt_format, "answer_format": answer_format, "system": system}
     if instruction is not None:
         prompt["instruction"] = instruction or None
-    result = evaluate_checkpoint(folder, name, probs, problems, judge=judge, prompt=prompt, k=k, seed=seed,
-                                 temperature=temperature, max_new_tokens=max_new_tokens, threads=threads)  # fmt: skip
+    with reporting(err):
+        result = evaluate_checkpoint(folder, name, probs, problems, judge=judge, prompt=prompt, k=k, seed=seed,
+                                     temperature=temperature, max_new_tokens=max_new_tokens,
+                                     threads=threads)  # fmt: skip
     if as_json:
         print(json.dumps(result, indent=1))
     else:

@@ -135,17 +135,11 @@ def run_flow_here(call: Callable[[], T], resume: str, held: ExitStack | None = N
     ``held`` (the run's lease, ``own_run``) is released on the way out, a signal's included."""
     quiet_prefect()
     from selftaught.cli.interrupts import stops_on_signals
-    from selftaught.cli.progress import RichReporter
+    from selftaught.cli.progress import reporting
     from selftaught.flows.context import local_run_settings
-    from selftaught.flows.progress import set_reporter
 
-    with stops_on_signals(resume), held or ExitStack(), RichReporter(err) as rep:
-        previous = set_reporter(rep)
-        try:
-            with local_run_settings():
-                return call()
-        finally:
-            set_reporter(previous)
+    with stops_on_signals(resume), held or ExitStack(), reporting(err), local_run_settings():
+        return call()
 
 
 def resume_command(command: str, recipe_file: Path, run_id: str, db: str, home: Path) -> str:

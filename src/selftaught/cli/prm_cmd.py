@@ -52,18 +52,21 @@ def label(
     import time
 
     from selftaught.cli.options import console, err, resolve, store_at
+    from selftaught.cli.progress import reporting
     from selftaught.prm.stored import label_round
+    from selftaught.progress import step
 
     if backend not in ("hf", "vllm"):
         raise typer.BadParameter(f"must be hf or vllm, got {backend!r}", param_hint="--backend")
     db, home, threads = resolve(db, home, threads)
     delim = None if delimiter is None else delimiter.encode().decode("unicode_escape")
     clock = time.perf_counter()
-    new, stats = label_round(
-        store_at(db, home), run, round_, rollouts=rollouts, temperature=temperature, max_new_tokens=max_new_tokens,
-        checkpoint=checkpoint, judge=judge, limit=limit, seed=seed, batch_size=batch_size, threads=threads,
-        delimiter=delim, backend=backend,
-    )  # fmt: skip
+    with reporting(err), step(f"prm label: prefixes of round {round_}") as advance:
+        new, stats = label_round(
+            store_at(db, home), run, round_, rollouts=rollouts, temperature=temperature, max_new_tokens=max_new_tokens,
+            checkpoint=checkpoint, judge=judge, limit=limit, seed=seed, batch_size=batch_size, threads=threads,
+            delimiter=delim, backend=backend, progress=lambda done, total: advance(done, total=total),
+        )  # fmt: skip
     seconds = time.perf_counter() - clock
     if stats.samples == 0:
         err.print(f"run {run} round {round_}: every sample is labelled already")
@@ -110,7 +113,8 @@ def train(
     Example:  selftaught prm train demo-20261125-101500 --round 1 --kind prm
               selftaught prm train --data steps.jsonl --base runs/x/round-001 --out prm-x
     """
-    from selftaught.cli.options import console, resolve, store_at
+    from selftaught.cli.options import console, err, resolve, store_at
+    from selftaught.cli.progress import reporting
     from selftaught.prm.stored import train_reward_model
     from selftaught.prm.train import RMSettings
 
@@ -129,10 +133,11 @@ def train(
         if base is None or (out is None and run is None):
             raise typer.BadParameter("needs --base (the model to start from) and --out or a RUN", param_hint="--data")
         dest = out or Path(home) / "runs" / str(run) / f"{kind}-file"
-        ckpt, metrics = train_from_file(
-            store_at(db, home) if run else None, run, data, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
-            threads=threads,
-        )  # fmt: skip
+        with reporting(err):
+            ckpt, metrics = train_from_file(
+                store_at(db, home) if run else None, run, data, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
+                threads=threads,
+            )  # fmt: skip
         console.print(f"{kind} checkpoint {ckpt.id} at {ckpt.path}" + ("" if run else " (not recorded: no RUN)"))
         for key, value in metrics.items():
             console.print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
@@ -140,10 +145,11 @@ def train(
     if run is None or not rounds:
         raise typer.BadParameter("give a RUN and at least one --round (or --data FILE)", param_hint="RUN")
     dest = out or Path(home) / "runs" / run / f"{kind}-r{max(rounds)}"
-    ckpt, metrics = train_reward_model(
-        store_at(db, home), run, rounds, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
-        eval_fraction=eval_fraction, threads=threads,
-    )  # fmt: skip
+    with reporting(err):
+        ckpt, metrics = train_reward_model(
+            store_at(db, home), run, rounds, kind=kind, base=base, out_dir=str(dest), cfg=cfg,
+            eval_fraction=eval_fraction, threads=threads,
+        )  # fmt: skip
     console.print(f"{kind} checkpoint {ckpt.id} at {ckpt.path}")
     for key, value in metrics.items():
         console.print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")

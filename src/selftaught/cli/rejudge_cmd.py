@@ -36,7 +36,8 @@ def rejudge(
     Example:  selftaught rejudge --run R --judge arithmetic --option strict=true --option answer_format=boxed
               selftaught rejudge --run R --round 2 --judge math --option strict=true --compare
     """
-    from selftaught.cli.options import console, judge_options, resolve, store_at
+    from selftaught.cli.options import console, err, judge_options, resolve, store_at
+    from selftaught.cli.progress import reporting
     from selftaught.flows.rejudge import rejudge as run_rejudge, verdict_judge
     from selftaught.judges import get_verifier
 
@@ -44,7 +45,8 @@ def rejudge(
     verifier = get_verifier(judge, **options)
     store = store_at(resolve(db)[0])
     name, version = verdict_judge(verifier), verifier.version
-    added = run_rejudge(store, run, verifier, rounds=round_index, options=options, batch=batch)
+    with reporting(err):
+        added = run_rejudge(store, run, verifier, rounds=round_index, options=options, batch=batch)
     out: dict[str, Any] = {"run": run, "judge": name, "judge_version": version, "rounds": added}
     if compare:
         own = {r["round"]: store.own_versions(run, r["round"]) for r in added}

@@ -63,7 +63,8 @@ def search(
               selftaught search --checkpoint ck --method bon --budget 8 --orm /tmp/st7/orm --run tts
               selftaught searches --show beam-b16-0123abcd45
     """
-    from selftaught.cli.options import checkpoint_folder, console, resolve
+    from selftaught.cli.options import checkpoint_folder, console, err, resolve
+    from selftaught.cli.progress import reporting
     from selftaught.errors import ConfigError
     from selftaught.loops.arithmetic import load_problems_jsonl, make_problems
     from selftaught.records import Split
@@ -84,7 +85,9 @@ def search(
     folder, recorded = checkpoint_folder(checkpoint, db, home)
     from selftaught.service.search import search_and_store
 
-    done = search_and_store(cfg, probs, folder, recorded, orm=orm, prm=prm, run=run, db=db, home=home, threads=threads)
+    with reporting(err):
+        done = search_and_store(cfg, probs, folder, recorded, orm=orm, prm=prm, run=run, db=db, home=home,
+                                threads=threads)  # fmt: skip
     record, new = done.record, done.new
     n = len(record.results)
     summary = {

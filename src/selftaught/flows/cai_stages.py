@@ -35,7 +35,7 @@ from prefect.cache_policies import NO_CACHE
 
 from selftaught.errors import StoreError
 from selftaught.flows.context import RunContext, _seed, run_stage
-from selftaught.flows.progress import Advance
+from selftaught.progress import Advance
 from selftaught.loops.methods import Family
 from selftaught.records import Evaluation, Problem, Sample, SampleSource, Split, Stage
 

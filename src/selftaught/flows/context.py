@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 
 from selftaught.errors import CheckpointError
-from selftaught.flows.progress import Advance, reporter
+from selftaught.progress import Advance, reporter
 from selftaught.hardware import Placement, peak_memory_mb, reset_peak_memory
 from selftaught.judges.base import Verifier
 from selftaught.judges.registry import judge_for

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from selftaught.errors import CheckpointError
 from selftaught.flows.context import RunLayout
-from selftaught.flows.progress import reporter
+from selftaught.progress import reporter
 from selftaught.loops.checkpoint import checkpoints_to_prune, prune_checkpoint
 from selftaught.records import Checkpoint, Stage
 

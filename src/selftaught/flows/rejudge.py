@@ -20,6 +20,7 @@ from typing import Any
 
 from selftaught.errors import DataError, StoreError
 from selftaught.judges.base import Verifier
+from selftaught.progress import Advance, step
 from selftaught.records import Judged
 
 #: samples judged and written per transaction
@@ -44,6 +45,7 @@ def rejudge(
         raise StoreError(f"no run {run_id!r} in the store")
     indexes = store.round_indexes(run_id) if not rounds else list(rounds)
     name, version = verdict_judge(judge), judge.version
+    sizes = {row.index: row.n_samples for row in store.round_table(run_id)}  # the bars' totals
     out = []
     for index in indexes:
         own = store.own_versions(run_id, index)
@@ -52,9 +54,25 @@ def rejudge(
             out.append({"round": index, "n_added": 0, "own": bool(own), **skipped})
             continue
         store.mark_rejudged(run_id, index, name, version, dict(options or {}))
-        n = _rejudge_round(store, run_id, index, judge, name, batch, on_batch)
+        # at most this many: a resumed rejudge finishes early (its judged samples are not read again)
+        with step(f"rejudge round {index}", total=sizes.get(index)) as advance:
+            n = _rejudge_round(store, run_id, index, judge, name, batch, _counting(advance, on_batch))
         out.append({"round": index, "n_added": n, "own": False})
     return out
+
+
+def _counting(advance: Advance, on_batch: Callable[[int, int], None] | None) -> Callable[[int, int], None]:
+    """``on_batch`` that also moves the round's progress bar by each batch's samples."""
+    done = 0
+
+    def counted(index: int, n: int) -> None:
+        nonlocal done
+        done += n
+        advance(done)
+        if on_batch is not None:
+            on_batch(index, n)
+
+    return counted
 
 
 def _rejudge_round(store: Any, run_id: str, index: int, judge: Verifier, name: str, batch: int,

@@ -24,7 +24,7 @@ from prefect.cache_policies import NO_CACHE
 
 from selftaught.errors import CheckpointError
 from selftaught.flows.context import RunContext, _seed, run_stage
-from selftaught.flows.progress import Advance
+from selftaught.progress import Advance
 from selftaught.flows.tracking import trainer_target
 from selftaught.hardware import Placement
 from selftaught.loops.methods import Family
@@ -74,8 +74,7 @@ def generate_stage(ctx: RunContext, index: int) -> None:
         else:
             policy, producer = loaded.enter_context(_sampler(parent.path, ctx, hf=searching)), parent.id
         if searching:
-            samples = _search_samples(ctx, index, policy, problems, producer)
-            advance(len(problems))
+            samples = _search_samples(ctx, index, policy, problems, producer, advance)
         else:
             from selftaught.loops.prompting import tokenizer_of
 
@@ -93,7 +92,7 @@ def generate_stage(ctx: RunContext, index: int) -> None:
         run_stage(ctx, index, Stage.GENERATE, body, total=len(problems), placement=None if endpoint else ctx.placement)
 
 
-def _search_samples(ctx: RunContext, index: int, policy, problems, producer: str) -> list:
+def _search_samples(ctx: RunContext, index: int, policy, problems, producer: str, advance: Advance) -> list:
     """The recipe's ``search:`` as the round's generator: ``n`` searches (seeds ``_seed`` + i)
     from the round's starting policy, each stored with every node (``add_search``, linked to
     the run); the selected answers become GENERATE samples (index i) whose ``params.search``
@@ -108,10 +107,12 @@ def _search_samples(ctx: RunContext, index: int, policy, problems, producer: str
     orm = None if spec.orm is None else load_orm(spec.orm, threads=ctx.threads, placement=ctx.placement)
     prm = None if spec.prm is None else load_prm(spec.prm, threads=ctx.threads, placement=ctx.placement)
     samples = []
+    advance(0, total=spec.n * len(problems))  # the bar counts problems once per search
     for i in range(spec.n):
         cfg = spec.replace(temperature=sampling.temperature, max_new_tokens=sampling.max_new_tokens,
                            batch_size=ctx.recipe.generate.batch_size, seed=_seed(ctx, index, "generate") + i)
-        record = run_search(policy, problems, cfg, orm=orm, prm=prm, checkpoint=producer, judge=ctx.judge())
+        record = run_search(policy, problems, cfg, orm=orm, prm=prm, checkpoint=producer, judge=ctx.judge(),
+                            progress=lambda done, before=i * len(problems): advance(before + done))  # fmt: skip
         ctx.store.add_search(record, run_id=ctx.run_id)  # a resumed round recomputes the same id: no-op
         samples += samples_from(record, problems, checkpoint_id=producer, seed=cfg.seed, source=SampleSource.GENERATE,
                                 index=i, params=replace(cfg.params, search=record.id))  # fmt: skip
@@ -124,8 +125,8 @@ def judge_stage(ctx: RunContext, index: int) -> None:
         from selftaught.loops.verify import judge_all
 
         samples = ctx.store.get_samples(ctx.run_id, index, SampleSource.GENERATE)
-        judged = judge_all(samples, {p.id: p for p in ctx.round_problems(index)}, ctx.judge())
-        advance(len(samples))
+        advance(0, total=len(samples))
+        judged = judge_all(samples, {p.id: p for p in ctx.round_problems(index)}, ctx.judge(), progress=advance)
         ctx.store.add_verdicts(ctx.run_id, index, judged)
         n_pass = sum(j.verdict.passed for j in judged)
         return {"n_judged": len(judged), "n_pass": n_pass, "pass_rate": n_pass / max(1, len(judged))}

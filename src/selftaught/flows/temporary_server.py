@@ -72,6 +72,8 @@ def start_linked_server() -> SubprocessASGIServer | None:
     one already; None when Prefect is configured to talk to a real server."""
     from prefect.settings import PREFECT_API_URL
 
+    from selftaught.progress import step
+
     if PREFECT_API_URL.value():
         return None
     current = SubprocessASGIServer._instances.get(None)
@@ -79,5 +81,6 @@ def start_linked_server() -> SubprocessASGIServer | None:
         return current
     SubprocessASGIServer._instances.pop(None, None)  # a stopped one: replaced
     server = LinkedServer()  # registered under the key SubprocessASGIServer() looks up
-    server.start()
+    with step("starting Prefect's temporary server"):  # 5-60 s: a newcomer sees what the wait is
+        server.start()
     return server

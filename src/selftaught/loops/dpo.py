@@ -236,8 +236,7 @@ def train_dpo(
         from transformers.trainer_callback import PrinterCallback
         from trl import DPOTrainer
 
-        from selftaught.loops.rl import _progress_callback
-        from selftaught.loops.train import loss_curve
+        from selftaught.loops.train import _progress_callback, loss_curve
 
         data = Dataset.from_list(rows)
         # the reference is the starting policy: a frozen copy, or (LoRA) adapters disabled

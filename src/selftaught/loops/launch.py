@@ -28,9 +28,9 @@ torchrun launcher and starts N on any machine. The trainer arguments decide the 
 (``use_cpu`` builds a gloo process group on the CPU). accelerate reads a config file written
 here, never a user's default one, so the recipe alone decides how training runs.
 
-Progress: rank 0 prints one tagged line per optimizer step; this process turns them into
-``progress(step)`` calls. Every line of every rank goes to ``<out_dir>.train.log`` beside
-the checkpoint (kept: the record of how the checkpoint was made, or of why it was not). A
+Progress: rank 0 prints one tagged line per optimizer step (and one per logged loss);
+this process turns them into ``progress(step)`` (``progress(step, note="loss 0.41")``)
+calls. Every line of every rank goes to ``<out_dir>.train.log`` beside the checkpoint (kept: the record of how the checkpoint was made, or of why it was not). A
 failing worker raises ``TrainError`` in one line with the worker's own error and the log's
 last lines; no checkpoint folder is left behind (the save is atomic and happens after
 training; a temporary folder of a killed save is removed).
@@ -75,7 +75,8 @@ if TYPE_CHECKING:
     from selftaught.loops.tracking import TrackingTarget
     from selftaught.loops.train import SFTSettings
 
-#: how rank 0 reports a finished optimizer step on its output: "<tag> <step>"
+#: how rank 0 reports a finished optimizer step on its output: "<tag> <step>", or
+#: "<tag> <step> <note>" when the trainer logged a loss (``train._progress_callback``)
 PROGRESS_TAG = "selftaught-progress:"
 #: how a worker reports the exception that ended it: "<tag> rank R: Type: message"
 ERROR_TAG = "selftaught-worker-error:"
@@ -250,8 +251,11 @@ def _run(cmd: list[str], log_path: Path, progress: Callable[[int], None] | None)
                 log.flush()
                 rank, text = _worker_line(line)
                 if rank == 0 and text.startswith(PROGRESS_TAG):
-                    if progress is not None:
-                        progress(int(text.removeprefix(PROGRESS_TAG)))
+                    step, _, note = text.removeprefix(PROGRESS_TAG).strip().partition(" ")
+                    if progress is not None and note:
+                        progress(int(step), note=note)
+                    elif progress is not None:
+                        progress(int(step))
                     continue
                 if ERROR_TAG in text:
                     errors.append(text.split(ERROR_TAG, 1)[1].strip())

@@ -83,6 +83,7 @@ from selftaught.loops.policy import load_for_training, quiet_transformers, set_t
 from selftaught.loops.prompting import RAW, PromptStyle
 from selftaught.loops.section import Backend, TrainerSection, check_micro, runtime
 from selftaught.loops.tracking import TrackingTarget, trainer_args, trainer_env
+from selftaught.loops.train import _progress_callback, loss_curve
 from selftaught.records import Checkpoint, Judged, Outcome, Problem, Sample, SampleSource, SamplingParams, Verdict
 
 ROLLOUTS_FILE = "rollouts.jsonl"
@@ -344,16 +345,6 @@ def load_rollouts(checkpoint_dir: str | Path) -> list[Judged]:
 # ------------------------------------------------------------------ the round
 
 
-def _progress_callback(progress: Callable[[int], None]) -> Any:
-    from transformers import TrainerCallback
-
-    class ProgressCallback(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            progress(state.global_step)
-
-    return ProgressCallback()
-
-
 def train_rl(
     algorithm: Method | str,
     base_path: str,
@@ -420,8 +411,6 @@ def train_rl(
             for row in trainer.state.log_history
         )
     model.eval()
-    from selftaught.loops.train import loss_curve
-
     rollouts = tuple(recorder.rollouts)
     config: dict[str, Any] = {
         "method": algorithm.value,

@@ -153,13 +153,22 @@ def build_sft_config(cfg: SFTSettings, output_dir: str, tracking: TrackingTarget
         )
 
 
-def _progress_callback(progress: Callable[[int], None]) -> Any:
-    """Adapts ``progress(step)`` to a transformers ``TrainerCallback``."""
+def _progress_callback(progress: Callable[..., None]) -> Any:
+    """Adapts ``progress`` to a transformers ``TrainerCallback``: ``progress(step)`` after
+    every optimizer step, and ``progress(step, note="loss 0.412")`` whenever the trainer
+    logs a training loss (every ``logging_steps``). Shared by SFT, DPO, GRPO/RLOO and the
+    reward-model trainers."""
     from transformers import TrainerCallback
 
     class ProgressCallback(TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
             progress(state.global_step)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = logs or {}
+            shown = [f"{key} {logs[key]:.3g}" for key in ("loss", "reward") if isinstance(logs.get(key), (int, float))]
+            if "loss" in logs and shown:  # a training log (not the final summary, which says train_loss)
+                progress(state.global_step, note=", ".join(shown))
 
     return ProgressCallback()
 

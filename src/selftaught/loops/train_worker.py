@@ -28,8 +28,8 @@ def _rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
-def _print_progress(step: int) -> None:
-    print(f"{PROGRESS_TAG} {step}", flush=True)
+def _print_progress(step: int, note: str | None = None) -> None:
+    print(f"{PROGRESS_TAG} {step}" + (f" {note}" if note else ""), flush=True)
 
 
 def _lora(data: dict[str, Any] | None) -> Any:

@@ -91,7 +91,7 @@ def label_steps(
     ``max_steps`` caps the steps labelled per sample (the first ones; None = all).
     ``rollouts_out``: when a list is given, every judged rollout is appended to it (they
     are judged completions too: extra outcome-model data at no extra generation cost).
-    ``progress(done_prefixes, total_prefixes)`` after each generate call.
+    ``progress(done_prefixes, total_prefixes)`` before the first generate call and after each.
     """
     import time
 
@@ -128,6 +128,8 @@ def label_steps(
     keys = list(prefixes)
     problem_of = {k: p for (_, _, _, k, p) in plan if k is not None}
     successes: list[int] = [0] * len(keys)
+    if progress is not None:
+        progress(0, len(keys))
     for b, start in enumerate(range(0, len(keys), batch_size)):
         batch = keys[start : start + batch_size]
         outs = policy.complete(

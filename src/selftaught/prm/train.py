@@ -61,6 +61,8 @@ from selftaught.hardware import Placement, resolve
 from selftaught.loops.checkpoint import save_checkpoint, verified
 from selftaught.loops.policy import quiet_transformers, set_threads
 from selftaught.loops.tracking import TrackingTarget, trainer_args, trainer_env
+from selftaught.loops.train import _progress_callback
+from selftaught.progress import step
 from selftaught.prm.scorers import encode_outcome, encode_steps
 
 
@@ -109,7 +111,7 @@ def build_args(cfg: RMSettings, output_dir: str, klass: Any = None, tracking: Tr
         per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=1,
         warmup_steps=warmup, lr_scheduler_type="cosine", weight_decay=cfg.weight_decay,
         seed=cfg.seed, data_seed=cfg.seed, **resolve(cfg.placement).trainer_flags(),
-        **trainer_args(tracking), logging_strategy="no" if tracking is None else "steps", logging_steps=1,
+        **trainer_args(tracking), logging_strategy="steps", logging_steps=1,  # every step: the bar's loss
         save_strategy="no", disable_tqdm=True,
         dataloader_num_workers=0, dataloader_pin_memory=False, remove_unused_columns=False, **extra,
     )  # fmt: skip
@@ -216,7 +218,9 @@ def _train(kind: str, base_path: str, auto_class: str, features: list[dict], tar
             model=model, args=build_args(cfg, scratch, tracking=tracking), train_dataset=features, data_collator=collate
         )
         trainer.remove_callback(PrinterCallback)
-        result = trainer.train()
+        with step(f"{kind} train", total=cfg.steps) as advance:  # a bar: steps and the latest loss
+            trainer.add_callback(_progress_callback(advance))
+            result = trainer.train()
     model.eval()
     seconds = time.perf_counter() - clock
     positive = sum(targets) / len(targets)
@@ -323,7 +327,9 @@ def _train_pairwise(base_path: str, tokenizer: Any, rows: Sequence[tuple[str, st
                           gradient_checkpointing=False)  # fmt: skip
         trainer = RewardTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer)
         trainer.remove_callback(PrinterCallback)
-        result = trainer.train()
+        with step("orm train (pairwise)", total=cfg.steps) as advance:  # a bar: steps and the latest loss
+            trainer.add_callback(_progress_callback(advance))
+            result = trainer.train()
     model.eval()
     seconds = time.perf_counter() - clock
     positive = sum(ok for _, _, ok in rows) / len(rows)

@@ -179,8 +179,10 @@ def search_id(cfg: SearchConfig, checkpoint: str, problems: Sequence[Problem]) -
 
 def run_search(policy: Completer, problems: Sequence[Problem], cfg: SearchConfig, *,
                orm: OutcomeScorer | None = None, prm: StepScorer | None = None, checkpoint: str = "",
-               judge: Verifier = ARITHMETIC, record_id: str | None = None) -> SearchRecord:  # fmt: skip
-    """Search every problem (in batches of ``cfg.batch_size``) and record everything."""
+               judge: Verifier = ARITHMETIC, record_id: str | None = None,
+               progress: Callable[[int], None] | None = None) -> SearchRecord:  # fmt: skip
+    """Search every problem (in batches of ``cfg.batch_size``) and record everything;
+    ``progress(problems_done)`` after each batch."""
     check_models(cfg, orm=orm is not None, prm=prm is not None)
     scorers = Scorers(orm=orm, prm=prm, fmt=StepFormat(cfg.delimiter), how=cfg.aggregate)
     tps = cfg.tokens_per_sample
@@ -189,6 +191,8 @@ def run_search(policy: Completer, problems: Sequence[Problem], cfg: SearchConfig
     states = [ProblemState(p) for p in problems]
     for b, start in enumerate(range(0, len(states), cfg.batch_size)):
         METHODS[cfg.method](policy, states[start : start + cfg.batch_size], cfg, scorers, cfg.seed + 100003 * b, tps)
+        if progress is not None:
+            progress(min(start + cfg.batch_size, len(states)))
     config = {**cfg.identity(), "method": cfg.method.value, "tokens_per_sample": tps, "width": cfg.width}
     return to_record(states, cfg, config, checkpoint, judge, record_id or search_id(cfg, checkpoint, problems))
 

@@ -37,16 +37,19 @@ def evaluate_checkpoint(folder: Path, name: str, problems: list[Problem], proble
     from selftaught.flows.context import RunContext
 
     ctx = RunContext(run_id="eval", recipe=recipe, db_url="", home=Path("."))
-    policy = load_policy(folder, threads=threads)
     from selftaught.loops.prompting import tokenizer_of
+    from selftaught.progress import step
 
-    ev, _, _ = evaluate(
-        policy, problems, k=k, seed=seed, checkpoint_id=name,
-        temperature=recipe.evaluate.temperature if temperature is None else temperature,
-        judge=ctx.judge(), max_new_tokens=max_new_tokens or recipe.generate.max_new_tokens,
-        prompts=ctx.style.render_all(problems, tokenizer_of(policy)), answer_fn=ctx.answer_fn(),
-        batch_size=recipe.generate.batch_size,
-    )
+    # the bar counts problems twice: k samples each, then the greedy answer (as the evaluate stage's)
+    with step("eval: problems sampled, then greedy", total=2 * len(problems)) as advance:
+        policy = load_policy(folder, threads=threads)
+        ev, _, _ = evaluate(
+            policy, problems, k=k, seed=seed, checkpoint_id=name,
+            temperature=recipe.evaluate.temperature if temperature is None else temperature,
+            judge=ctx.judge(), max_new_tokens=max_new_tokens or recipe.generate.max_new_tokens,
+            prompts=ctx.style.render_all(problems, tokenizer_of(policy)), answer_fn=ctx.answer_fn(),
+            batch_size=recipe.generate.batch_size, progress=advance,
+        )
     return {
         "checkpoint": name, "problems": str(problems_file), "n_problems": ev.n_problems, "k": ev.k,
         "prompt": recipe.prompt.format, "answer_format": recipe.prompt.answer_format, "strict": recipe.prompt.strict,

@@ -45,9 +45,10 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Literal
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal
 
 from selftaught.errors import ConfigError, DataError
+from selftaught.progress import step
 from selftaught.records import Outcome
 from selftaught.service.problems import task_row
 
@@ -57,6 +58,8 @@ if TYPE_CHECKING:
 Kind = Literal["sft", "messages", "preference", "prompt"]
 KINDS: tuple[str, ...] = ("sft", "messages", "preference", "prompt")
 _SPLIT_NAMES = {"train": "train", "heldout": "test"}
+#: a JSONL export reports its progress every this many rows
+PROGRESS_ROWS = 1000
 
 def _sample_outcomes(rows: Iterable[ExportedSample]) -> Iterator[tuple[ExportedSample, Outcome | None]]:
     """(first row, outcome) per sample: rows come in sample-id order, one per verdict. The
@@ -168,9 +171,11 @@ def prompt_rows(problems: list) -> list[dict]:
     return [{k: row.get(k) for k in columns} for row in rows]
 
 
-def write_dataset(rows: list[dict], out: Path, fmt: str, *, keep_split: bool = False) -> dict[str, int]:
+def write_dataset(rows: list[dict], out: Path, fmt: str, *, keep_split: bool = False,
+                  progress: Callable[[int], None] | None = None) -> dict[str, int]:  # fmt: skip
     """Write rows (each with ``split``) as JSONL, Parquet or a DatasetDict; returns rows per
-    split. ``split`` chooses the DatasetDict split and is a column only with ``keep_split``."""
+    split. ``split`` chooses the DatasetDict split and is a column only with ``keep_split``.
+    ``progress(rows_written)`` every ``PROGRESS_ROWS`` rows of a JSONL file and at the end."""
     by_split: dict[str, list[dict]] = defaultdict(list)
     flat = [r if keep_split else {k: v for k, v in r.items() if k != "split"} for r in rows]
     for row, item in zip(rows, flat):
@@ -180,17 +185,23 @@ def write_dataset(rows: list[dict], out: Path, fmt: str, *, keep_split: bool = F
         out.parent.mkdir(parents=True)
     if fmt == "jsonl":
         with out.open("w", encoding="utf-8") as f:
-            for r in flat:
+            for n, r in enumerate(flat, 1):
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
+                if progress is not None and n % PROGRESS_ROWS == 0:
+                    progress(n)
+        if progress is not None:
+            progress(len(flat))
         return counts
     import datasets
 
     if fmt == "parquet":
         datasets.Dataset.from_list(flat).to_parquet(str(out))
-        return counts
-    if not by_split:
+    elif not by_split:
         raise DataError("nothing to export: no rows match (a DatasetDict needs at least one split)")
-    datasets.DatasetDict({k: datasets.Dataset.from_list(v) for k, v in by_split.items()}).save_to_disk(str(out))
+    else:
+        datasets.DatasetDict({k: datasets.Dataset.from_list(v) for k, v in by_split.items()}).save_to_disk(str(out))
+    if progress is not None:
+        progress(len(flat))
     return counts
 
 
@@ -274,16 +285,18 @@ def export_dataset(store, out: Path, fmt: str, kind: str, *, run: str | None, ro
     heldout or all); a ``messages`` export also writes its policy's chat template
     (``policy_chat_template``: refused before anything is written if there is none)."""
     template = policy_chat_template(store, run, checkpoint) if kind == "messages" else None
-    rows = store.export_samples(
-        run_id=run, round_index=round_index, problem=problem, problem_text=search, judge=judge,
-        source=source, rationalized=rationalized, checkpoint_id=checkpoint,
-        split=None if split == "all" else split,
-    )  # fmt: skip
-    if kind == "prompt":
-        data = prompt_rows(store.get_problems(problem_ids(rows)))
-    else:
-        data = dataset_rows(rows, kind, with_meta=with_meta, pairs_per_problem=pairs_per_problem)
-    counts = write_dataset(data, out, fmt, keep_split=kind == "prompt" and split == "all")
+    with step("export: reading the samples", min_seconds=1.0):
+        rows = store.export_samples(
+            run_id=run, round_index=round_index, problem=problem, problem_text=search, judge=judge,
+            source=source, rationalized=rationalized, checkpoint_id=checkpoint,
+            split=None if split == "all" else split,
+        )  # fmt: skip
+        if kind == "prompt":
+            data = prompt_rows(store.get_problems(problem_ids(rows)))
+        else:
+            data = dataset_rows(rows, kind, with_meta=with_meta, pairs_per_problem=pairs_per_problem)
+    with step(f"export: writing {out.name}", total=len(data), min_seconds=1.0) as advance:
+        counts = write_dataset(data, out, fmt, keep_split=kind == "prompt" and split == "all", progress=advance)
     path = None
     if template is not None:
         path = template_path(out, fmt)

@@ -276,19 +276,22 @@ def import_problems(db: str, source: Path, fmt: str, *, mapping: list[str], pres
     (``problems_from_rows``; ``--heldout``: ``hold_out``), reject those that would cross
     the split wall (``conflicts``), and store the rest in the store at ``db`` (opened once
     the rows are read)."""
+    from selftaught.progress import step
     from selftaught.store import Store
 
     fields = parse_mapping(mapping)
     layout = PRESETS[preset] if preset is not None else None
     if id_prefix is None and layout is not None:
         id_prefix = layout.id_prefix
-    problems, bad = problems_from_rows(read_rows(source, fmt, hf_split), fields, split=split,
-                                       id_prefix=id_prefix, preset=layout)  # fmt: skip
+    with step(f"import: reading {source.name}", min_seconds=1.0):
+        problems, bad = problems_from_rows(read_rows(source, fmt, hf_split), fields, split=split,
+                                           id_prefix=id_prefix, preset=layout)  # fmt: skip
     if heldout is not None and problems:
         if heldout >= len(problems):
             raise ConfigError(f"--heldout {heldout}: only {len(problems)} usable rows, and training needs at least one")
         problems = hold_out(problems, heldout)
-    store = Store(db)
-    problems, rejected = conflicts(store, problems)
-    new = store.add_problems(problems) if problems else 0
+    with step(f"import: storing {len(problems)} problems", min_seconds=1.0):
+        store = Store(db)
+        problems, rejected = conflicts(store, problems)
+        new = store.add_problems(problems) if problems else 0
     return Imported(problems, bad + rejected, new)

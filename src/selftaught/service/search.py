@@ -40,14 +40,16 @@ def search_and_store(cfg: SearchConfig, problems: list[Problem], policy_folder: 
     (under ``run``, created if missing)."""
     from selftaught.loops.policy import load_policy
     from selftaught.prm.scorers import load_orm, load_prm
+    from selftaught.progress import step
     from selftaught.search import run_search
     from selftaught.store import Store
 
     store = Store(db, home=home)
-    policy = load_policy(policy_folder, threads=threads)
-    orm_m = load_orm(orm, threads=threads) if orm else None
-    prm_m = load_prm(prm, threads=threads) if prm else None
-    record = run_search(policy, problems, cfg, orm=orm_m, prm=prm_m, checkpoint=checkpoint)
+    with step(f"search {cfg.method.value} B={cfg.budget}: problems", total=len(problems)) as advance:
+        policy = load_policy(policy_folder, threads=threads)
+        orm_m = load_orm(orm, threads=threads) if orm else None
+        prm_m = load_prm(prm, threads=threads) if prm else None
+        record = run_search(policy, problems, cfg, orm=orm_m, prm=prm_m, checkpoint=checkpoint, progress=advance)
     models = {"orm": str(orm) if orm else None, "prm": str(prm) if prm else None}
     record = replace(record, config={**record.config, **models})
     if run is not None and store.get_run(run) is None:
