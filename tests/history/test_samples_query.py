@@ -54,7 +54,11 @@ def test_sorting_limits_and_jsonl(syn_db):
     lines = runner.invoke(app, ["samples", "--db", syn_db, "--jsonl", "--limit", "5"]).stdout.splitlines()
     assert [json.loads(line)["sample_id"] for line in lines] == [r["sample_id"] for r in everything[:5]]
     table = runner.invoke(app, ["samples", "--db", syn_db, "--limit", "3"]).stdout
-    assert "3 samples" in table and "completion" in table
+    assert f"3 of {len(everything)} samples" in table and "completion" in table  # a page says how many matched
+    with Store(syn_db) as store:
+        assert store.count_samples(round_index=1, outcome="pass") == len(store.query_samples(round_index=1, outcome="pass", limit=None))
+    whole = runner.invoke(app, ["samples", "--db", syn_db, "--round", "1", "--limit", "0"]).stdout
+    assert f"{len(by_score)} samples" in whole and " of " not in whole.splitlines()[0]
 
 
 def test_sql_looking_input_is_only_ever_a_value(syn_db, tmp_path):

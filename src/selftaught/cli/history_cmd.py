@@ -62,7 +62,10 @@ def export(
     from selftaught.cli.options import console, fail, resolve, store_at, usage
     from selftaught.service.export import KINDS, export_dataset, export_trained, format_of
 
-    fmt = format_of(out, fmt)
+    try:
+        fmt = format_of(out, fmt)  # OUT's extension or --format: part of the command line
+    except ConfigError as e:
+        usage(e.reason)
     if kind not in KINDS:
         usage(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if split not in ("train", "heldout", "all"):
@@ -72,6 +75,8 @@ def export(
     if run is not None and store.get_run(run) is None:  # exit 1, nothing written (issue 15)
         fail(f"no run {run!r} in {db}")
     if trained:
+        if run is None or round_index is None:
+            usage("--trained needs --run and --round: the rows one round's checkpoint trained on")
         done = export_trained(store, run, round_index, Path(out), fmt)
         console.print(f"wrote {done.n_rows} {done.method} rows round {round_index} trained on to {out} "
                       f"(sha256 {done.sha256[:12]})", highlight=False)  # fmt: skip

@@ -350,8 +350,12 @@ def samples(
     from selftaught.cli.tables import samples_table
     from selftaught.records import Outcome, SampleSource, Split
 
+    from selftaught.store import QUERY_ORDERS
+
     if as_json and as_jsonl:
         usage("choose one of --json and --jsonl")
+    if sort.removeprefix("-") not in QUERY_ORDERS:
+        usage(f"cannot order samples by {sort!r}; choose one of {sorted(QUERY_ORDERS)} (prefix - for descending)")
     try:
         outcome_v = Outcome(outcome) if outcome else None
         source_v = SampleSource(source) if source else None

@@ -67,7 +67,10 @@ def add(
     Example:  selftaught schedule recipes/arithmetic-star.yaml --interval 3600 --run-id hourly
               selftaught schedule recipes/arithmetic-star.yaml --cron "0 3 * * *" --fresh
     """
-    from selftaught.cli.options import resolve
+    from selftaught.cli.options import resolve, usage
+
+    if (cron is None) == (interval is None):
+        usage("give exactly one of --cron or --interval")
     from selftaught.flows.rounds import new_run_id
     from selftaught.flows.schedule import register
     from selftaught.recipe import load_recipe
