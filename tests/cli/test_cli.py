@@ -113,6 +113,24 @@ def test_db_upgrade_then_current(tmp_path):
     assert "up to date" in after.stdout
 
 
+def test_db_downgrade_and_history_mirror_alembic(tmp_path):
+    from selftaught.store import migrations
+
+    env = _env(tmp_path)
+    assert cli("db", "upgrade", env=env).returncode == 0
+    head = migrations.head()
+    history = cli("db", "history", env=env).stdout.splitlines()
+    assert history[0].startswith(f"{migrations.history()[1].revision} -> {head} (head, current), ")
+    assert history[-1].startswith("<base> -> 0001, ") and len(history) == int(head)
+    refused = cli("db", "downgrade", env=env)  # like alembic: no revision, no downgrade
+    assert refused.returncode == 2 and "Missing argument 'REVISION'" in refused.stderr
+    back = cli("db", "downgrade", "-1", env=env)  # a relative revision, as alembic takes it
+    assert back.returncode == 0 and f"{head} -> {migrations.history()[1].revision}" in back.stdout, back.stderr
+    assert "behind head" in cli("db", "current", env=env).stdout
+    assert "(current)" in cli("db", "history", env=env).stdout.splitlines()[1]
+    assert cli("db", "upgrade", env=env).returncode == 0
+
+
 def test_eval_reports_metrics_of_any_checkpoint(tmp_path):
     from selftaught.loops.tinymodel import init_policy
 
