@@ -269,8 +269,10 @@ def cai(
     home: HomeOpt = None,
     threads: ThreadsOpt = None,
 ) -> None:
-    """Run (or resume) Constitutional AI rounds -- `selftaught run` under another name: SL
-    (critique -> revise -> SFT) or RL (AI-feedback pairs -> DPO), then the held-out violation rate.
+    """Run (or resume) Constitutional AI rounds: `selftaught run` under another name.
+
+    SL (critique -> revise -> SFT) or RL (AI-feedback pairs -> DPO), then the held-out
+    violation rate.
 
     The constitution file is read again at the start of every round: edit it between rounds
     (`selftaught constitution edit FILE`) and the next round follows it; `selftaught rounds
@@ -339,9 +341,12 @@ def samples(
     judge_version: JudgeVersionOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Query the sample history. Filters combine with AND; every value reaches SQL as a bound
-    parameter. One row per (sample, verdict); unjudged samples show no outcome. Verdicts are
-    those each round's judge wrote, or --judge-version's (`selftaught rejudge`).
+    """Query the sample history: one row per (sample, verdict), and how many matched.
+
+    Filters combine with AND; every value reaches SQL as a bound parameter. Unjudged samples
+    show no outcome. Verdicts are those each round's judge wrote, or --judge-version's
+    (`selftaught rejudge`). The table's title says how many rows the filters match ("20 of
+    14,936 samples"); --limit 0 shows them all.
 
     Example:  selftaught samples --run demo-star-... --round 2 --outcome fail --limit 5
               selftaught samples --prompt-contains "23+45" --sort -score --jsonl
@@ -525,6 +530,21 @@ def _register_optional() -> None:
 
 
 _register_optional()
+
+
+def _one_line_summaries(group: typer.Typer) -> None:
+    """A command list shows each command's first paragraph; Rich help keeps its line breaks,
+    so a paragraph wrapped in the docstring would print as ragged lines: join them."""
+    import inspect
+
+    for info in group.registered_commands:
+        doc = info.help or inspect.getdoc(info.callback) or ""
+        info.short_help = info.short_help or " ".join(doc.split("\n\n")[0].split())
+    for sub in group.registered_groups:
+        _one_line_summaries(sub.typer_instance)
+
+
+_one_line_summaries(app)
 
 
 def main() -> None:
