@@ -4,6 +4,7 @@ user's values always win; what does not fit is one line, before any work."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -118,8 +119,10 @@ def test_a_hub_name_offline_is_one_line(tmp_path):
     f = tmp_path / "r.yaml"
     f.write_text("policy: {init: Qwen/Qwen2.5-0.5B-Instruct}\n")
     env = {"PATH": str(BIN), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "HOME": str(tmp_path)}
+    if "PYTHONPATH" in os.environ:  # a checkout run with PYTHONPATH=src: the CLI must read the same code
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     r = subprocess.run([str(BIN / "selftaught"), "run", str(f)], capture_output=True, text=True, env=env, timeout=120)
-    assert r.returncode == 2, r.stderr
+    assert r.returncode == 1, r.stderr  # a runtime error (issue 17)
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "could not be fetched from the Hugging Face hub" in lines[0], r.stderr
     assert "Traceback" not in r.stderr

@@ -79,7 +79,12 @@ def test_recipe_keys_prints_type_default_and_doc():
     assert "task.digits (int, default 2):" in everything and "search.method (greedy | majority" in everything
 
 
-def test_recipe_keys_of_an_unknown_section_is_one_line_and_exit_2():
-    result = CliRunner().invoke(app, ["recipe", "keys", "nope"])
-    assert result.exit_code == 2
-    assert result.output.strip().count("\n") == 0 and "unknown recipe section 'nope'" in result.output
+def test_recipe_keys_of_an_unknown_section_is_one_line_and_exit_2(monkeypatch, capsys):
+    from selftaught.cli.main import main
+
+    monkeypatch.setattr("sys.argv", ["selftaught", "recipe", "keys", "nope"])
+    with pytest.raises(SystemExit) as done:  # through main(): a usage error is one line
+        main()
+    err = capsys.readouterr().err
+    assert done.value.code == 2
+    assert err.strip().count("\n") == 0 and "error: " in err and "unknown recipe section 'nope'" in err

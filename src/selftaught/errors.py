@@ -1,4 +1,4 @@
-"""Typed errors. The CLI turns any ``SelftaughtError`` into one clear line and exit 2.
+"""Typed errors. The CLI turns any ``SelftaughtError`` into one clear line and exit 1.
 
     SelftaughtError
     ├── ConfigError          a recipe, constitution or problem file is invalid (file, line, reason)

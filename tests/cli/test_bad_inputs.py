@@ -1,6 +1,6 @@
 """Bad inputs (issue 14, part 5), table-driven, through the real `selftaught` binary.
 
-Each case is one line on stderr (`error: ...`), exit code 2, no traceback, and nothing
+Each case is one line on stderr (`error: ...`), exit code 1 (2 for a usage error: `Case.code`), no traceback, and nothing
 written: no store and no home where there were none, and a store and home that were there
 are unchanged (every table row, every file's size and mtime). Line-by-line commands
 (`import`, `verify`) instead report the bad line by number and keep going.
@@ -69,6 +69,7 @@ class Case:
     mount: tuple[str, bool] | None = None  # (size, read-only) of a tmpfs used as the home folder
     home_is_file: bool = False
     existing_run: bool = False  # a finished run's store and home are there before
+    code: int = 1  # 1: a runtime error; 2: a usage error, the command line itself is wrong (issue 17)
 
 
 def _recipe(**overrides: str) -> str:
@@ -91,7 +92,7 @@ CASES = {
     "prm label --judge vibes": Case(["prm", "label", "ref", "--round", "1", "--judge", "vibes"],
                                     "unknown verifier 'vibes'; valid names: arithmetic, math", existing_run=True),
     "rejudge --judge vibes": Case(["rejudge", "--run", "ref", "--judge", "vibes"],
-                                  "unknown verifier 'vibes'; valid names: arithmetic, math", existing_run=True),
+                                  "unknown verifier 'vibes'; valid names: arithmetic, math", existing_run=True, code=2),
     "eval --judge vibes": Case(["eval", "--checkpoint", "ref/r1", "--problems", "p.jsonl", "--judge", "vibes"],
                                "judge: unknown verifier 'vibes'; valid: arithmetic, math", {"p.jsonl": GOOD},
                                existing_run=True),
@@ -112,13 +113,13 @@ CASES = {
                                                   existing_run=True),
     "--resume with a changed recipe": Case(["run", "r.yaml", "--resume", "ref"], "the recipe differs",
                                            {"r.yaml": _recipe(seed="1")}, existing_run=True),
-    "--threads -1": Case(["run", "tiny.yaml", "--resume", "ref", "--threads", "-1"], "--threads", existing_run=True),
-    "verify --timeout -5": Case(["verify", "math", "--timeout", "-5"], "--timeout", stdin=b'{"gold": "1", "completion": "1"}\n'),
-    "verify --timeout 0": Case(["verify", "math", "--timeout", "0"], "--timeout", stdin=b'{"gold": "1", "completion": "1"}\n'),
-    "verify --workers 0": Case(["verify", "math", "--workers", "0"], "--workers", stdin=b'{"gold": "1", "completion": "1"}\n'),
-    "eval --temperature 0": Case(["eval", "--checkpoint", "x", "--temperature", "0"], "--temperature"),
-    "prm train --lr 0": Case(["prm", "train", "ref", "--lr", "0"], "--lr", existing_run=True),
-    "samples --round -1": Case(["samples", "--round", "-1"], "--round", existing_run=True),
+    "--threads -1": Case(["run", "tiny.yaml", "--resume", "ref", "--threads", "-1"], "--threads", existing_run=True, code=2),
+    "verify --timeout -5": Case(["verify", "math", "--timeout", "-5"], "--timeout", stdin=b'{"gold": "1", "completion": "1"}\n', code=2),
+    "verify --timeout 0": Case(["verify", "math", "--timeout", "0"], "--timeout", stdin=b'{"gold": "1", "completion": "1"}\n', code=2),
+    "verify --workers 0": Case(["verify", "math", "--workers", "0"], "--workers", stdin=b'{"gold": "1", "completion": "1"}\n', code=2),
+    "eval --temperature 0": Case(["eval", "--checkpoint", "x", "--temperature", "0"], "--temperature", code=2),
+    "prm train --lr 0": Case(["prm", "train", "ref", "--lr", "0"], "--lr", existing_run=True, code=2),
+    "samples --round -1": Case(["samples", "--round", "-1"], "--round", existing_run=True, code=2),
 }  # fmt: skip
 
 
@@ -142,7 +143,7 @@ def test_a_bad_input_is_one_line_and_changes_nothing(request, tmp_path, case: Ca
         before = _snapshot(tmp_path)
         result = _cli(case.args, tmp_path, stdin=case.stdin, home=home)
         err = result.stderr.decode()
-        assert result.returncode == 2, err
+        assert result.returncode == case.code, err
         assert err.count("\n") == 1 and case.reason in err, err
         assert "Traceback" not in err and not result.stdout
         assert _snapshot(tmp_path) == before

@@ -75,7 +75,7 @@ def test_bad_recipe_fails_with_file_line_and_reason_before_running(tmp_path, tex
     recipe = tmp_path / "bad.yaml"
     recipe.write_text(text)
     result = cli("run", str(recipe), env=_env(tmp_path))
-    assert result.returncode == 2
+    assert result.returncode == 1  # a runtime error: 2 is for usage errors (issue 17)
     assert f"{recipe}:{line}:" in result.stderr and reason in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "store.db").exists()  # nothing ran
@@ -87,14 +87,14 @@ def test_an_error_with_brackets_reaches_the_user_whole(tmp_path):
     recipe = tmp_path / "[v].yaml"
     recipe.write_text("name: x\ngenerate:\n  backend: vllm\n")
     result = cli("run", str(recipe), env=_env(tmp_path))
-    assert result.returncode == 2, result.stderr
+    assert result.returncode == 1, result.stderr
     assert f"{recipe}:3: generate.backend: vllm needs" in result.stderr, result.stderr
     assert "pip install 'selftaught[vllm]'" in result.stderr or "CUDA" in result.stderr, result.stderr
 
 
 def test_missing_recipe_file_is_one_line(tmp_path):
     result = cli("run", str(tmp_path / "nope.yaml"), env=_env(tmp_path))
-    assert result.returncode == 2 and "file not found" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 1 and "file not found" in result.stderr and "Traceback" not in result.stderr
 
 
 def _env(root: Path) -> dict:
@@ -111,6 +111,24 @@ def test_db_upgrade_then_current(tmp_path):
     assert up.returncode == 0, up.stderr
     after = cli("db", "current", env=env)
     assert "up to date" in after.stdout
+
+
+def test_db_downgrade_and_history_mirror_alembic(tmp_path):
+    from selftaught.store import migrations
+
+    env = _env(tmp_path)
+    assert cli("db", "upgrade", env=env).returncode == 0
+    head = migrations.head()
+    history = cli("db", "history", env=env).stdout.splitlines()
+    assert history[0].startswith(f"{migrations.history()[1].revision} -> {head} (head, current), ")
+    assert history[-1].startswith("<base> -> 0001, ") and len(history) == int(head)
+    refused = cli("db", "downgrade", env=env)  # like alembic: no revision, no downgrade
+    assert refused.returncode == 2 and "Missing argument 'REVISION'" in refused.stderr
+    back = cli("db", "downgrade", "-1", env=env)  # a relative revision, as alembic takes it
+    assert back.returncode == 0 and f"{head} -> {migrations.history()[1].revision}" in back.stdout, back.stderr
+    assert "behind head" in cli("db", "current", env=env).stdout
+    assert "(current)" in cli("db", "history", env=env).stdout.splitlines()[1]
+    assert cli("db", "upgrade", env=env).returncode == 0
 
 
 def test_eval_reports_metrics_of_any_checkpoint(tmp_path):
@@ -131,14 +149,14 @@ def test_eval_rejects_a_problem_row_without_an_answer(tmp_path):
     problems = tmp_path / "p.jsonl"
     problems.write_text('{"id": "a", "prompt": "Q: 1+1=? A:", "answer": "2"}\n{"id": "b", "prompt": "Q: 2+2=? A:"}\n')
     result = cli("eval", "--checkpoint", str(tmp_path), "--problems", str(problems), env=_env(tmp_path))
-    assert result.returncode == 2 and "p.jsonl" in result.stderr and "2" in result.stderr, result.stderr
+    assert result.returncode == 1 and "p.jsonl" in result.stderr and "2" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_model_smollm2_refuses_a_folder_that_is_not_a_model(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     result = cli("model", "smollm2", str(tmp_path))
-    assert result.returncode == 2 and "exists and is not a saved model" in result.stderr, result.stderr
+    assert result.returncode == 1 and "exists and is not a saved model" in result.stderr, result.stderr
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 

@@ -151,15 +151,15 @@ def test_json_with_plot_writes_it_there(runs_to_compare, tmp_path):
     assert out.read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["REF", "nope"], "no run 'nope'"),
-    (["REF"], "at least two run ids"),
-    (["REF", "REF"], "given twice"),
+@pytest.mark.parametrize(("args", "message", "code"), [
+    (["REF", "nope"], "no run 'nope'", 1),  # a runtime error
+    (["REF"], "at least two run ids", 2),  # usage errors (issue 17)
+    (["REF", "REF"], "given twice", 2),
 ])  # fmt: skip
-def test_bad_run_ids_are_one_line(runs_to_compare, args, message):
+def test_bad_run_ids_are_one_line(runs_to_compare, args, message, code):
     env, _, ref = runs_to_compare
     result = cli("compare", *[ref if a == "REF" else a for a in args], env=env)
-    assert result.returncode == 2 and message in result.stderr
+    assert result.returncode == code and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 

@@ -1,4 +1,4 @@
-"""A disk that fills in the middle of a run: one line naming the path, exit 2, and a store
+"""A disk that fills in the middle of a run: one line naming the path, exit 1, and a store
 that resumes (issue 14, part 5). The home folder is a small tmpfs, filled to the last byte
 once the cold start's checkpoint is written, so the next checkpoint cannot be saved."""
 
@@ -59,7 +59,7 @@ def test_a_full_disk_mid_run_is_one_line_and_the_run_resumes(tmp_path, prefect_s
             raise
         text = log.read_text()
         last = text.strip().splitlines()[-1]
-        assert rc == 2, text[-3000:]
+        assert rc == 1, text[-3000:]
         assert "Traceback" not in text, text[-3000:]
         assert last.startswith("error: No space left on device: ") and str(mnt) in last, last
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.cli.test_cli import cli
 
@@ -37,7 +38,31 @@ def test_every_stage_that_ran_a_model_says_where(finished_run):
 def test_rounds_of_an_unknown_run_is_one_line(finished_run):
     _, env, _ = finished_run
     result = cli("rounds", "nope", env=env)
-    assert result.returncode == 2 and "no run 'nope'" in result.stderr
+    assert result.returncode == 1 and "no run 'nope'" in result.stderr  # a runtime error (issue 17)
+
+
+def _orch_column(text: str) -> list[str]:
+    """The last cell (orch) of each round row of a printed rounds table."""
+    return [line.split()[-1] for line in text.splitlines() if re.match(r"\s*\d+\s", line) and line.rstrip()[-1:] in "%-"]
+
+
+def test_rounds_shows_the_orchestration_share_the_run_printed(finished_run):
+    root, env, run_id = finished_run
+    printed = (root / "cli.log").read_text().rsplit(f"run {run_id}", 1)[-1]  # the table the run printed last
+    shown = cli("rounds", run_id, env=env).stdout
+    assert _orch_column(shown) == _orch_column(printed) and len(_orch_column(shown)) == 3
+    assert all(cell.endswith("%") for cell in _orch_column(shown))  # not "-": the store kept each round's wall time
+    table = json.loads(cli("rounds", run_id, "--json", env=env).stdout)
+    assert all(r["wall_seconds"] > sum(r["seconds"].values()) * 0.5 for r in table)
+
+
+def test_samples_says_how_many_matched_and_problem_titles_its_tables(finished_run):
+    _, env, run_id = finished_run
+    every = json.loads(cli("samples", "--run", run_id, "--limit", "0", "--json", env=env).stdout)
+    page = cli("samples", "--run", run_id, "--limit", "4", env=env)
+    assert f"4 of {len(every):,} samples" in page.stdout, page.stdout
+    shown = cli("problem", every[0]["problem_id"], env=env).stdout
+    assert re.search(r"best \d+ samples \(highest score\)", shown) and re.search(r"latest \d+ samples \(newest first\)", shown)
 
 
 def test_samples_filters_combine(finished_run):

@@ -115,7 +115,9 @@ def test_a_rejudge_killed_mid_way_completes_on_rerun_without_duplicates(copied_r
 def test_a_bad_judge_option_or_round_is_one_line(copied_run):
     env, run_id, db = copied_run
     before = _sql(db, "SELECT count(*) FROM verdicts")
-    for args, says in ((["--judge", "arithmetic", "--option", "bogus=1"], "bogus"), (["--judge", "format", "--round", "9"], "no round 9")):
+    # an unknown option is a usage error (exit 2); a round the run lacks, a runtime error (1)
+    for args, says, code in ((["--judge", "arithmetic", "--option", "bogus=1"], "bogus", 2),
+                             (["--judge", "format", "--round", "9"], "no round 9", 1)):  # fmt: skip
         result = cli("rejudge", "--run", run_id, *args, env=env)
-        assert result.returncode == 2 and says in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert result.returncode == code and says in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert _sql(db, "SELECT count(*) FROM verdicts") == before

@@ -132,11 +132,11 @@ def test_checkpoint_show_prints_lineage_training_set_recipe_and_evaluation(learn
 def test_changed_rows_unknown_ids_and_missing_options_are_one_line(learned_run, tmp_path):
     env, run_id = learned_run
     shown = cli("checkpoint", "show", "nope/r1", env=env)
-    assert shown.returncode == 2 and "no checkpoint 'nope/r1'" in shown.stderr and "Traceback" not in shown.stderr
+    assert shown.returncode == 1 and "no checkpoint 'nope/r1'" in shown.stderr and "Traceback" not in shown.stderr
     no_round = cli("export", str(tmp_path / "x.jsonl"), "--trained", "--run", run_id, env=env)
     assert no_round.returncode == 2 and "--trained needs --run and --round" in no_round.stderr
     too_far = _export(env, tmp_path / "y.jsonl", run_id, 9)
-    assert too_far.returncode == 2 and "round 9 has no checkpoint" in too_far.stderr
+    assert too_far.returncode == 1 and "round 9 has no checkpoint" in too_far.stderr
     # a store whose recorded rows were edited afterwards no longer matches the checkpoint
     copy = tmp_path / "edited.db"
     with sqlite3.connect(env["SELFTAUGHT_DB_URL"].removeprefix("sqlite:///")) as src, sqlite3.connect(copy) as dst:
@@ -144,7 +144,7 @@ def test_changed_rows_unknown_ids_and_missing_options_are_one_line(learned_run, 
     with sa.create_engine(f"sqlite:///{copy}").begin() as conn:
         conn.execute(sa.text("UPDATE training_examples SET completion = completion || ' 1' WHERE position = 0"))
     edited = _export({**env, "SELFTAUGHT_DB_URL": f"sqlite:///{copy}"}, tmp_path / "z.jsonl", run_id, 1)
-    assert edited.returncode == 2 and "no longer hash to" in edited.stderr
+    assert edited.returncode == 1 and "no longer hash to" in edited.stderr
     assert not any((tmp_path / f).exists() for f in ("x.jsonl", "y.jsonl", "z.jsonl"))
 
 

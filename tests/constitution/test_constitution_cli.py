@@ -1,4 +1,7 @@
-"""``selftaught constitution validate|show|diff|edit``: output, one-line errors, exit codes."""
+"""``selftaught constitution init|validate|show|diff|edit``: output, one-line errors, exit codes.
+
+An invalid file is a runtime error: one ``error: file:line: reason`` line and exit code 1
+(2 until issue 17, which keeps 2 for usage errors)."""
 
 from __future__ import annotations
 
@@ -57,7 +60,7 @@ def editor(tmp_path):
     return make
 
 
-@pytest.mark.parametrize("cmd", ["validate", "show", "diff", "edit"])
+@pytest.mark.parametrize("cmd", ["init", "validate", "show", "diff", "edit"])
 def test_every_command_help_has_an_example(cli, cmd):
     r = cli(cmd, "--help")
     assert r.exit_code == 0 and "Example:" in r.output and f"selftaught constitution {cmd}" in r.output
@@ -69,10 +72,10 @@ def test_validate_ok_and_error(cli, tmp_path, concise_copy):
     bad = tmp_path / "bad.yaml"
     bad.write_text(concise_copy.read_text().replace("weight: 2", "weight: -2", 1))
     r = cli("validate", bad)
-    assert r.exit_code == 2
+    assert r.exit_code == 1
     assert r.output.strip().count("\n") == 0 and "Traceback" not in r.output
     line = next(i for i, l in enumerate(bad.read_text().splitlines(), 1) if "weight: -2" in l)
-    assert r.output.startswith(f"{bad}:{line}: principles.0.weight: Input should be greater than 0")
+    assert r.output.startswith(f"error: {bad}:{line}: principles.0.weight: Input should be greater than 0")
 
 
 def test_show_table(cli):
@@ -91,7 +94,11 @@ def test_diff_added_removed_changed(cli, tmp_path, concise_copy):
     r = cli("diff", concise_copy, new)
     assert r.exit_code == 0, r.output
     assert "+ calm-tone" in r.output and "- no-exclamations" in r.output
-    assert "~ at-most-60-words: weight, tags" in r.output and "weight: 2.0 -> 5.0" in r.output
+    assert "~ at-most-60-words: weight, tags" in r.output
+    # then the unified diff of the text: every changed line whole, old and new
+    assert f"--- {concise_copy}" in r.output and f"+++ {new}" in r.output and "@@ " in r.output
+    assert "-    weight: 2\n" in r.output and "+    weight: 5\n" in r.output
+    assert "-  - id: no-exclamations" in r.output and "+  - id: calm-tone" in r.output
     assert cli("diff", concise_copy, new, "--exit-code").exit_code == 1
     same = cli("diff", concise_copy, concise_copy, "--exit-code")
     assert same.exit_code == 0 and "no differences" in same.output
@@ -101,7 +108,7 @@ def test_diff_of_an_invalid_file_is_one_line(cli, tmp_path, concise_copy):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\n")
     r = cli("diff", concise_copy, bad)
-    assert r.exit_code == 2 and r.output.startswith(f"{bad}:1: ") and "Field required" in r.output
+    assert r.exit_code == 1 and r.output.startswith(f"error: {bad}:1: ") and "Field required" in r.output
 
 
 def test_edit_saves_a_valid_edit(cli, concise_copy, editor):
@@ -113,11 +120,11 @@ def test_edit_saves_a_valid_edit(cli, concise_copy, editor):
 def test_edit_keeps_the_original_when_the_edit_is_invalid(cli, concise_copy, editor):
     before = concise_copy.read_text()
     r = cli("edit", concise_copy, EDITOR=editor("weight: 2", "wieght: 2"), VISUAL="")
-    assert r.exit_code == 2
+    assert r.exit_code == 1
     assert "unknown key" in r.output and f"not saved: {concise_copy} is unchanged" in r.output
     assert r.output.strip().count("\n") == 0
     assert concise_copy.read_text() == before
-    kept = Path(r.output.split(":")[0])  # the error names the kept, edited copy
+    kept = Path(r.output.removeprefix("error: ").split(":")[0])  # the error names the kept, edited copy
     assert "wieght" in kept.read_text()
 
 
@@ -125,12 +132,12 @@ def test_edit_no_changes_and_failing_editor(cli, concise_copy, editor):
     before = concise_copy.read_text()
     assert "no changes" in cli("edit", concise_copy, EDITOR=editor("zzz", "yyy"), VISUAL="").output
     r = cli("edit", concise_copy, EDITOR=editor("weight: 2", "weight: 3", rc=1), VISUAL="")
-    assert r.exit_code == 2 and "exited with 1; file unchanged" in r.output
+    assert r.exit_code == 1 and "exited with 1; file unchanged" in r.output
     assert concise_copy.read_text() == before
 
 
-def test_real_subprocess_error_is_one_line_exit_2(tmp_path):
-    """The real entry point (not CliRunner): no traceback, exit code 2."""
+def test_real_subprocess_error_is_one_line_exit_1(tmp_path):
+    """The real entry point (not CliRunner): no traceback, exit code 1."""
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [\n")
     code = (
@@ -138,5 +145,22 @@ def test_real_subprocess_error_is_one_line_exit_2(tmp_path):
         "app = typer.Typer(); register(app); app.callback()(lambda: None); app()"
     )
     r = subprocess.run([sys.executable, "-c", code, "constitution", "validate", str(bad)], capture_output=True, text=True)
-    assert r.returncode == 2 and r.stdout == ""
-    assert r.stderr.strip().startswith(f"{bad}:2: invalid YAML") and "\n" not in r.stderr.strip()
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.strip().startswith(f"error: {bad}:2: invalid YAML") and "\n" not in r.stderr.strip()
+
+
+def test_init_copies_a_bundled_constitution_once(cli, tmp_path):
+    out = tmp_path / "mine.yaml"
+    r = cli("init", "concise", "-o", out)
+    assert r.exit_code == 0 and "constitution edit" in r.output
+    assert out.read_text() == bundled_path("concise").read_text()
+    again = cli("init", "default", "--out", out)  # never overwrites
+    assert again.exit_code == 1 and "exists already" in again.output
+    assert out.read_text() == bundled_path("concise").read_text()
+
+
+def test_edit_of_a_bundled_name_says_to_init_a_copy(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = cli("edit", "default", EDITOR="false", VISUAL="")
+    assert r.exit_code == 1 and r.output.strip().count("\n") == 0
+    assert "selftaught constitution init default -o" in r.output

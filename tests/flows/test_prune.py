@@ -260,7 +260,7 @@ def test_cli_prune_and_checkpoints(tmp_path):
     assert table.returncode == 0 and table.stdout.count("pruned") >= 2
 
     missing = _cli("prune", "nope", "--keep", "1", env=env)
-    assert missing.returncode == 2 and "no run 'nope'" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode == 1 and "no run 'nope'" in missing.stderr and "Traceback" not in missing.stderr
 
 
 # ------------------------------------------------------------------------- a real run

@@ -277,9 +277,9 @@ def test_cli_checkpoint_verify_lists_ok_damaged_and_pruned(tmp_path):
     assert "2 damaged, 1 pruned" in table.stdout
 
     missing = _cli("checkpoint", "verify", "nope", env=env)
-    assert missing.returncode == 2 and "no run 'nope'" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode == 1 and "no run 'nope'" in missing.stderr and "Traceback" not in missing.stderr
     bad_mode = _cli("checkpoint", "verify", "r", env={**env, "SELFTAUGHT_VERIFY": "md5"})
-    assert bad_mode.returncode == 2 and "SELFTAUGHT_VERIFY='md5'" in bad_mode.stderr
+    assert bad_mode.returncode == 1 and "SELFTAUGHT_VERIFY='md5'" in bad_mode.stderr
 
 
 def test_cli_a_superseded_run_is_not_resumed(tmp_path):
@@ -292,7 +292,7 @@ def test_cli_a_superseded_run_is_not_resumed(tmp_path):
     recipe.write_text(tiny_recipe_text())
     env = dict(os.environ, SELFTAUGHT_DB_URL=layout.db_url, SELFTAUGHT_HOME=str(layout.home))
     out = _cli("run", str(recipe), "--resume", ARCHIVE, env=env)
-    assert out.returncode == 2 and f"--resume: run '{ARCHIVE}' holds rounds that --retrain-from superseded" in out.stderr
+    assert out.returncode == 1 and f"--resume: run '{ARCHIVE}' holds rounds that --retrain-from superseded" in out.stderr
 
 
 def test_cli_retrain_from_needs_resume(tmp_path):

@@ -2,8 +2,8 @@
 
 A 2-round RFT run; round 1's ``model.safetensors`` zeroed in place (same size) and round 2
 left unfinished, as a run killed in round 2 would be. Then, each a real subprocess:
-``run --resume`` refuses in one line (exit 2) before any stage runs; ``checkpoint verify``
-names the file (exit 1); ``eval --checkpoint`` refuses it (exit 2); ``run --resume
+``run --resume`` refuses in one line (exit 1) before any stage runs; ``checkpoint verify``
+names the file (exit 1); ``eval --checkpoint`` refuses it (exit 1); ``run --resume
 --retrain-from 1`` rebuilds rounds 1 and 2 from round 0 -- with the same seeds, so the
 rebuilt run reaches exactly the numbers of the run before the damage -- and the superseded
 rounds stay readable under ``RUN~superseded-1``.
@@ -70,7 +70,7 @@ def test_a_damaged_round_is_refused_everywhere_then_rebuilt_from_the_last_good_o
                              "AND \"index\" = 2)"))  # fmt: skip
 
     refused = _cli(["run", str(recipe_file), "--resume", "d"], env)
-    assert refused.returncode == 2, refused.stderr
+    assert refused.returncode == 1, refused.stderr  # a runtime error (issue 17)
     assert "Traceback" not in refused.stderr and "SafetensorError" not in refused.stderr
     line = refused.stderr.strip().splitlines()[-1]
     assert f"{round1}: model.safetensors is damaged (sha256 mismatch; expected" in line
@@ -86,7 +86,7 @@ def test_a_damaged_round_is_refused_everywhere_then_rebuilt_from_the_last_good_o
     problems = tmp_path / "p.jsonl"
     problems.write_text('{"id": "a", "prompt": "Q: 1+1=? A:", "answer": "2"}\n')
     evaluated = _cli(["eval", "--checkpoint", str(round1), "--problems", str(problems)], env)
-    assert evaluated.returncode == 2 and "Traceback" not in evaluated.stderr, evaluated.stderr
+    assert evaluated.returncode == 1 and "Traceback" not in evaluated.stderr, evaluated.stderr
     assert "model.safetensors is damaged (sha256 mismatch" in evaluated.stderr and evaluated.stdout == ""
 
     log = tmp_path / "retrain.log"

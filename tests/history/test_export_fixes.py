@@ -91,7 +91,7 @@ def test_messages_of_a_policy_without_chat_template_is_refused_pointing_to_sft(c
     (plain / "chat_template.jinja").unlink()
     db = store_with_policy(tmp_path, plain)
     result = cli("msgs.jsonl", "--db", db, "--kind", "messages", "--run", RUN, cwd=tmp_path)
-    assert result.returncode == 2
+    assert result.returncode == 1  # a runtime error (issue 17)
     line = one_error_line(result)
     assert "no chat template" in line and "--kind sft" in line and str(plain) in line
     assert not (tmp_path / "msgs.jsonl").exists()

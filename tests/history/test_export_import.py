@@ -102,7 +102,7 @@ def test_import_jsonl_keeps_good_rows_and_names_the_bad_lines(tmp_path):
     src.write_text(json.dumps({"qid": "a5", "question": "5?", "gold": "5"}) + "\n")
     moved = runner.invoke(app, ["import", str(src), "--db", db, "--map", "id=qid", "--map", "prompt=question",
                                 "--map", "answer=gold", "--split", "heldout"])
-    assert moved.exit_code == 2 and "already in the store as a train problem" in moved.output, moved.output
+    assert moved.exit_code == 1 and "already in the store as a train problem" in moved.output, moved.output
 
 
 def test_import_parquet_and_a_saved_datasetdict(tmp_path):
@@ -122,11 +122,11 @@ def test_import_parquet_and_a_saved_datasetdict(tmp_path):
     assert splits == {"pq-1": Split.TRAIN, "pq-3": Split.TRAIN, "d1": Split.TRAIN, "d2": Split.HELDOUT}
 
 
-def test_import_with_nothing_usable_exits_2(tmp_path):
+def test_import_with_nothing_usable_exits_1(tmp_path):  # a runtime error (issue 17: 2 is for usage errors)
     src = tmp_path / "bad.jsonl"
     src.write_text("nope\n")
     result = runner.invoke(app, ["import", str(src), "--db", f"sqlite:///{tmp_path / 's.db'}"])
-    assert result.exit_code == 2 and "line 1: not valid JSON" in result.output
+    assert result.exit_code == 1 and "line 1: not valid JSON" in result.output
 
 
 @pytest.mark.parametrize("command", [["problem"], ["export"], ["import"], ["report"]], ids=" ".join)

@@ -26,7 +26,7 @@ def samples(db: str, *args: str) -> list[dict]:
     [
         (["--run", "syn", "--round", "2", "--limit", "0"], lambda r: r["round"] == 2),
         (["--problem", "t3", "--limit", "0"], lambda r: r["problem_id"] == "t3"),
-        (["--search", "3+3", "--limit", "0"], lambda r: r["problem_id"] == "t3"),  # problem text
+        (["--prompt-contains", "3+3", "--limit", "0"], lambda r: r["problem_id"] == "t3"),  # problem text
         (["--outcome", "fail", "--limit", "0"], lambda r: r["outcome"] == "fail"),
         (["--judge", "arithmetic", "--min-score", "0.2", "--max-score", "0.3", "--limit", "0"],
          lambda r: r["score"] == 0.25),
@@ -54,13 +54,17 @@ def test_sorting_limits_and_jsonl(syn_db):
     lines = runner.invoke(app, ["samples", "--db", syn_db, "--jsonl", "--limit", "5"]).stdout.splitlines()
     assert [json.loads(line)["sample_id"] for line in lines] == [r["sample_id"] for r in everything[:5]]
     table = runner.invoke(app, ["samples", "--db", syn_db, "--limit", "3"]).stdout
-    assert "3 samples" in table and "completion" in table
+    assert f"3 of {len(everything)} samples" in table and "completion" in table  # a page says how many matched
+    with Store(syn_db) as store:
+        assert store.count_samples(round_index=1, outcome="pass") == len(store.query_samples(round_index=1, outcome="pass", limit=None))
+    whole = runner.invoke(app, ["samples", "--db", syn_db, "--round", "1", "--limit", "0"]).stdout
+    assert f"{len(by_score)} samples" in whole and " of " not in whole.splitlines()[0]
 
 
 def test_sql_looking_input_is_only_ever_a_value(syn_db, tmp_path):
     hostile = ["x' OR '1'='1", "t1'; DROP TABLE samples; --", "%", "_", "\\"]
     for value in hostile:
-        for option in ("--run", "--problem", "--search", "--text", "--judge", "--checkpoint"):
+        for option in ("--run", "--problem", "--prompt-contains", "--text", "--judge", "--checkpoint"):
             assert samples(syn_db, option, value, "--limit", "0") == [], (option, value)
     with Store(syn_db) as store:
         assert len(store.query_samples(limit=None)) > 20  # nothing dropped

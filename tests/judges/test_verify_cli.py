@@ -62,7 +62,7 @@ def test_code_kind():
     [
         ("multiple choice", ["choice"], {"choices": ["x", "y"], "answer": "B", "completion": "Answer: B"}, "pass", 1.0),
         ("keywords", ["keyword"], {"keywords": ["Paris"], "completion": "paris"}, "pass", 1.0),
-        ("a weighted spec with a part option", ["math=1,format=1", "-o", "format.partial=0.5"],
+        ("a weighted spec with a part option", ["math=1,format=1", "--option", "format.partial=0.5"],
          {"gold": "2", "completion": "Sure <think>1+1</think> 2"}, "fail", 0.75),
     ],
 )

@@ -43,6 +43,6 @@ def test_the_command_refuses_vllm_here_in_one_line(sqlite_store, micro_policy, t
          micro_policy, "--backend", "vllm", "--db", db],
         check=False, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
-    assert result.returncode == 2 and "--backend vllm needs the `vllm` package" in result.stderr
+    assert result.returncode == 1 and "--backend vllm needs the `vllm` package" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1  # one line, no traceback
     assert sqlite_store.get_step_labels(RUN, 1) == []

@@ -95,7 +95,7 @@ def test_the_commands_as_a_user_runs_them(sqlite_store, micro_policy, tmp_path):
     assert result.returncode == 0, result.stderr
     assert all(isinstance(x, float) for line in out.read_text().splitlines() for x in json.loads(line)["labels"])
     result = cli("prm", "export", str(tmp_path / "none.jsonl"), "--run", RUN, "--round", "3", "--db", db)
-    assert result.returncode == 2 and "no step labels" in result.stderr
+    assert result.returncode == 1 and "no step labels" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1  # one line, no traceback
 
 

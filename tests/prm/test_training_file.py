@@ -64,6 +64,6 @@ def test_the_cli_reports_a_bad_file_in_one_line_before_training(tmp_path):
          "--base", str(tmp_path), "--out", str(tmp_path / "out")],
         check=False, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert result.returncode == 2
+    assert result.returncode == 1  # a bad file: a runtime error (issue 17)
     assert result.stderr.strip().splitlines() == [f"error: {path}:2: 'labels' must be a list with one label per step (2)"]
     assert not (tmp_path / "out").exists()

@@ -49,16 +49,17 @@ def test_bad_input_is_one_line_and_stores_nothing(tmp_path):
     out = cli("search", "--checkpoint", policy, "--method", "beam", "--problems", "1", db=db)
     assert out.returncode == 2 and "needs a PRM" in out.stderr and "Traceback" not in out.stderr, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
-    cases = [
+    usage_errors = [  # the command line is wrong: exit 2 (issue 17)
         (["--method", "bon-orm", "--prm", prm], "needs a ORM"),
         (["--method", "dfs"], "--method must be one of"),
         (["--method", "bon", "--aggregate", "mean", "--prm", prm], "--aggregate must be"),
-        (["--method", "greedy"], "not a saved model"),
     ]
     runner = CliRunner()
-    for args, message in cases:
+    for args, message in usage_errors:
         result = runner.invoke(app, ["search", "--checkpoint", policy, *args, "--problems", "1", "--db", db])
-        assert isinstance(result.exception, SelftaughtError) and message in str(result.exception), result.output
+        assert result.exit_code == 2 and message in result.output, result.output
+    result = runner.invoke(app, ["search", "--checkpoint", policy, "--method", "greedy", "--problems", "1", "--db", db])
+    assert isinstance(result.exception, SelftaughtError) and "not a saved model" in str(result.exception), result.output
     result = runner.invoke(app, ["searches", "--show", "nope", "--db", db])
     assert isinstance(result.exception, SelftaughtError) and "no search 'nope'" in str(result.exception)
     assert runner.invoke(app, ["searches", "--json", "--db", db]).stdout.strip() == "[]"  # nothing stored

@@ -70,7 +70,15 @@ def test_round_table_summarizes_each_round(store_with_run: Store):
         "placement": {"generate": {"device": "cpu", "dtype": "float32", "peak_gpu_mb": None},
                       "train": {"device": "cuda", "dtype": "bfloat16", "peak_gpu_mb": 2048.5}},
         "constitution_hash": "c0",
+        "wall_seconds": None,
     }  # fmt: skip
     assert r1.index == 1 and r1.n_samples == 0 and r1.pass_rate is None
     assert r1.stages_done == () and r1.checkpoint_id is None and r1.placement == {}
     assert store.round_table("other") == []
+    assert r0.orchestration_share is None  # no wall time recorded: `rounds RUN` shows "-"
+
+    # the wall time the run measured is kept, so `rounds RUN` shows the share the run printed
+    store.record_round_wall(RUN, 0, 20.0)
+    assert store.round_table(RUN)[0].wall_seconds == 20.0
+    assert store.round_table(RUN)[0].orchestration_share == (20.0 - 13.0) / 20.0  # 13 s in the stages
+    assert store.get_training_set(RUN, 0) is not None  # the round's other metrics are kept

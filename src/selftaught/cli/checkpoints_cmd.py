@@ -19,11 +19,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from selftaught.cli.options import JsonOpt, RunArg, StoreUrlOpt
-
-HomeOpt = Annotated[
-    Optional[Path], typer.Option("--home", help="Folder holding runs/RUN/ [env SELFTAUGHT_HOME; default ./selftaught-home].")
-]
+from selftaught.cli.options import HomeOpt, JsonOpt, RunArg, StoreUrlOpt
 
 
 def _weights(ckpt) -> str:
@@ -154,7 +150,7 @@ def _show_lines(info: dict) -> list[str]:
 @checkpoint_app.command("verify")
 def verify(
     run_id: RunArg,
-    mode: Annotated[Optional[str], typer.Option(help="sha256 (hash every file) or sizes (sizes only) [env SELFTAUGHT_VERIFY; default sha256].")] = None,
+    mode: Annotated[Optional[str], typer.Option(show_default="SELFTAUGHT_VERIFY, else sha256", help="sha256 (hash every file) or sizes (sizes only).")] = None,
     as_json: JsonOpt = False,
     db: StoreUrlOpt = None,
     home: HomeOpt = None,
@@ -169,14 +165,13 @@ def verify(
     Example:  selftaught checkpoint verify demo-star-20261125-101500-0042
               SELFTAUGHT_VERIFY=sizes selftaught checkpoint verify demo-star-20261125-101500-0042 --json
     """
-    from selftaught.cli.options import console, resolve, store_at
+    from selftaught.cli.options import console, resolve, store_at, usage
     from selftaught.cli.tables import verify_table
-    from selftaught.errors import ConfigError
     from selftaught.loops.checkpoint import VERIFY_MODES, verify_mode
     from selftaught.service.checkpoints import verify_run
 
     if mode is not None and mode not in VERIFY_MODES:
-        raise ConfigError(f"--mode must be sha256 or sizes, not {mode!r}")
+        usage(f"--mode must be sha256 or sizes, not {mode!r}")
     mode = mode or verify_mode()
     db, home, _ = resolve(db, home)
     rows = verify_run(store_at(db, home), run_id, db, mode)

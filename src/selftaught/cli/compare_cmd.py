@@ -29,6 +29,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from selftaught.cli.options import DbOpt, HomeOpt
+
 def compare_table(result: dict):
     """One block of rows per round, one row per run in it: k and the four held-out metrics."""
     from rich import box
@@ -80,10 +82,10 @@ def default_plot_path(home: Path, run_ids: list[str]) -> Path:
 def compare(
     run_ids: Annotated[list[str], typer.Argument(metavar="RUN", help="Two or more run ids.")],
     show: Annotated[int, typer.Option("--show", min=0, metavar="N", help="List up to N ids of the problems only one run solved.")] = 0,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Where to write the PNG (default HOME/compare-A-B.png; none with --json).")] = None,
+    plot: Annotated[Optional[Path], typer.Option("--plot", show_default="HOME/compare-A-B.png; none with --json", help="Where to write the PNG.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object for scripts (every id; a plot only with --plot).")] = False,
-    db: Annotated[Optional[str], typer.Option("--db", help="Store URL (env SELFTAUGHT_DB_URL).")] = None,
-    home: Annotated[Optional[Path], typer.Option("--home", help="Folder for the plot (env SELFTAUGHT_HOME).")] = None,
+    db: DbOpt = None,
+    home: HomeOpt = None,
 ) -> None:
     """Compare runs: held-out metrics per round side by side, the held-out problems each run
     solved that the other(s) did not, and a plot of held-out accuracy per round.

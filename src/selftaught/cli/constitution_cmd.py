@@ -1,12 +1,17 @@
-"""``selftaught constitution``: validate, show, diff and safely edit constitution files.
+"""``selftaught constitution``: copy a bundled constitution, validate, show, diff and safely
+edit constitution files.
 
-Every failure is one line, ``file:line: reason``, on stderr with exit code 2 (no traceback).
-``edit`` works on a temporary copy and writes the file back only if the edit validates, so a
-broken constitution can never reach the next round through this command.
+Every failure is one line, ``error: file:line: reason``, on stderr with exit code 1 (no
+traceback). ``init`` copies a bundled constitution (``default``, ``concise``) to a file
+you own; ``edit`` works on a temporary copy and writes the file back only if the edit
+validates, so a broken constitution can never reach the next round through this command.
+``diff`` names the principles added, removed and changed, then shows the unified diff of
+the two files' text (``difflib``; colored on a terminal).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import shlex
 import shutil
@@ -14,7 +19,7 @@ import subprocess
 import tempfile
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, Callable, TypeVar
+from typing import Annotated, Any, Callable, Optional, TypeVar
 
 import typer
 
@@ -22,7 +27,7 @@ from selftaught.errors import ConfigError, SelftaughtError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-FileArg = Annotated[Path, typer.Argument(help="A constitution YAML file.", show_default=False)]
+EditArg = Annotated[Path, typer.Argument(help="A constitution YAML file (`constitution init` makes one).", show_default=False)]
 ReadArg = Annotated[
     Path,
     typer.Argument(help="A constitution YAML file, or a bundled one: default, concise.", show_default=False),
@@ -38,8 +43,8 @@ def _resolve(path: Path) -> Path:
     return path
 
 constitution_app = typer.Typer(
-    help="Constitutions: YAML principles for Constitutional AI (validate, show, diff, edit).\n\n"
-    "Example: selftaught constitution show my-constitution.yaml",
+    help="Constitutions: YAML principles for Constitutional AI (init, validate, show, diff, edit).\n\n"
+    "Example: selftaught constitution init default -o my-constitution.yaml",
     no_args_is_help=True,
 )
 
@@ -55,8 +60,9 @@ def _one_line_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except SelftaughtError as e:
-            typer.echo(str(e), err=True)
-            raise typer.Exit(2) from None
+            from selftaught.cli.options import fail
+
+            fail(str(e))
 
     return wrapper  # type: ignore[return-value]
 
@@ -67,12 +73,38 @@ def _console():
     return Console()
 
 
+@constitution_app.command("init")
+@_one_line_errors
+def init_cmd(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A bundled constitution: default or concise.", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option("-o", "--out", metavar="FILE", show_default="NAME.yaml", help="The file to write (never overwritten).")] = None,
+) -> None:
+    """Copy a bundled constitution to a file of your own, to edit and name in a recipe.
+
+    Example: selftaught constitution init default -o my-constitution.yaml
+             selftaught constitution edit my-constitution.yaml
+    """
+    from selftaught.constitution import BUNDLED, bundled_path, constitution_hash, load_constitution
+
+    if name not in BUNDLED:
+        from selftaught.cli.options import usage
+
+        usage(f"no bundled constitution {name!r} (have: {', '.join(BUNDLED)})")
+    dest = out or Path(f"{name}.yaml")
+    if dest.exists():
+        raise ConfigError("exists already; give another file with -o", file=str(dest))
+    dest.write_text(bundled_path(name).read_text(encoding="utf-8"), encoding="utf-8")
+    c = load_constitution(dest)
+    typer.echo(f"{dest}: a copy of {name!r} ({len(c.principles)} principles, hash {constitution_hash(c)[:12]}); "
+               f"edit it with: selftaught constitution edit {dest}")  # fmt: skip
+
+
 @constitution_app.command("validate")
 @_one_line_errors
 def validate_cmd(file: ReadArg) -> None:
     """Check a constitution file; print its name, size and content hash.
 
-    Exit code 0 if valid, 2 with one line 'file:line: reason' if not.
+    Exit code 0 if valid, 1 with one line 'error: file:line: reason' if not.
 
     Example: selftaught constitution validate my-constitution.yaml
     """
@@ -159,9 +191,10 @@ def diff_cmd(
         bool, typer.Option("--exit-code", help="Exit 1 if the two differ (like git diff --exit-code).")
     ] = False,
 ) -> None:
-    """Principles added, removed and changed (by id, naming the fields that changed).
+    """Principles added, removed and changed (by id, naming the fields that changed), then
+    the unified diff of the two files' text.
 
-    Example: selftaught constitution diff old.yaml new.yaml
+    Example: selftaught constitution diff default my-constitution.yaml
     """
     from selftaught.constitution import constitution_hash, load_constitution
 
@@ -182,29 +215,43 @@ def diff_cmd(
         con.print(f"[red]- {pid}[/] (weight {pa[pid].weight:g})", highlight=False)
     for pid, fields in d["changed"].items():
         con.print(f"[yellow]~ {pid}[/]: {', '.join(fields)}", highlight=False)
-        for f in fields:
-            old, new = getattr(pa[pid], f), getattr(pb[pid], f)
-            con.print(f"    {f}: {_short(old)} -> {_short(new)}", highlight=False, markup=False)
+    print_unified_diff(con, _resolve(a), _resolve(b), str(a), str(b))
     if exit_code:
         raise typer.Exit(1)
 
 
-def _short(v: Any, n: int = 70) -> str:
-    s = repr(v) if not isinstance(v, str) else repr(" ".join(v.split()))
-    return s if len(s) <= n else s[: n - 3] + "..."
+#: the style of a unified diff's lines, by their first character (as git colors them)
+DIFF_STYLES = {"+": "green", "-": "red", "@": "cyan"}
+
+
+def print_unified_diff(con: Any, a: Path, b: Path, name_a: str, name_b: str) -> None:
+    """The unified diff of two files' text (3 lines of context), colored on a terminal."""
+    from rich.text import Text
+
+    old = a.read_text(encoding="utf-8").splitlines(keepends=True)
+    new = b.read_text(encoding="utf-8").splitlines(keepends=True)
+    for line in difflib.unified_diff(old, new, fromfile=name_a, tofile=name_b):
+        line = line.rstrip("\n")
+        style = "bold" if line.startswith(("---", "+++")) else DIFF_STYLES.get(line[:1], "")
+        con.print(Text(line, style=style), highlight=False, soft_wrap=True)
 
 
 @constitution_app.command("edit")
 @_one_line_errors
-def edit_cmd(file: FileArg) -> None:
+def edit_cmd(file: EditArg) -> None:
     """Edit a constitution in $VISUAL/$EDITOR; save only if the result validates.
 
     The file is edited as a temporary copy. If the edit is invalid the original is left
-    unchanged, the error names the line in the kept copy, and the exit code is 2.
+    unchanged, the error names the line in the kept copy, and the exit code is 1. A bundled
+    constitution is not edited in place: copy it first with `selftaught constitution init`.
 
     Example: EDITOR=nano selftaught constitution edit my-constitution.yaml
     """
-    from selftaught.constitution import constitution_hash, load_constitution, parse_constitution
+    from selftaught.constitution import BUNDLED, constitution_hash, load_constitution, parse_constitution
+
+    if not file.exists() and str(file) in BUNDLED:
+        raise ConfigError(f"a bundled constitution; copy it to edit it: selftaught constitution init {file} "
+                          "-o my-constitution.yaml", file=str(file))  # fmt: skip
 
     before = load_constitution(file)  # refuse to start from a broken or missing file
     original = file.read_text(encoding="utf-8")

@@ -22,13 +22,12 @@ by these commands. ``selftaught problem NAME`` shows every stored version of an 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from selftaught.cli.options import StoreUrlOpt
+from selftaught.cli.options import HomeOpt, JudgeVersionOpt, StoreUrlOpt
 from selftaught.errors import ConfigError
 
 # ------------------------------------------------------------------------------ export
@@ -37,11 +36,11 @@ from selftaught.errors import ConfigError
 def export(
     out: Annotated[str, typer.Argument(help="Output: FILE.jsonl, FILE.parquet, or a folder DIR/ (DatasetDict).")],
     kind: Annotated[str, typer.Option(help="sft, messages, preference or prompt.")] = "sft",
-    fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl, parquet or hf [default: from OUT's suffix].")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", show_default="from OUT's suffix", help="jsonl, parquet or hf.")] = None,
     run: Annotated[Optional[str], typer.Option(help="Run id.")] = None,
     round_index: Annotated[Optional[int], typer.Option("--round", min=0, help="Round index.")] = None,
     problem: Annotated[Optional[str], typer.Option(help="Problem id (a row's own id: every stored version, ID@HASH).")] = None,
-    search: Annotated[Optional[str], typer.Option(help="Substring of the problem's prompt.")] = None,
+    prompt_contains: Annotated[Optional[str], typer.Option("--prompt-contains", metavar="TEXT", help="Substring of the problem's prompt (case-insensitive).")] = None,
     judge: Annotated[Optional[str], typer.Option(help="Only this judge's verdicts count.")] = None,
     source: Annotated[Optional[str], typer.Option(help="generate, rationalize, eval or rollout.")] = None,
     rationalized: Annotated[Optional[bool], typer.Option("--rationalized/--not-rationalized", help="Only STaR rationalizations, or none.")] = None,
@@ -51,7 +50,7 @@ def export(
     with_meta: Annotated[bool, typer.Option("--with-meta", help="Add problem_id, run, round, sample ids.")] = False,
     trained: Annotated[bool, typer.Option("--trained", help="Exactly the rows round --round of --run trained on, in order.")] = False,
     db: StoreUrlOpt = None,
-    home: Annotated[Optional[Path], typer.Option("--home", help="Folder holding runs/ (the policy's chat template) [env SELFTAUGHT_HOME].")] = None,
+    home: HomeOpt = None,
 ) -> None:
     """Export samples as a TRL-format dataset: a round's, or whatever the filters select.
 
@@ -60,27 +59,32 @@ def export(
               selftaught export prompts/ --kind prompt --split all    # DatasetDict (train, test)
               selftaught export r3-trained.jsonl --trained --run RUN --round 3
     """
-    from selftaught.cli.options import console, err, fail, resolve, store_at
+    from selftaught.cli.options import console, err, fail, resolve, store_at, usage
     from selftaught.cli.progress import reporting
     from selftaught.service.export import KINDS, export_dataset, export_trained, format_of
 
-    fmt = format_of(out, fmt)
+    try:
+        fmt = format_of(out, fmt)  # OUT's extension or --format: part of the command line
+    except ConfigError as e:
+        usage(e.reason)
     if kind not in KINDS:
-        raise ConfigError(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        usage(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if split not in ("train", "heldout", "all"):
-        raise ConfigError(f"--split must be train, heldout or all, not {split!r}")
+        usage(f"--split must be train, heldout or all, not {split!r}")
     db, home, _ = resolve(db, home)
     store = store_at(db, home)
     if run is not None and store.get_run(run) is None:  # exit 1, nothing written (issue 15)
         fail(f"no run {run!r} in {db}")
     if trained:
+        if run is None or round_index is None:
+            usage("--trained needs --run and --round: the rows one round's checkpoint trained on")
         done = export_trained(store, run, round_index, Path(out), fmt)
         console.print(f"wrote {done.n_rows} {done.method} rows round {round_index} trained on to {out} "
                       f"(sha256 {done.sha256[:12]})", highlight=False)  # fmt: skip
         return
     with reporting(err):
         done = export_dataset(store, Path(out), fmt, kind, run=run, round_index=round_index, problem=problem,
-                              search=search, judge=judge, source=source, rationalized=rationalized,
+                              prompt_contains=prompt_contains, judge=judge, source=source, rationalized=rationalized,
                               checkpoint=checkpoint, split=split, pairs_per_problem=pairs_per_problem,
                               with_meta=with_meta)  # fmt: skip
     detail = ", ".join(f"{k} {v}" for k, v in done.counts.items()) or "no rows"
@@ -96,7 +100,7 @@ def import_(
     source: Annotated[Path, typer.Argument(metavar="FILE", help="JSONL, Parquet, or a folder saved by datasets.")],
     mapping: Annotated[Optional[list[str]], typer.Option("--map", help="FIELD=COLUMN (fields: id, prompt, answer, solution, split, tests, choices, keywords); repeatable.")] = None,
     preset: Annotated[Optional[str], typer.Option(help="A dataset's own row layout instead of --map: gsm8k (prompt = question; answer = after the last '####', commas dropped; solution = the rationale without <<...>> annotations; ids gsm8k-ROW unless the rows have one).")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", help="jsonl, parquet or hf [default: from the path].")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", show_default="from the path", help="jsonl, parquet or hf.")] = None,
     split: Annotated[Optional[str], typer.Option(help="Put every problem in this split (train or heldout).")] = None,
     heldout: Annotated[Optional[int], typer.Option("--heldout", min=1, metavar="N", help="Put N problems in the heldout split and the rest in train: the N whose ids have the smallest sha256 (the same N each time the same rows are imported).")] = None,
     hf_split: Annotated[Optional[str], typer.Option("--hf-split", help="Only this split of a saved DatasetDict.")] = None,
@@ -106,7 +110,7 @@ def import_(
 ) -> None:
     """Load problems into the store from JSONL, Parquet or a saved HF dataset, mapping columns
     to fields. Bad rows are reported with their line (or row) number and skipped; the good
-    ones are kept. Exit code 2 only if no row was usable.
+    ones are kept. Exit code 1 only if no row was usable.
 
     Each problem is stored as NAME@HASH (its id and a hash of its content), so a changed
     row is a new problem next to the old one; `selftaught problem NAME` shows both.
@@ -118,24 +122,24 @@ def import_(
               # then, in the recipe:
               # task: {kind: file, train: data/train.jsonl, heldout: data/heldout.jsonl}
     """
-    from selftaught.cli.options import console, err, resolve
+    from selftaught.cli.options import console, err, fail, resolve, usage
     from selftaught.cli.progress import reporting
     from selftaught.service.problems import PRESETS, import_problems, write_task_files
 
     if not source.exists():
         raise ConfigError("file not found", file=str(source))
     if split is not None and split not in ("train", "heldout"):
-        raise ConfigError(f"--split must be train or heldout, not {split!r}")
+        usage(f"--split must be train or heldout, not {split!r}")
     if split is not None and heldout is not None:
-        raise ConfigError("choose one of --split and --heldout")
+        usage("choose one of --split and --heldout")
     if preset is not None and preset not in PRESETS:
-        raise ConfigError(f"--preset must be one of {', '.join(PRESETS)}, not {preset!r}")
+        usage(f"--preset must be one of {', '.join(PRESETS)}, not {preset!r}")
     if preset is not None and mapping:
-        raise ConfigError("--preset reads the dataset's own columns: leave out --map")
+        usage("--preset reads the dataset's own columns: leave out --map")
     kind = fmt or ("jsonl" if source.suffix.lower() in (".jsonl", ".json") else
                    "parquet" if source.suffix.lower() == ".parquet" else "hf")  # fmt: skip
     if kind not in ("jsonl", "parquet", "hf"):
-        raise ConfigError(f"--format must be jsonl, parquet or hf, not {kind!r}")
+        usage(f"--format must be jsonl, parquet or hf, not {kind!r}")
     with reporting(err):
         done = import_problems(resolve(db)[0], source, kind, mapping=mapping or [], preset=preset, split=split,
                                heldout=heldout, hf_split=hf_split, id_prefix=id_prefix)  # fmt: skip
@@ -150,7 +154,7 @@ def import_(
         for path, n in write_task_files(problems, out).items():
             console.print(f"wrote {n} problems to {path}", highlight=False)
     if not problems and bad:
-        sys.exit(2)
+        fail(f"no usable row in {source}")
 
 
 # ------------------------------------------------------------------------------ problem
@@ -160,7 +164,7 @@ def problem(
     problem_id: Annotated[str, typer.Argument(metavar="ID", help="The problem id: a stored id, or a row's own id (every stored version, ID@HASH).")],
     run: Annotated[Optional[str], typer.Option(help="Only this run.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for scripts: a list, one object per stored version.")] = False,
-    judge_version: Annotated[Optional[str], typer.Option("--judge-version", help="Read the verdicts of this judge version (`selftaught rejudge`) [default: the version each round used].")] = None,
+    judge_version: JudgeVersionOpt = None,
     db: StoreUrlOpt = None,
 ) -> None:
     """One problem across rounds: pass rate per round, first round solved, best and latest samples.
@@ -196,7 +200,8 @@ def problem(
             rate = "-" if r.pass_rate is None else f"{r.pass_rate:.0%}"
             t.add_row(r.run, str(r.round), r.source, str(r.n_judged), str(r.n_pass), rate)
         console.print(t)
-        console.print(samples_table(history.best), samples_table(history.latest))
+        console.print(samples_table(history.best, title=f"best {len(history.best)} samples (highest score)"),
+                      samples_table(history.latest, title=f"latest {len(history.latest)} samples (newest first)"))  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:

@@ -1,13 +1,26 @@
 """The ``selftaught`` command.
 
 Start-up is cheap: torch, transformers, Prefect and SQLAlchemy are imported inside the
-commands that need them, so ``selftaught --help`` answers at once. Every error that
-selftaught raises on purpose (``SelftaughtError``), every ``OSError`` (a full disk, a
-read-only folder: reason and path) and every usage error (a bad option value) is printed as
-one line on stderr with exit code 2, never as a traceback (``SELFTAUGHT_TRACEBACK=1`` shows
-the traceback of an ``OSError``). Ctrl-C or SIGTERM during ``run``/``demo``/``cai`` prints
-one line with the resume command and exits 130 / 143 (``cli/interrupts.py``); in other
-commands Ctrl-C exits 130.
+commands that need them, so ``selftaught --help`` and ``selftaught --version`` answer at
+once. Every command takes ``-h``/``--help``; ``--help`` shows each option's environment
+variable and default.
+
+Exit codes (tested for every command by ``tests/cli/test_conventions.py``):
+
+* 0: done.
+* 1: the command ran and failed: a file, run or checkpoint that does not exist or is
+  damaged, a recipe or constitution that does not validate, a full disk, no server.
+  Every error selftaught raises on purpose (``SelftaughtError``) and every ``OSError`` (the
+  reason and the path; ``SELFTAUGHT_TRACEBACK=1`` shows its traceback) ends here. A few
+  commands also exit 1 to answer a question: ``verify`` (a bad input line),
+  ``checkpoint verify`` (a damaged checkpoint), ``constitution diff --exit-code``.
+* 2: the command line is wrong: an unknown command or option, a missing argument, a value
+  of the wrong type or outside its choices, options that cannot go together (``usage`` in
+  ``cli/options.py``). Nothing has run.
+* 130 / 143: Ctrl-C / SIGTERM. During ``run``/``demo``/``cai`` one line says how to resume
+  (``cli/interrupts.py``).
+
+Every error is one ``error: ...`` line on stderr, never a traceback.
 
 The options and helpers every command shares live in ``cli/options.py``; the other commands
 live beside their feature in ``cli/*_cmd.py`` and are registered below. A command parses its
@@ -29,7 +42,7 @@ from rich.markup import escape
 
 from selftaught.cli.options import (
     FORCE_HELP, DbOpt, HomeOpt, JudgeVersionOpt, ThreadsOpt, check_home, checkpoint_folder, console, err,
-    own_run, print_rounds, quiet_prefect, resolve, resume_command, run_flow_here, store_at,
+    own_run, print_rounds, quiet_prefect, resolve, resume_command, run_flow_here, store_at, usage,
 )  # fmt: skip
 from selftaught.errors import SelftaughtError
 
@@ -44,9 +57,45 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every sub-command
 )
-db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
+db_app = typer.Typer(help="The store's schema (Alembic migrations): upgrade, downgrade, current, history.",
+                     no_args_is_help=True)  # fmt: skip
 app.add_typer(db_app, name="db")
+
+#: the packages ``--version`` names after selftaught itself (read without importing them)
+VERSION_OF = ("torch", "transformers", "trl", "prefect", "sqlalchemy")
+
+
+def version_lines() -> list[str]:
+    """``selftaught X.Y.Z``, then Python's and the main libraries' versions, one a line."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    width = max(map(len, VERSION_OF))
+    return [f"selftaught {of('selftaught')}", f"{'python':<{width}}  {platform.python_version()}",
+            *(f"{name:<{width}}  {of(name)}" for name in VERSION_OF)]  # fmt: skip
+
+
+def _print_version(given: bool) -> None:
+    if given:
+        for line in version_lines():
+            typer.echo(line)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print selftaught's version (and its main libraries') and exit.")] = False,
+) -> None:  # fmt: skip
+    """Self-improvement rounds for language models."""
 
 # the names the `run` body below uses (issue 16 reworks that body in parallel; new code
 # calls the options module's names)
@@ -71,7 +120,7 @@ def demo(
     method: Annotated[str, typer.Option(help="rft or star (STaR adds rationalization).")] = "star",
     rounds: Annotated[int, typer.Option(min=1, help="Rounds after the cold start.")] = 3,
     seed: Annotated[int, typer.Option(help="Seeds problems, model, sampling and training.")] = 0,
-    plot: Annotated[Optional[Path], typer.Option(help="Where to write the PNG plot [default HOME/runs/RUN/heldout.png].")] = None,
+    plot: Annotated[Optional[Path], typer.Option(show_default="HOME/runs/RUN/heldout.png", help="Where to write the PNG plot.")] = None,
     db: DbOpt = None,
     home: HomeOpt = None,
     threads: ThreadsOpt = None,
@@ -115,7 +164,7 @@ def demo(
 def run(
     recipe_file: Annotated[Path, typer.Argument(metavar="RECIPE.yaml", help="The recipe to run.")],
     resume: Annotated[Optional[str], typer.Option(help="Continue this run id from its last completed stage.")] = None,
-    run_id: Annotated[Optional[str], typer.Option("--run-id", help="Id for a new run [default: name-date-time].")] = None,
+    run_id: Annotated[Optional[str], typer.Option("--run-id", show_default="name-date-time", help="Id for a new run.")] = None,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
     retrain_from: Annotated[Optional[int], typer.Option("--retrain-from", min=0, metavar="N", help="With --resume: rebuild round N and every later round from round N-1's checkpoint, which must verify; the old rounds move to run RUN~superseded-K (docs/checkpoints.md).")] = None,
     db: DbOpt = None,
@@ -140,17 +189,17 @@ def run(
     from selftaught.loops.checkpoint import verify_mode
     from selftaught.recipe import load_recipe
 
+    if retrain_from is not None and resume is None:  # usage errors first: nothing has run
+        usage("--retrain-from N rebuilds rounds of an existing run: give --resume RUN too")
+    if force and resume is None:
+        usage("--force: only with --resume RUN (it takes over a run another process works on)")
     recipe = load_recipe(recipe_file)
     from selftaught.flows.context import check_task
 
     check_task(recipe)  # the problems load, before any run row or stage
     verify_mode()  # a bad SELFTAUGHT_VERIFY fails here, not at the first load
-    if retrain_from is not None and resume is None:
-        raise ConfigError("--retrain-from N rebuilds rounds of an existing run: give --resume RUN too")
     db, home, threads = _settings(db, home, threads)
     fresh = resume is None
-    if force and fresh:
-        raise ConfigError("--force: only with --resume RUN (it takes over a run another process works on)")
     if resume:
         stored = _store(db).get_run(resume)
         if stored is None:
@@ -214,14 +263,16 @@ def _supersede(run_id: str, first: int, db: str, home: Path) -> None:
 def cai(
     recipe_file: Annotated[Path, typer.Argument(metavar="RECIPE.yaml", help="The CAI recipe (see recipes/cai-smollm2.yaml).")],
     resume: Annotated[Optional[str], typer.Option(help="Continue this run id (its stages marked done are skipped).")] = None,
-    run_id: Annotated[Optional[str], typer.Option("--run-id", help="Id for a new run [default: name-date-time].")] = None,
+    run_id: Annotated[Optional[str], typer.Option("--run-id", show_default="name-date-time", help="Id for a new run.")] = None,
     force: Annotated[bool, typer.Option("--force", help=FORCE_HELP)] = False,
     db: DbOpt = None,
     home: HomeOpt = None,
     threads: ThreadsOpt = None,
 ) -> None:
-    """Run (or resume) Constitutional AI rounds -- `selftaught run` under another name: SL
-    (critique -> revise -> SFT) or RL (AI-feedback pairs -> DPO), then the held-out violation rate.
+    """Run (or resume) Constitutional AI rounds: `selftaught run` under another name.
+
+    SL (critique -> revise -> SFT) or RL (AI-feedback pairs -> DPO), then the held-out
+    violation rate.
 
     The constitution file is read again at the start of every round: edit it between rounds
     (`selftaught constitution edit FILE`) and the next round follows it; `selftaught rounds
@@ -273,7 +324,7 @@ def samples(
     run: Annotated[Optional[str], typer.Option(help="Run id.")] = None,
     round_index: Annotated[Optional[int], typer.Option("--round", min=0, help="Round index.")] = None,
     problem: Annotated[Optional[str], typer.Option(help="Problem id: a stored id, or a row's own id (every stored version, ID@HASH).")] = None,
-    search: Annotated[Optional[str], typer.Option(help="Substring of the problem's prompt (case-insensitive).")] = None,
+    prompt_contains: Annotated[Optional[str], typer.Option("--prompt-contains", metavar="TEXT", help="Substring of the problem's prompt (case-insensitive).")] = None,
     outcome: Annotated[Optional[str], typer.Option(help="pass, fail, error or timeout.")] = None,
     judge: Annotated[Optional[str], typer.Option(help="Judge name.")] = None,
     min_score: Annotated[Optional[float], typer.Option("--min-score", help="Verdict score at least this.")] = None,
@@ -290,32 +341,39 @@ def samples(
     judge_version: JudgeVersionOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Query the sample history. Filters combine with AND; every value reaches SQL as a bound
-    parameter. One row per (sample, verdict); unjudged samples show no outcome. Verdicts are
-    those each round's judge wrote, or --judge-version's (`selftaught rejudge`).
+    """Query the sample history: one row per (sample, verdict), and how many matched.
+
+    Filters combine with AND; every value reaches SQL as a bound parameter. Unjudged samples
+    show no outcome. Verdicts are those each round's judge wrote, or --judge-version's
+    (`selftaught rejudge`). The table's title says how many rows the filters match ("20 of
+    14,936 samples"); --limit 0 shows them all.
 
     Example:  selftaught samples --run demo-star-... --round 2 --outcome fail --limit 5
-              selftaught samples --search "23+45" --sort -score --jsonl
+              selftaught samples --prompt-contains "23+45" --sort -score --jsonl
               selftaught samples --judge arithmetic --min-score 0.5 --max-score 1 --json
     """
     from selftaught.cli.tables import samples_table
-    from selftaught.errors import ConfigError
     from selftaught.records import Outcome, SampleSource, Split
 
+    from selftaught.store import QUERY_ORDERS
+
     if as_json and as_jsonl:
-        raise ConfigError("choose one of --json and --jsonl")
+        usage("choose one of --json and --jsonl")
+    if sort.removeprefix("-") not in QUERY_ORDERS:
+        usage(f"cannot order samples by {sort!r}; choose one of {sorted(QUERY_ORDERS)} (prefix - for descending)")
     try:
         outcome_v = Outcome(outcome) if outcome else None
         source_v = SampleSource(source) if source else None
         split_v = Split(split) if split else None
     except ValueError as e:
-        raise ConfigError(str(e)) from None
-    rows = store_at(resolve(db)[0]).query_samples(
+        usage(str(e))
+    store = store_at(resolve(db)[0])
+    filters = dict(
         run_id=run, round_index=round_index, problem=problem, outcome=outcome_v, judge=judge,
         source=source_v, rationalized=rationalized, checkpoint_id=checkpoint, min_score=min_score,
-        max_score=max_score, text=text, problem_text=search, split=split_v, judge_version=judge_version, order_by=sort,
-        limit=limit or None,
-    )
+        max_score=max_score, text=text, problem_text=prompt_contains, split=split_v, judge_version=judge_version,
+    )  # fmt: skip
+    rows = store.query_samples(**filters, order_by=sort, limit=limit or None)
     if as_json:
         print(json.dumps([r.as_dict() for r in rows], default=str, indent=1))
     elif as_jsonl:
@@ -323,7 +381,9 @@ def samples(
         for row in rows:
             out.write(json.dumps(row.as_dict(), default=str) + "\n")
     else:
-        console.print(samples_table(rows))
+        matched = store.count_samples(**filters) if limit and len(rows) == limit else len(rows)
+        console.print(samples_table(rows, title=f"{len(rows):,} of {matched:,} samples" if matched > len(rows)
+                                    else f"{matched:,} samples"))  # fmt: skip
 
 
 @app.command("eval")
@@ -379,16 +439,40 @@ def eval_(
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head", db: DbOpt = None) -> None:
-    """Create or migrate the store's tables up to REVISION.
+def db_upgrade(revision: Annotated[str, typer.Argument(metavar="REVISION", help="Target revision (alembic's syntax: an id, head, +1).")] = "head",
+               db: DbOpt = None) -> None:  # fmt: skip
+    """Create or migrate the store's tables up to REVISION (`alembic upgrade`).
 
     Example:  SELFTAUGHT_DB_URL=postgresql+psycopg://me@db/selftaught selftaught db upgrade
     """
     from selftaught.store import migrations
 
     url = resolve(db)[0]
+    before = migrations.current(url)
     migrations.upgrade(url, revision)
-    console.print(f"{_safe(url)}: at revision {migrations.current(url)}")
+    console.print(f"{_safe(url)}: {before or '(empty)'} -> {migrations.current(url)}", highlight=False)
+
+
+# a relative revision (-1) reads as an unknown option to click: let it through as REVISION
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(metavar="REVISION", help="Target revision (required): an id, -1 (one step back), or base (drop every table).")],
+    db: DbOpt = None,
+) -> None:
+    """Migrate the store's tables down to REVISION (`alembic downgrade`). Columns and tables
+    newer than REVISION are dropped, with their data: copy the store first.
+
+    Example:  selftaught db downgrade 0012
+              selftaught db downgrade -1
+    """
+    from selftaught.store import migrations
+
+    if revision.startswith("-") and not revision[1:].isdigit():  # an option after all
+        usage(f"No such option: {revision}")
+    url = resolve(db)[0]
+    before = migrations.current(url)
+    migrations.downgrade(url, revision)
+    console.print(f"{_safe(url)}: {before or '(empty)'} -> {migrations.current(url) or '(empty)'}", highlight=False)
 
 
 @db_app.command("current")
@@ -403,7 +487,25 @@ def db_current(db: DbOpt = None) -> None:
     cur = migrations.current(url)
     head = migrations.head()
     state = "up to date" if cur == head else ("empty: run `selftaught db upgrade`" if cur is None else f"behind head {head}")
-    console.print(f"{_safe(url)}: {cur or '(none)'} ({state})")
+    console.print(f"{_safe(url)}: {cur or '(none)'} ({state})", highlight=False)
+
+
+@db_app.command("history")
+def db_history(db: DbOpt = None) -> None:
+    """List the migrations, newest first, marking head and the store's current revision
+    (`alembic history --indicate-current`).
+
+    Example:  selftaught db history
+    """
+    from selftaught.store import migrations
+
+    url = resolve(db)[0]
+    cur = migrations.current(url)
+    for rev in migrations.history():
+        marks = [m for m, on in (("head", rev.is_head), ("current", rev.revision == cur)) if on]
+        tag = f" ({', '.join(marks)})" if marks else ""
+        console.print(f"{rev.down_revision or '<base>'} -> {rev.revision}{tag}, {rev.message}",
+                      highlight=False, markup=False, soft_wrap=True)  # fmt: skip
 
 
 def _safe(url: str) -> str:
@@ -433,12 +535,25 @@ def _register_optional() -> None:
 _register_optional()
 
 
+def _one_line_summaries(group: typer.Typer) -> None:
+    """A command list shows each command's first paragraph; Rich help keeps its line breaks,
+    so a paragraph wrapped in the docstring would print as ragged lines: join them."""
+    import inspect
+
+    for info in group.registered_commands:
+        doc = info.help or inspect.getdoc(info.callback) or ""
+        info.short_help = info.short_help or " ".join(doc.split("\n\n")[0].split())
+    for sub in group.registered_groups:
+        _one_line_summaries(sub.typer_instance)
+
+
+_one_line_summaries(app)
+
+
 def main() -> None:
-    """Entry point: known errors become one line and exit code 2."""
-    try:  # typer vendors its own copy of click since 0.2x
-        from typer._click import exceptions as click_errors
-    except ImportError:  # pragma: no cover - older typer
-        from click import exceptions as click_errors
+    """Entry point: every error becomes one ``error:`` line; exit 2 for a usage error, 1 for
+    a runtime error (the module docstring)."""
+    from typer._click import exceptions as click_errors
 
     quiet_prefect()  # before anything imports prefect
     try:
@@ -452,21 +567,22 @@ def main() -> None:
     except click_errors.UsageError as e:  # a bad option value or a missing argument: one line, not a box
         where = f"{e.ctx.command_path}: " if e.ctx else ""
         hint = f" (see {e.ctx.command_path} --help)" if e.ctx else ""
-        err.print(f"[red]error:[/] {escape(where + e.format_message())}{escape(hint)}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _error(where + e.format_message() + hint, 2)
     except (typer.Abort, KeyboardInterrupt):  # Ctrl-C outside a run (click turns it into Abort)
         err.print("interrupted")
         sys.exit(130)
     except SelftaughtError as e:
-        err.print(f"[red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _error(str(e), 1)
     except OSError as e:  # a full disk, a folder that vanished: the reason and the path, one line
         if os.environ.get("SELFTAUGHT_TRACEBACK"):
             raise
         where = ": ".join(str(f) for f in (e.filename, e.filename2) if f)
-        err.print(f"[red]error:[/] {escape(e.strerror or str(e))}{': ' + escape(where) if where else ''}",
-                  highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _error((e.strerror or str(e)) + (f": {where}" if where else ""), 1)
+
+
+def _error(message: str, code: int) -> None:
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, NoReturn, Optional, TypeVar
 
 import typer
 from rich.console import Console
@@ -30,26 +30,34 @@ err = Console(stderr=True)  # progress, warnings and the one-line errors
 T = TypeVar("T")
 
 # ------------------------------------------------------------------------ option types
+# The environment variable and the default of an option are shown by --help from
+# ``envvar=``/``show_default=`` (never written into the help text: ``[...]`` there is Rich
+# markup and vanishes). The value stays None when neither option nor variable is given:
+# ``resolve`` then fills in ``selftaught.settings``' default.
 
 DbOpt = Annotated[
     Optional[str],
-    typer.Option("--db", help="SQLAlchemy URL of the store [env SELFTAUGHT_DB_URL; default sqlite:///selftaught.db]."),
+    typer.Option("--db", metavar="URL", envvar="SELFTAUGHT_DB_URL", show_default="sqlite:///selftaught.db",
+                 help="SQLAlchemy URL of the store."),
 ]
-#: ``--db`` as the feature commands word it
-StoreUrlOpt = Annotated[Optional[str], typer.Option("--db", help="Store URL [env SELFTAUGHT_DB_URL].")]
+#: the same option under the name the feature commands import
+StoreUrlOpt = DbOpt
 HomeOpt = Annotated[
     Optional[Path],
-    typer.Option("--home", help="Folder for checkpoints and plots [env SELFTAUGHT_HOME; default ./selftaught-home]."),
+    typer.Option("--home", metavar="DIR", envvar="SELFTAUGHT_HOME", show_default="./selftaught-home",
+                 help="Folder for checkpoints, plots and reports (HOME/runs/RUN/)."),
 ]
 ThreadsOpt = Annotated[
-    Optional[int], typer.Option("--threads", min=0, help="torch threads (0 = all cores) [env SELFTAUGHT_TORCH_THREADS].")
+    Optional[int],
+    typer.Option("--threads", min=0, envvar="SELFTAUGHT_TORCH_THREADS", show_default="0: all cores",
+                 help="torch threads (0 = all cores)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON for scripts.")]
 RunArg = Annotated[str, typer.Argument(metavar="RUN", help="The run id.")]
 JudgeVersionOpt = Annotated[
     Optional[str],
-    typer.Option("--judge-version", help="Read the verdicts of this judge version (from `selftaught rejudge`) "
-                 "[default: the version each round used]."),
+    typer.Option("--judge-version", show_default="the version each round used",
+                 help="Read the verdicts of this judge version (from `selftaught rejudge`)."),
 ]
 #: --force of `run --resume` and `cai --resume` (docs/beyond-one-machine.md, "One process per run")
 FORCE_HELP = (
@@ -87,13 +95,37 @@ def checkpoint_folder(given: str, db: str | None, home: Path | None) -> tuple[Pa
     return (Path(found.path), found.id) if found is not None else (Path(given), given)
 
 
-def fail(message: str, code: int = 1) -> None:
-    """One ``error: MESSAGE`` line on stderr and exit ``code`` (the format of ``main``'s
-    handler, for the commands whose exit code is not 2)."""
+def fail(message: str, code: int = 1) -> NoReturn:
+    """One ``error: MESSAGE`` line on stderr and exit ``code`` (1: a runtime error; the
+    format of ``main``'s handler, for a command that ends itself)."""
     from rich.markup import escape
 
     err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def usage(message: str) -> NoReturn:
+    """A usage error: the command line itself is wrong (options that cannot go together, a
+    value outside its choices). ``main`` prints it as one ``error:`` line and exits 2."""
+    from typer._click.exceptions import UsageError
+
+    raise UsageError(message)
+
+
+def _flags_take_no_value() -> None:
+    """typer 0.29's Rich help prints a value type beside every flag (``--json <bool>``,
+    ``--help <bool>``) as if it took a value; show none there, as click's plain help does."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag and not self.count else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_take_no_value()
 
 
 # ------------------------------------------------------------------------ run / demo / cai
@@ -167,11 +199,15 @@ def print_rounds(db: str, run_id: str, timings: list[dict] | None = None,
 
 
 def judge_options(kind: str, raw: list[str], timeout: float | None, workers: int | None, unsafe: bool) -> dict:
-    """Turn CLI flags (``verify``, ``rejudge``) into get_verifier options (``part.key=value`` for weighted specs)."""
+    """Turn CLI flags (``verify``, ``rejudge``) into get_verifier options (``part.key=value`` for weighted specs).
+    A bad judge name or option is a usage error."""
     from selftaught.errors import ConfigError
     from selftaught.judges import parse_spec
 
-    spec = parse_spec(kind)
+    try:
+        spec = parse_spec(kind)
+    except ConfigError as e:
+        usage(str(e))
     names = list(spec) if isinstance(spec, dict) else [spec]
     per_name: dict[str, dict[str, Any]] = {name: {} for name in names}
     for name in names:
@@ -184,11 +220,11 @@ def judge_options(kind: str, raw: list[str], timeout: float | None, workers: int
     for item in raw:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ConfigError(f"--option expects KEY=VALUE, got {item!r}")
+            usage(f"--option expects KEY=VALUE, got {item!r}")
         target, _, key = key.rpartition(".")
         target = target or names[0]
         if target not in per_name or (len(names) > 1 and "." not in item.split("=")[0]):
-            raise ConfigError(f"--option {item!r}: name the verifier as PART.KEY (one of {names})")
+            usage(f"--option {item!r}: name the verifier as PART.KEY (one of {names})")
         try:
             parsed: Any = json.loads(value)
         except ValueError:
@@ -197,3 +233,14 @@ def judge_options(kind: str, raw: list[str], timeout: float | None, workers: int
     if isinstance(spec, dict):
         return {name: opts for name, opts in per_name.items() if opts}
     return per_name[names[0]]
+
+
+def judge_from_options(kind: str, options: dict) -> Any:
+    """``get_verifier(kind, **options)``; an unknown judge or option is a usage error (exit 2)."""
+    from selftaught.errors import ConfigError
+    from selftaught.judges import get_verifier
+
+    try:
+        return get_verifier(kind, **options)
+    except ConfigError as e:
+        usage(str(e))

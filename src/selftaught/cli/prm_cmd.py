@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from selftaught.cli.options import StoreUrlOpt
+from selftaught.cli.options import HomeOpt, StoreUrlOpt, ThreadsOpt
 
 prm_app = typer.Typer(
     help="Process/outcome reward models: label steps by Monte-Carlo rollouts (Math-Shepherd), "
@@ -18,8 +18,6 @@ prm_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ThreadsOpt = Annotated[Optional[int], typer.Option("--threads", min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")]
-HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Folder holding runs/ (checkpoints) [env SELFTAUGHT_HOME].")]
 RoundsOpt = Annotated[Optional[list[int]], typer.Option("--round", help="Round index; repeat for several rounds.")]
 
 

@@ -101,8 +101,9 @@ def keys_command(
     if section is not None:
         sections = [n for n in Recipe.recipe_keys() if section_of(Recipe.model_fields[n].annotation) is not None]
         if section not in sections:
-            typer.echo(f"unknown recipe section {section!r}; sections: {', '.join(sections)}", err=True)
-            raise typer.Exit(2)
+            from selftaught.cli.options import usage
+
+            usage(f"unknown recipe section {section!r}; sections: {', '.join(sections)}")
         model, prefix = section_of(Recipe.model_fields[section].annotation), section + "."
     for key, kind, default, doc in keys(model, prefix):
         typer.echo(f"{key} ({kind}, default {default}): {doc}")

@@ -18,16 +18,18 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from selftaught.cli.options import DbOpt
+
 
 def rejudge(
     run: Annotated[str, typer.Option(help="Run id.")],
     judge: Annotated[str, typer.Option(help="arithmetic, math, code, choice, keyword, format, or a weighted spec such as \"math=1,format=0.2\".")],
     round_index: Annotated[Optional[list[int]], typer.Option("--round", min=0, help="Round index (repeat for several; default: every round).")] = None,
-    option: Annotated[Optional[list[str]], typer.Option("--option", "-o", help="Judge option KEY=VALUE (PART.KEY=VALUE for a spec), e.g. strict=true.")] = None,
+    option: Annotated[Optional[list[str]], typer.Option("--option", help="Judge option KEY=VALUE (PART.KEY=VALUE for a spec), e.g. strict=true.")] = None,
     compare: Annotated[bool, typer.Option("--compare", help="Then print the flips per round and the checkpoints trained on samples that no longer pass.")] = False,
     batch: Annotated[int, typer.Option(min=1, help="Samples judged and written per transaction.")] = 1024,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")] = False,
-    db: Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL of the store [env SELFTAUGHT_DB_URL].")] = None,
+    db: DbOpt = None,
 ) -> None:
     """Judge a run's samples again with another judge version; old verdicts stay. Batched,
     resumable after kill -9; --compare prints the flips and the checkpoints trained on
@@ -36,13 +38,12 @@ def rejudge(
     Example:  selftaught rejudge --run R --judge arithmetic --option strict=true --option answer_format=boxed
               selftaught rejudge --run R --round 2 --judge math --option strict=true --compare
     """
-    from selftaught.cli.options import console, err, judge_options, resolve, store_at
+    from selftaught.cli.options import console, err, judge_from_options, judge_options, resolve, store_at
     from selftaught.cli.progress import reporting
     from selftaught.flows.rejudge import rejudge as run_rejudge, verdict_judge
-    from selftaught.judges import get_verifier
 
     options = judge_options(judge, option or [], None, None, False)
-    verifier = get_verifier(judge, **options)
+    verifier = judge_from_options(judge, options)
     store = store_at(resolve(db)[0])
     name, version = verdict_judge(verifier), verifier.version
     with reporting(err):

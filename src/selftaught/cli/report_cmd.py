@@ -7,15 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from selftaught.cli.options import RunArg, StoreUrlOpt
+from selftaught.cli.options import HomeOpt, JudgeVersionOpt, RunArg, StoreUrlOpt
 
 
 def report(
     run_id: RunArg,
-    out: Annotated[Optional[Path], typer.Option("-o", "--out", help="Where to write the page [default: HOME/runs/RUN/report.html].")] = None,
+    out: Annotated[Optional[Path], typer.Option("-o", "--out", show_default="HOME/runs/RUN/report.html", help="Where to write the page.")] = None,
     db: StoreUrlOpt = None,
-    home: Annotated[Optional[Path], typer.Option("--home", help="Folder for checkpoints and reports [env SELFTAUGHT_HOME].")] = None,
-    judge_version: Annotated[Optional[str], typer.Option("--judge-version", help="Read the verdicts of this judge version (`selftaught rejudge`) [default: the version each round used].")] = None,
+    home: HomeOpt = None,
+    judge_version: JudgeVersionOpt = None,
 ) -> None:
     """Write an HTML report of a run: held-out accuracy, pass-rate distribution, score
     histograms and samples per round, the round table, each round's training-loss curve

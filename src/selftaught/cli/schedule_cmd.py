@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from selftaught.cli.options import JsonOpt, StoreUrlOpt
+from selftaught.cli.options import HomeOpt, JsonOpt, StoreUrlOpt, ThreadsOpt
 from typer.core import TyperGroup
 
 
@@ -50,14 +50,14 @@ def add(
     recipe_file: Annotated[Path, typer.Argument(metavar="RECIPE.yaml", help="The recipe to run on a schedule.")],
     cron: Annotated[Optional[str], typer.Option(help='Cron expression, e.g. "0 3 * * *" (03:00 daily).')] = None,
     interval: Annotated[Optional[float], typer.Option(min=1, help="Seconds between firings.")] = None,
-    run_id: Annotated[Optional[str], typer.Option("--run-id", help="The run to grow (created by the first firing) [default: name-date-time].")] = None,
+    run_id: Annotated[Optional[str], typer.Option("--run-id", show_default="name-date-time", help="The run to grow (created by the first firing).")] = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Start a new run at every firing instead of growing one.")] = False,
     extra_rounds: Annotated[int, typer.Option("--extra-rounds", min=1, help="Rounds each firing adds to the run.")] = 1,
     pool: Annotated[str, typer.Option(help="Prefect process work pool (created if missing).")] = "selftaught",
-    name: Annotated[Optional[str], typer.Option(help="Deployment name [default: the run id].")] = None,
+    name: Annotated[Optional[str], typer.Option(show_default="the run id", help="Deployment name.")] = None,
     db: StoreUrlOpt = None,
-    home: Annotated[Optional[Path], typer.Option("--home", help="Checkpoints folder [env SELFTAUGHT_HOME].")] = None,
-    threads: Annotated[Optional[int], typer.Option("--threads", min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")] = None,
+    home: HomeOpt = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Register a schedule for a recipe: each firing continues the same run with one more round
     (from its latest checkpoint), or starts a new run with --fresh.
@@ -67,7 +67,10 @@ def add(
     Example:  selftaught schedule recipes/arithmetic-star.yaml --interval 3600 --run-id hourly
               selftaught schedule recipes/arithmetic-star.yaml --cron "0 3 * * *" --fresh
     """
-    from selftaught.cli.options import resolve
+    from selftaught.cli.options import resolve, usage
+
+    if (cron is None) == (interval is None):
+        usage("give exactly one of --cron or --interval")
     from selftaught.flows.rounds import new_run_id
     from selftaught.flows.schedule import register
     from selftaught.recipe import load_recipe

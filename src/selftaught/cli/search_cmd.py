@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from selftaught.cli.options import JsonOpt, StoreUrlOpt
+from selftaught.cli.options import HomeOpt, JsonOpt, StoreUrlOpt, ThreadsOpt
 from selftaught.records import SearchMethod
 
 #: what ``--method`` accepts: every ``SearchMethod``, and ``bon`` (bon-prm with a PRM, else bon-orm)
@@ -25,10 +25,10 @@ METHOD_CHOICES = ("bon", *(m.value for m in SearchMethod))
 
 
 def _method(method: str, orm: Path | None, prm: Path | None) -> str:
-    from selftaught.errors import ConfigError
+    from selftaught.cli.options import usage
 
     if method not in METHOD_CHOICES:
-        raise ConfigError(f"--method must be one of {', '.join(METHOD_CHOICES)}; got {method!r}", file="search")
+        usage(f"--method must be one of {', '.join(METHOD_CHOICES)}; got {method!r}")
     if method == "bon":
         return "bon-prm" if prm is not None else "bon-orm"
     return method
@@ -49,8 +49,8 @@ def search(
     run: Annotated[Optional[str], typer.Option(help="Record the search under this run id (created if missing).")] = None,
     as_json: JsonOpt = False,
     db: StoreUrlOpt = None,
-    home: Annotated[Optional[Path], typer.Option("--home", help="Folder holding runs/ (checkpoint ids) [env SELFTAUGHT_HOME].")] = None,
-    threads: Annotated[Optional[int], typer.Option(min=0, help="torch threads [env SELFTAUGHT_TORCH_THREADS].")] = None,
+    home: HomeOpt = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Search for better answers at test time, store every candidate and score, print accuracy.
 
@@ -63,7 +63,7 @@ def search(
               selftaught search --checkpoint ck --method bon --budget 8 --orm /tmp/st7/orm --run tts
               selftaught searches --show beam-b16-0123abcd45
     """
-    from selftaught.cli.options import checkpoint_folder, console, err, resolve
+    from selftaught.cli.options import checkpoint_folder, console, err, resolve, usage
     from selftaught.cli.progress import reporting
     from selftaught.errors import ConfigError
     from selftaught.loops.arithmetic import load_problems_jsonl, make_problems
@@ -71,15 +71,18 @@ def search(
 
     name = _method(method, orm, prm)
     if aggregate not in ("min", "last", "product"):
-        raise ConfigError(f"--aggregate must be min, last or product; got {aggregate!r}", file="search")
+        usage(f"--aggregate must be min, last or product; got {aggregate!r}")
     if mcts_value not in ("prm", "rollout"):
-        raise ConfigError(f"--mcts-value must be prm or rollout; got {mcts_value!r}", file="search")
+        usage(f"--mcts-value must be prm or rollout; got {mcts_value!r}")
     from selftaught.search.run import SearchConfig, check_models
 
     cfg = SearchConfig(method=name, budget=budget, aggregate=aggregate, mcts_value=mcts_value,
                        delimiter=None if delimiter is None else delimiter.encode().decode("unicode_escape"),
                        seed=seed)  # fmt: skip
-    check_models(cfg, orm=orm is not None, prm=prm is not None)
+    try:
+        check_models(cfg, orm=orm is not None, prm=prm is not None)  # a method that needs --prm/--orm
+    except ConfigError as e:
+        usage(e.reason)
     db, home, threads = resolve(db, home, threads)
     probs = load_problems_jsonl(problems_file) if problems_file else make_problems(problems, Split.HELDOUT, seed=seed)
     folder, recorded = checkpoint_folder(checkpoint, db, home)

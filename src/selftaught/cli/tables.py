@@ -24,7 +24,8 @@ def round_table(rows: list[RoundRow], timings: list[dict] | None = None, *, titl
 
     Held-out columns: greedy accuracy, sampled accuracy (pass@1), pass@k and maj@k. ``orch``
     is the share of the round's wall time spent outside the stages (Prefect and the
-    store's bookkeeping), shown when the round ran in this process. ``const.`` (only for
+    store's bookkeeping): ``timings`` from a run in this process, else the wall time the
+    store recorded for the round (``RoundRow.orchestration_share``; ``-`` if none was). ``const.`` (only for
     runs with a constitution) is the first 8 hex digits of the round's constitution hash.
 
     The title says where the run's stages ran their models: ``run R on cpu/float32``, or
@@ -61,7 +62,7 @@ def round_table(rows: list[RoundRow], timings: list[dict] | None = None, *, titl
             _pct(r.heldout_pass_at_k),
             _pct(r.heldout_maj_at_k),
             f"{secs:.0f}",
-            "-" if o is None else f"{o['orchestration_share']:.1%}",
+            _pct(r.orchestration_share if o is None else o["orchestration_share"]),
         ]
         if constitutional:
             cells.append((r.constitution_hash or "-")[:8])
@@ -106,8 +107,9 @@ def runs_table(runs: list[RunInfo]) -> Table:
     return t
 
 
-def samples_table(rows: Sequence[SampleHit], width: int = 60) -> Table:
-    t = Table(title=f"{len(rows)} samples")
+def samples_table(rows: Sequence[SampleHit], width: int = 60, *, title: str | None = None) -> Table:
+    """One row per (sample, verdict); titled ``title``, else by how many rows it holds."""
+    t = Table(title=f"{len(rows):,} samples" if title is None else title)
     for col in ("run", "round", "problem", "source", "#", "outcome", "score", "completion"):
         t.add_column(col, overflow="fold")
     for r in rows:

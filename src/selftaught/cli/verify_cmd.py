@@ -21,7 +21,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from selftaught.cli.options import judge_options
+from selftaught.cli.options import judge_from_options, judge_options
 
 HELP = (
     "Judge completions read as JSON lines on stdin; print one JSON verdict per line.\n\n"
@@ -61,15 +61,14 @@ def verify(
         bool, typer.Option("--unsafe-no-sandbox", help="code: run WITHOUT bubblewrap (trusted code only).")
     ] = False,
     option: Annotated[
-        Optional[list[str]], typer.Option("--option", "-o", help="Verifier option KEY=VALUE (PART.KEY=VALUE for a spec).")
+        Optional[list[str]], typer.Option("--option", help="Verifier option KEY=VALUE (PART.KEY=VALUE for a spec).")
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="Lines judged together (1 when stdin is a terminal).")] = 64,
     max_line_mb: Annotated[float, typer.Option("--max-line-mb", min=0.001, help="A longer line gets an error verdict and is skipped unread.")] = 16,
 ) -> None:
     from selftaught.jsonl import stream_lines
-    from selftaught.judges import get_verifier
 
-    verifier = get_verifier(kind, **judge_options(kind, option or [], timeout, workers, unsafe_no_sandbox))
+    verifier = judge_from_options(kind, judge_options(kind, option or [], timeout, workers, unsafe_no_sandbox))
     size = 1 if sys.stdin.isatty() else max(1, batch)
     numbered = stream_lines(sys.stdin.buffer, max_bytes=int(max_line_mb * (1 << 20)))
     bad = 0

@@ -240,6 +240,7 @@ def _run_rounds(ctx: RunContext, recipe: dict, db_url: str, home: str, threads: 
             clock = time.perf_counter()
             round_fn(run_id, index, recipe, db_url, home, threads)
             wall = time.perf_counter() - clock
+            store.record_round_wall(run_id, index, wall)  # `selftaught rounds RUN` shows the same share
             stages = [s for s in store.round_table(run_id) if s.index == index]
             work = sum(stages[0].seconds.values()) if stages else 0.0
             timings.append(RoundTiming(index, wall, work).as_dict())

@@ -278,7 +278,7 @@ class Exported:
 
 
 def export_dataset(store, out: Path, fmt: str, kind: str, *, run: str | None, round_index: int | None,
-                   problem: str | None, search: str | None, judge: str | None, source: str | None,
+                   problem: str | None, prompt_contains: str | None, judge: str | None, source: str | None,
                    rationalized: bool | None, checkpoint: str | None, split: str, pairs_per_problem: int,
                    with_meta: bool) -> Exported:  # fmt: skip
     """The samples the filters select as a ``kind`` dataset at ``out`` (``split``: train,
@@ -287,7 +287,7 @@ def export_dataset(store, out: Path, fmt: str, kind: str, *, run: str | None, ro
     template = policy_chat_template(store, run, checkpoint) if kind == "messages" else None
     with step("export: reading the samples", min_seconds=1.0):
         rows = store.export_samples(
-            run_id=run, round_index=round_index, problem=problem, problem_text=search, judge=judge,
+            run_id=run, round_index=round_index, problem=problem, problem_text=prompt_contains, judge=judge,
             source=source, rationalized=rationalized, checkpoint_id=checkpoint,
             split=None if split == "all" else split,
         )  # fmt: skip

@@ -29,6 +29,7 @@ from selftaught.store.models import (
 from selftaught.store.rejudge_store import RejudgeStoreMixin
 from selftaught.store.rows import (
     ROUND_TABLE_KEYS,
+    WALL_SECONDS_KEY,
     ExportedSample,
     ProblemHistory,
     ProblemPassRate,
@@ -69,7 +70,7 @@ class HistoryMixin(RejudgeStoreMixin, TextIndexMixin):
         each stage that ran a model to its device, dtype and (CUDA) peak GPU memory in MiB."""
         with self._read() as conn:
             rounds = conn.execute(
-                select(Round.id, Round.index, Round.constitution_hash, Round.summary)
+                select(Round.id, Round.index, Round.constitution_hash, Round.summary, Round.metrics)
                 .where(Round.run_id == run_id)
                 .order_by(Round.index)
             ).all()
@@ -119,6 +120,7 @@ class HistoryMixin(RejudgeStoreMixin, TextIndexMixin):
                 "seconds": {},
                 "placement": {},
                 "constitution_hash": r.constitution_hash,
+                "wall_seconds": (r.metrics or {}).get(WALL_SECONDS_KEY),
             }
         index_to_round = {row["index"]: row for row in by_round.values()}
         for round_id, stage, status, seconds, device, dtype, peak in sorted(
@@ -187,6 +189,13 @@ class HistoryMixin(RejudgeStoreMixin, TextIndexMixin):
         stmt = self._sample_query(_QUERY_COLS, filters, order_by=order_by, limit=limit)
         with self._read() as conn:
             return [SampleHit(*r) for r in conn.execute(stmt)]
+
+    def count_samples(self, **filters: Any) -> int:
+        """How many rows ``query_samples`` returns for these filters with no limit (the
+        "20 of 14,936 samples" of ``selftaught samples``)."""
+        stmt = self._sample_query((SampleRow.id,), filters, order_by="id", limit=None).order_by(None)
+        with self._read() as conn:
+            return conn.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
 
     def sample_query_statement(self, *, order_by: str = "id", limit: int | None = 50, **filters: Any) -> Select:
         """The SELECT that ``query_samples`` runs for these filters (for EXPLAIN and benchmarks)."""

@@ -18,6 +18,7 @@ Alembic is imported inside the functions: opening an up-to-date store with
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -72,6 +73,29 @@ def head() -> str:
     if found is None:
         raise StoreError("no migration scripts found")
     return found
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One migration script: its id, the one it follows (None: the first), its message."""
+
+    revision: str
+    down_revision: str | None
+    message: str
+    is_head: bool
+
+
+def history() -> list[Revision]:
+    """Every migration script, newest first (``alembic history``)."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(make_config())
+    heads = set(scripts.get_heads())
+    return [
+        Revision(s.revision, s.down_revision if isinstance(s.down_revision, str) else None,  # no merges here
+                 " ".join((s.doc or "").split()), s.revision in heads)
+        for s in scripts.walk_revisions()
+    ]  # fmt: skip
 
 
 def current(url: str | Engine) -> str | None:

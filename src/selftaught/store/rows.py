@@ -112,7 +112,21 @@ class RoundRow(_Record):
     seconds: Mapping[str, float]  # Stage value -> seconds it took
     placement: Mapping[str, StagePlacement]  # Stage value -> where it ran its model
     constitution_hash: str | None
+    # the round flow's wall time as the process that ran it measured it (Prefect and the
+    # store's bookkeeping included; ``Store.record_round_wall``); None: not recorded
+    wall_seconds: float | None = None
 
+    @property
+    def orchestration_share(self) -> float | None:
+        """The share of the round's wall time spent outside the stage bodies (what the run
+        printed as ``orch``), or None when the wall time was not recorded."""
+        if not self.wall_seconds:
+            return None
+        return max(0.0, self.wall_seconds - sum(self.seconds.values())) / self.wall_seconds
+
+
+#: where ``Round.metrics`` keeps a round's wall time (``Store.record_round_wall``)
+WALL_SECONDS_KEY = "wall_seconds"
 
 #: the round table's columns, in order
 ROUND_TABLE_KEYS = tuple(f.name for f in fields(RoundRow))

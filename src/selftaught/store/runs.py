@@ -20,7 +20,7 @@ from selftaught.records import STAGE_ORDER, Stage
 from selftaught.store._sql import _enum
 from selftaught.store.lease_store import LeaseStoreMixin
 from selftaught.store.models import Round, Run, StageDevice, StageDType, StageRun, utcnow
-from selftaught.store.rows import RunInfo, RunStatus, StageStatus
+from selftaught.store.rows import WALL_SECONDS_KEY, RunInfo, RunStatus, StageStatus
 from selftaught.store.summaries import RoundSummaryMixin
 
 _ERROR_MAX = 20_000
@@ -142,6 +142,16 @@ class RunStoreMixin(LeaseStoreMixin, RoundSummaryMixin):
                 set_={name: stmt.excluded[name] for name in update},
             )
             conn.execute(stmt)
+
+    def record_round_wall(self, run_id: str, index: int, seconds: float) -> None:
+        """Keep the round flow's wall time as the process that ran it measured it, so that
+        ``selftaught rounds RUN`` shows the orchestration share the run printed
+        (``RoundRow.orchestration_share``). A resumed round keeps its latest measurement."""
+        with self._write() as conn:
+            self._check_lease(conn, run_id)
+            rid = self._round_id(conn, run_id, index)
+            metrics = conn.execute(select(Round.metrics).where(Round.id == rid)).scalar_one() or {}
+            conn.execute(update(Round).where(Round.id == rid).values(metrics={**metrics, WALL_SECONDS_KEY: float(seconds)}))
 
     def last_round_index(self, run_id: str) -> int | None:
         with self._read() as conn:
