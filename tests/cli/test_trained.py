@@ -75,8 +75,10 @@ def test_export_trained_writes_exactly_what_each_round_trained_on(learned_run, t
     # the DPO round's pairs are recorded with the samples they came from: a pass and a fail
     pairs = store.get_training_pairs(run_id, 2)
     assert pairs and [p.chosen for p in pairs] == [r["chosen"] for r in rows]
-    outcome = {j.sample.completion: j.verdict.outcome.value for j in store.get_judged(run_id, 2, SampleSource.GENERATE)}
-    assert all(outcome[p.chosen] == "pass" and outcome[p.rejected] == "fail" for p in pairs)
+    # keyed by (problem, completion): one-digit problems share completions ("... 7") across problems
+    outcome = {(j.sample.problem_id, j.sample.completion): j.verdict.outcome.value
+               for j in store.get_judged(run_id, 2, SampleSource.GENERATE)}  # fmt: skip
+    assert all(outcome[p.problem_id, p.chosen] == "pass" and outcome[p.problem_id, p.rejected] == "fail" for p in pairs)
     assert all(p.chosen_sample_id and p.rejected_sample_id for p in pairs)
     # the STaR round's rows carry each problem's own prompt, never the hint it was sampled with
     hinted = {j.sample.prompt for j in store.get_judged(run_id, 1, SampleSource.RATIONALIZE)}
