@@ -195,3 +195,15 @@ def test_version_names_selftaught_and_its_libraries_without_importing_torch():
     assert out[0] == f"selftaught {version('selftaught')}"
     assert {line.split()[0] for line in out[1:-1]} >= {"python", "torch", "transformers", "trl", "prefect"}
     assert out[-1] == "[]"
+
+
+def test_help_paragraphs_are_reflowed_and_doctests_pass():
+    import doctest
+
+    from selftaught.cli import main as cli_main
+
+    result = doctest.testmod(cli_main)
+    assert result.attempted > 0 and result.failed == 0
+    # a docstring paragraph wrapped in the source prints as one paragraph the terminal wraps
+    samples = typer.main.get_command(cli_main.app).commands["samples"]
+    assert "Unjudged samples show no outcome." in samples.help

@@ -535,14 +535,31 @@ def _register_optional() -> None:
 _register_optional()
 
 
+def _reflow(doc: str) -> str:
+    r"""A docstring's prose paragraphs on one line each, so the terminal wraps them (Rich help
+    keeps a docstring's line breaks: a paragraph wrapped at 90 columns printed ragged at 80).
+    Examples (``Example:``, indented lines) and lists keep their lines.
+
+    >>> _reflow("One\nline.\n\nTwo\nlines.\n\nExample:  a\n          b")
+    'One line.\n\nTwo lines.\n\nExample:  a\n          b'
+    """
+    paragraphs = []
+    for paragraph in doc.split("\n\n"):
+        lines = paragraph.split("\n")
+        keep = any(line.startswith((" ", "Example")) or line.lstrip().startswith(("- ", "* ")) for line in lines)
+        paragraphs.append(paragraph if keep else " ".join(line.strip() for line in lines))
+    return "\n\n".join(paragraphs)
+
+
 def _one_line_summaries(group: typer.Typer) -> None:
-    """A command list shows each command's first paragraph; Rich help keeps its line breaks,
-    so a paragraph wrapped in the docstring would print as ragged lines: join them."""
+    """A command list shows each command's first paragraph, and its help the whole docstring,
+    both reflowed (``_reflow``)."""
     import inspect
 
     for info in group.registered_commands:
         doc = info.help or inspect.getdoc(info.callback) or ""
-        info.short_help = info.short_help or " ".join(doc.split("\n\n")[0].split())
+        info.help = _reflow(doc)
+        info.short_help = info.short_help or info.help.split("\n\n")[0]
     for sub in group.registered_groups:
         _one_line_summaries(sub.typer_instance)
 
