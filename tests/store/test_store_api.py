@@ -49,6 +49,7 @@ PUBLIC = {
     "get_cai": "(self, run_id: 'str', index: 'int') -> 'CaiRecords'",
     # history (selftaught samples / problem / export / report)
     "sample_query_statement": "(self, *, order_by: 'str' = 'id', limit: 'int | None' = 50, **filters: 'Any') -> 'Select'",
+    "count_samples": "(self, **filters: 'Any') -> 'int'",  # query_samples' filters, no limit: "20 of 14,936"
     "export_samples": "(self, *, limit: 'int | None' = None, **filters: 'Any') -> 'Iterator[ExportedSample]'",
     "problem_history": "(self, problem_id: 'str', *, run_id: 'str | None' = None, judge_version: 'str | None' = None) -> 'list[ProblemHistory]'",
     "problem_pass_rates": "(self, run_id: 'str', *, source: 'SampleSource | str' = 'generate', judge_version: 'str | None' = None) -> 'list[ProblemPassRate]'",
@@ -78,6 +79,12 @@ PUBLIC = {
     "samples_without_verdict": "(self, run_id: 'str', index: 'int', judge: 'str', version: 'str', limit: 'int', after: 'int' = 0) -> 'list[tuple[int, Sample]]'",
     "verdict_flips": "(self, run_id: 'str', judge: 'str', version: 'str') -> 'list[VerdictFlips]'",
     "stale_checkpoints": "(self, run_id: 'str', judge: 'str', version: 'str') -> 'list[StaleCheckpoint]'",
+    # the report's rounds and sample browser (store/report_store.py, report/html.py)
+    "heldout_solved": "(self, run_id: 'str', *, judge_version: 'str | None' = None) -> 'list[ProblemSolved]'",
+    "sample_counts": "(self, run_id: 'str', *, judge_version: 'str | None' = None) -> 'list[SampleCount]'",
+    "sample_rows": "(self, run_id: 'str', *, per_stratum: 'int', judge_version: 'str | None' = None) -> 'list[SampleHit]'",
+    # the wall time a run printed, for `rounds RUN`'s orchestration share (flows/rounds.py)
+    "record_round_wall": "(self, run_id: 'str', index: 'int', seconds: 'float') -> 'None'",
 }  # fmt: skip
 QUERY_FILTERS = [
     "run_id", "round_index", "problem", "outcome", "judge", "source", "rationalized",
