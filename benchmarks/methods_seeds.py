@@ -1,7 +1,8 @@
 """Every method over several training seeds and rounds, at an equal budget of generated samples.
 
     .venv/bin/python benchmarks/methods_seeds.py [--methods rft,star,grpo,rloo,dpo,r1]
-        [--seeds 0,1,2] [--rounds 3] [--budget 2048] [--digits 2] [--threads 1] [--jobs 1]
+        [--seeds 0,1,2] [--rounds 3] [--budget 2048] [--digits 2] [--max-new-tokens N]
+        [--threads 1] [--jobs 1]
         [--out DIR] [--json FILE] [--paired star,rft]
 
 In: the shipped recipes (``recipes/*.yaml``). For each (method, seed) it writes a copy of the
@@ -52,15 +53,18 @@ RECIPES = {"rft": "arithmetic-rft.yaml", "star": "arithmetic-star.yaml", "grpo":
 LABELS = {"rft": "RFT", "star": "STaR", "grpo": "GRPO", "rloo": "RLOO", "dpo": "DPO", "r1": "R1 pipeline"}
 
 
-def budget_recipe(method: str, seed: int, rounds: int, budget: int, digits: int | None) -> dict:
+def budget_recipe(method: str, seed: int, rounds: int, budget: int, digits: int | None,
+                  max_new_tokens: int | None = None) -> dict:  # fmt: skip
     """The shipped recipe of ``method`` with its seed, rounds and per-round sample budget set.
 
     >>> r = budget_recipe("grpo", 1, 3, 2048, None)
     >>> r["seed"], r["rounds"], r["grpo"]["steps"] * r["grpo"]["prompts_per_step"] * r["grpo"]["num_generations"]
     (1, 3, 2048)
-    >>> r = budget_recipe("r1", 0, 3, 2048, 3)
+    >>> r = budget_recipe("r1", 0, 3, 2048, 3, 48)
     >>> r["stages"], r["task"]["prompts_per_round"] * r["generate"]["k"], r["task"]["digits"]
     (['grpo', 'rft', 'grpo'], 2048, 3)
+    >>> r["generate"]["max_new_tokens"], r["grpo"]["max_completion_length"]
+    (48, 48)
     """
     recipe = yaml.safe_load((ROOT / "recipes" / RECIPES[method]).read_text())
     recipe["name"] = f"{method}-seeds"
@@ -76,9 +80,13 @@ def budget_recipe(method: str, seed: int, rounds: int, budget: int, digits: int 
     task["prompts_per_round"] = budget // k  # the sft and preference rounds' prompts (and the RL rounds')
     if digits is not None:
         task["digits"] = digits
+    if max_new_tokens is not None:  # 3-digit chains of thought are ~40 characters: 32 cut them off
+        generate["max_new_tokens"] = max_new_tokens
     for section in ("grpo", "rloo"):
         if section in recipe:
             rl = recipe[section]
+            if max_new_tokens is not None:
+                rl["max_completion_length"] = max_new_tokens
             rl["steps"] = budget // (rl.get("prompts_per_step", 8) * rl.get("num_generations", 8))
             rl["num_iterations"] = 1
     return recipe
@@ -112,7 +120,7 @@ def run_one(method: str, seed: int, first: bool, args: argparse.Namespace, db: s
     folder as soon as it is complete; every other run of the seed waits for it and starts
     from that folder (``policy.init``), so it skips the cold-start training."""
     run_id = f"{method}-s{seed}"
-    recipe = budget_recipe(method, seed, args.rounds, args.budget, args.digits)
+    recipe = budget_recipe(method, seed, args.rounds, args.budget, args.digits, args.max_new_tokens)
     if not first:
         init = colds.wait(seed)
         if init is None:
@@ -236,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--budget", type=int, default=2048, help="samples generated per round")
     ap.add_argument("--digits", type=int, default=None, help="operand digits (default: the recipes' 2)")
+    ap.add_argument("--max-new-tokens", type=int, default=None,
+                    help="generate.max_new_tokens and the RL max_completion_length (default: the recipes')")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per run")
     ap.add_argument("--jobs", type=int, default=1, help="runs at a time")
     ap.add_argument("--out", default="selftaught-methods-seeds", help="store, home, recipes and logs")
@@ -267,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({
             "budget": args.budget, "rounds": args.rounds, "seeds": seeds, "digits": args.digits,
+            "max_new_tokens": args.max_new_tokens,
             "threads": args.threads, "jobs": args.jobs, "wall_seconds": total, "table": table, "paired": paired,
             "runs": {f"{m}-s{s}": rows for (m, s), rows in results.items()},
         }, indent=2))  # fmt: skip
