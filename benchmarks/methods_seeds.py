@@ -26,7 +26,10 @@ STaR's rationalization adds hinted samples for the problems with no correct samp
 counted apart (``+hint``) and not held to the budget. With ``--paired A,B`` it prints a
 paired comparison of A and B after the last round, seed by seed (paired t-test and exact
 sign test, ``benchmarks/seedstats.py``). Re-running with the same ``--out`` resumes: runs
-that finished are read from the store, not run again.
+that finished are read from the store, not run again; ``--report-only`` runs nothing and
+prints what the store holds (e.g. after two invocations split the methods between them:
+each one's first method cold-starts itself, and a cold start depends only on the seed and
+the thread count).
 """
 
 from __future__ import annotations
@@ -250,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="runs at a time")
     ap.add_argument("--out", default="selftaught-methods-seeds", help="store, home, recipes and logs")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--report-only", action="store_true", help="run nothing: print what --out's store holds")
     ap.add_argument("--paired", default=None, help="A,B: paired comparison after the last round")
     args = ap.parse_args(argv)
     methods = args.methods.split(",")
@@ -264,8 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     clock = time.perf_counter()
     jobs = [(methods[0], s, True) for s in seeds] + [(m, s, False) for s in seeds for m in methods[1:]]
     colds = ColdStarts(seeds)  # the first method's runs cold-start, and are queued first
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        list(pool.map(lambda job: run_one(*job, args, db, out, colds), jobs))
+    if not args.report_only:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            list(pool.map(lambda job: run_one(*job, args, db, out, colds), jobs))
     results = {(m, s): run_rows(db, f"{m}-s{s}") for m, s, _ in jobs}
     table = print_table(results, methods, seeds, args.rounds)
     paired = None
