@@ -203,7 +203,8 @@ def print_table(results: dict, methods: list[str], seeds: list[int], rounds: int
     for method in methods:
         for index in range(0, rounds + 1):
             rows = [results[(method, s)][index] for s in seeds if index < len(results[(method, s)])]
-            if method != methods[0] and index == 0:
+            rows = [r for r in rows if r["pass_at_1"] is not None]  # a round still running has none
+            if (method != methods[0] and index == 0) or not rows:
                 continue  # the cold start is the same for every method of a seed: printed once
             p1 = [r["pass_at_1"] for r in rows]
             gr = [r["greedy"] for r in rows]
@@ -214,7 +215,8 @@ def print_table(results: dict, methods: list[str], seeds: list[int], rounds: int
             label = "cold start" if index == 0 else LABELS[method]
             if method == "r1" and index > 0:  # one method per round: say which
                 label = f"R1: {budget_recipe('r1', 0, rounds, 64, None)['stages'][index - 1]}"
-            print(f"{label:<13}{index:>5}  {_pct(p1):>18}  {_pct(gr):>18}{wall:>8.0f}  {made if index else '-'}")
+            seeds_note = "" if len(rows) == len(seeds) else f"  ({len(rows)} seeds)"
+            print(f"{label:<13}{index:>5}  {_pct(p1):>18}  {_pct(gr):>18}{wall:>8.0f}  {made if index else '-'}{seeds_note}")
             table.append({"method": "cold" if index == 0 else method, "round": index, "n_seeds": len(rows),
                           "pass_at_1": mean_ci(p1), "greedy": mean_ci(gr), "wall_without_eval": wall,
                           "generated": gen, "hinted": hint})  # fmt: skip
