@@ -95,6 +95,9 @@ def stops_on_signals(resume: str) -> Iterator[None]:
     for logger in loggers:
         logger.addFilter(quiet)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    # a process started in the background by a script (`cmd &`, `trap '' INT`) inherits SIGINT
+    # ignored, and Python keeps it ignored; the run stops on SIGINT whatever its parent did.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     except quiet.signals as exc:
@@ -102,5 +105,6 @@ def stops_on_signals(resume: str) -> Iterator[None]:
         _exit_at_once(_exit_status(exc))
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         for logger in loggers:
             logger.removeFilter(quiet)
